@@ -1,0 +1,58 @@
+//! The pure core of iam-alarm: no I/O.
+//!
+//! An SQS body is [unwrapped](envelope) to a CloudTrail record, resolved into an [`Event`] (actor, target,
+//! outcome, …), checked against the [watched events](watch), and [rendered](render) to a Discord message that
+//! respects every Discord limit ([`message`]).
+
+pub mod buttons;
+pub mod envelope;
+pub mod event;
+pub mod message;
+pub mod render;
+pub mod text;
+pub mod watch;
+
+pub use envelope::{MalformedBody, NotAlertReason, Unwrapped};
+pub use event::{Event, EventKey};
+pub use watch::{Action, WatchedEvents};
+
+/// Why a queue message raises no alert.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    /// Valid, but nothing to alert on: delete it.
+    #[error("not an alert: {0}")]
+    NotAlert(NotAlert),
+    /// Can never become an alert: dead-letter it.
+    #[error("malformed: {0}")]
+    Malformed(#[from] MalformedBody),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotAlert {
+    #[error(transparent)]
+    Control(#[from] NotAlertReason),
+    #[error("{name} of {service} is not a watched event (watched: {watched})")]
+    NotWatched {
+        service: String,
+        name: String,
+        watched: String,
+    },
+}
+
+/// From a queue body to the event to alert on, or the reason there is none.
+pub fn classify(body: &str, watched: &WatchedEvents) -> Result<Event, Rejection> {
+    match envelope::unwrap_body(body)? {
+        Unwrapped::NotAlert(reason) => Err(Rejection::NotAlert(reason.into())),
+        Unwrapped::Record { record, .. } => {
+            let event = Event::from_record(&record);
+            match event.action {
+                Some(action) if watched.contains(action) => Ok(event),
+                _ => Err(Rejection::NotAlert(NotAlert::NotWatched {
+                    service: text::plain_capped(&event.event_source, 100),
+                    name: text::plain_capped(&event.event_name, 100),
+                    watched: watched.to_string(),
+                })),
+            }
+        }
+    }
+}

@@ -1,0 +1,493 @@
+//! The alert format: one event → one Discord message (embed + buttons), or plain text for the console.
+//!
+//! Everything taken from the event is untrusted: names go through [`escape_capped`], identifiers into code
+//! spans through [`code_capped`]; `allowed_mentions` is empty, so nothing can ping even if it slipped through.
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
+
+use crate::buttons::{activity_lookup, ButtonId};
+use crate::event::{hex, Event, IdentityKind, Origin, Outcome};
+use crate::message::{
+    ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed, EmbedField, EmbedFooter,
+    CONTENT_MAX, EMBEDS_TOTAL_MAX, FIELD_VALUE_MAX, NONCE_MAX, TITLE_MAX,
+};
+use crate::text::{code_capped, escape_capped, plain_capped, truncate};
+
+/// Colours, by what a responder should feel.
+pub mod colour {
+    /// The account's root user acted: always the loudest.
+    pub const ROOT: u32 = 0xD32F2F;
+    /// A failed attempt: someone probing, or a broken automation.
+    pub const FAILED: u32 = 0xF59E0B;
+    /// A deletion: possibly someone covering tracks.
+    pub const DESTRUCTIVE: u32 = 0xE8590C;
+    pub const CHANGE: u32 = 0x3B82F6;
+    /// Taken by a responder.
+    pub const ACKNOWLEDGED: u32 = 0x2E7D32;
+}
+
+/// The footer carries the key so a restarted bot can tell which events it already posted.
+pub const FOOTER_PREFIX: &str = "eventID ";
+
+/// Where the message goes decides what it may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Destination {
+    /// The bot: buttons and an idempotency nonce.
+    #[default]
+    Bot,
+    /// A webhook: no interactive buttons (nobody would answer them), no nonce.
+    Webhook,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RenderOptions {
+    /// An IANA zone shown beside the viewer-local Discord timestamp.
+    pub timezone: Option<Tz>,
+    pub destination: Destination,
+}
+
+/// How loud an alert is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Root,
+    Failed,
+    Destructive,
+    Change,
+}
+
+impl Severity {
+    pub fn of(event: &Event) -> Severity {
+        if event.actor.is_root() {
+            Severity::Root
+        } else if event.outcome.is_failure() {
+            Severity::Failed
+        } else if event.action.is_some_and(|a| a.is_destructive()) {
+            Severity::Destructive
+        } else {
+            Severity::Change
+        }
+    }
+
+    pub fn colour(self) -> u32 {
+        match self {
+            Severity::Root => colour::ROOT,
+            Severity::Failed => colour::FAILED,
+            Severity::Destructive => colour::DESTRUCTIVE,
+            Severity::Change => colour::CHANGE,
+        }
+    }
+
+    fn emoji(self) -> &'static str {
+        match self {
+            Severity::Root => "🚨",
+            Severity::Failed => "⛔",
+            Severity::Destructive => "🗑️",
+            Severity::Change => "🔔",
+        }
+    }
+}
+
+// Caps for single values, well inside Discord's limits so a full embed stays far below 6,000.
+const NAME_CAP: usize = 120;
+const ID_CAP: usize = 200;
+const UA_CAP: usize = 300;
+const ERROR_CAP: usize = 500;
+
+/// "IAM user created: bob" / "Failed: create IAM user bob" (plain, unescaped).
+pub fn headline(event: &Event) -> String {
+    let target = target_name(event);
+    match (event.action, &event.outcome) {
+        (Some(a), Outcome::Success) => format!("{}: {target}", a.headline()),
+        (Some(a), Outcome::Failure { .. }) => {
+            format!("Failed attempt to {}: {target}", a.attempt())
+        }
+        (None, Outcome::Success) => format!("{} ({})", event.event_name, event.event_source),
+        (None, Outcome::Failure { .. }) => {
+            format!("Failed {} ({})", event.event_name, event.event_source)
+        }
+    }
+}
+
+fn target_name(event: &Event) -> String {
+    event
+        .target
+        .as_ref()
+        .map(|t| t.user_name.clone())
+        .unwrap_or_else(|| "(no user named)".to_owned())
+}
+
+/// The message to create in the alert channel (or to execute on a webhook).
+pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
+    let severity = Severity::of(event);
+    let title = escaped_title(severity, event);
+    let mut embed = Embed {
+        title: Some(title),
+        description: Some(summary(event)),
+        url: console_url(event),
+        color: Some(severity.colour()),
+        author: None,
+        fields: fields(event, opts),
+        footer: Some(EmbedFooter {
+            text: format!("{FOOTER_PREFIX}{}", plain_capped(event.key.as_str(), 200)),
+        }),
+        timestamp: event
+            .time
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+    };
+    embed.fit(EMBEDS_TOTAL_MAX);
+
+    let content = truncate(
+        &format!(
+            "{} **{}** by {}",
+            severity.emoji(),
+            escape_capped(&headline(event), NAME_CAP * 2),
+            escape_capped(&event.actor.display(), NAME_CAP)
+        ),
+        CONTENT_MAX,
+    );
+
+    let (components, nonce) = match opts.destination {
+        Destination::Bot => (vec![ActionRow::new(buttons(event))], Some(nonce_for(event))),
+        Destination::Webhook => (
+            console_url(event)
+                .map(|u| vec![ActionRow::new(vec![Button::link("Open in CloudTrail", u)])])
+                .unwrap_or_default(),
+            None,
+        ),
+    };
+    CreateMessage {
+        content: Some(content),
+        embeds: vec![embed],
+        components,
+        allowed_mentions: AllowedMentions::default(),
+        enforce_nonce: nonce.is_some(),
+        nonce,
+        flags: None,
+    }
+}
+
+fn escaped_title(severity: Severity, event: &Event) -> String {
+    let prefix = match severity {
+        Severity::Root => "🚨 ROOT · ",
+        Severity::Failed => "⛔ ",
+        Severity::Destructive => "🗑️ ",
+        Severity::Change => "",
+    };
+    let budget = TITLE_MAX - crate::text::discord_len(prefix);
+    format!("{prefix}{}", escape_capped(&headline(event), budget))
+}
+
+/// "**alice** (IAM user) created IAM user **bob**." plus the failure, if any.
+fn summary(event: &Event) -> String {
+    let actor = format!(
+        "**{}** ({})",
+        escape_capped(&event.actor.display(), NAME_CAP * 2),
+        kind_label(event)
+    );
+    let target = event
+        .target
+        .as_ref()
+        .map(|t| {
+            let name = format!("**{}**", escape_capped(&t.user_name, NAME_CAP));
+            if t.is_caller {
+                format!("{name} (themselves)")
+            } else {
+                name
+            }
+        })
+        .unwrap_or_else(|| "an unnamed user".to_owned());
+    let mut s = match (event.action, &event.outcome) {
+        (Some(a), Outcome::Success) => format!("{actor} {}.", a.sentence(&target)),
+        (Some(a), Outcome::Failure { .. }) => {
+            format!("{actor} tried to {} {target}, and failed.", a.attempt())
+        }
+        (None, _) => format!(
+            "{actor} called {}.",
+            escape_capped(&event.event_name, NAME_CAP)
+        ),
+    };
+    if let Some(invoker) = &event.actor.invoked_by {
+        s.push_str(&format!(
+            "\nCalled through {}.",
+            escape_capped(invoker, NAME_CAP)
+        ));
+    }
+    if event.actor.is_root() {
+        s.push_str("\n**The account's root user acted.** Root should almost never be used.");
+    }
+    s
+}
+
+fn fields(event: &Event, opts: &RenderOptions) -> Vec<EmbedField> {
+    let mut f = Vec::with_capacity(14);
+    let mut push = |name: &str, value: String, inline: bool| {
+        f.push(EmbedField {
+            name: name.to_owned(),
+            value: truncate(&value, FIELD_VALUE_MAX),
+            inline,
+        })
+    };
+    push(
+        "Actor",
+        escape_capped(&event.actor.display(), NAME_CAP * 2),
+        true,
+    );
+    push("Identity type", identity_field(event), true);
+    push(
+        "Target user",
+        event
+            .target
+            .as_ref()
+            .map(|t| escape_capped(&t.user_name, NAME_CAP))
+            .unwrap_or_else(|| "—".to_owned()),
+        true,
+    );
+    push(
+        "Result",
+        result(&event.outcome),
+        event.outcome == Outcome::Success,
+    );
+    push(
+        "Source",
+        match &event.origin {
+            Some(Origin::Address(a)) => code_capped(a, 64),
+            Some(Origin::Service(s)) => escape_capped(s, NAME_CAP),
+            None => "not recorded".to_owned(),
+        },
+        true,
+    );
+    push(
+        "MFA",
+        match event.mfa {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "not reported",
+        }
+        .to_owned(),
+        true,
+    );
+    push(
+        "Client",
+        match &event.user_agent {
+            Some(ua) => format!("{}\n{}", ua.label, code_capped(&ua.raw, UA_CAP)),
+            None => "not recorded".to_owned(),
+        },
+        false,
+    );
+    push(
+        "Account",
+        event
+            .account
+            .as_deref()
+            .map_or_else(|| "—".to_owned(), |a| code_capped(a, 64)),
+        true,
+    );
+    push(
+        "Region",
+        event
+            .region
+            .as_deref()
+            .map_or_else(|| "—".to_owned(), |r| code_capped(r, 64)),
+        true,
+    );
+    push("When", when(event.time, opts.timezone), true);
+    for d in &event.details {
+        let value = if d.code {
+            code_capped(&d.value, ID_CAP)
+        } else {
+            escape_capped(&d.value, ID_CAP)
+        };
+        push(d.label, value, d.code);
+    }
+    if let Some(t) = event.target.as_ref().filter(|t| t.user_id.is_some()) {
+        push(
+            "New user id",
+            code_capped(t.user_id.as_deref().unwrap_or_default(), 64),
+            true,
+        );
+    }
+    if let Some(arn) = &event.actor.arn {
+        push("Actor ARN", code_capped(arn, ID_CAP), false);
+    }
+    if let Some(key) = &event.actor.access_key_id {
+        push("Actor access key", code_capped(key, 64), true);
+    }
+    f
+}
+
+/// The identity type; unknown types are shown as CloudTrail named them, so they are untrusted text too.
+fn kind_label(event: &Event) -> String {
+    escape_capped(event.actor.kind.label(), 64)
+}
+
+/// The identity type, with the role or permission set spelled out for sessions.
+fn identity_field(event: &Event) -> String {
+    let label = kind_label(event);
+    match (&event.actor.kind, &event.actor.via) {
+        (IdentityKind::AssumedRole, Some(role)) => {
+            format!("{label}\nrole {}", escape_capped(role, NAME_CAP))
+        }
+        (IdentityKind::IdentityCenter, Some(set)) => {
+            format!("{label}\npermission set {}", escape_capped(set, NAME_CAP))
+        }
+        (IdentityKind::FederatedUser, Some(user)) => {
+            format!("{label}\nfederated by {}", escape_capped(user, NAME_CAP))
+        }
+        _ => label,
+    }
+}
+
+fn result(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Success => "✅ Succeeded".to_owned(),
+        Outcome::Failure { code, message } => {
+            let mut s = format!("❌ Failed: {}", code_capped(code, 100));
+            if let Some(m) = message {
+                s.push('\n');
+                s.push_str(&escape_capped(m, ERROR_CAP));
+            }
+            s
+        }
+    }
+}
+
+/// Discord renders `<t:…>` in each viewer's own zone; the configured zone is for shared references.
+fn when(time: Option<DateTime<Utc>>, tz: Option<Tz>) -> String {
+    let Some(t) = time else {
+        return "not recorded".to_owned();
+    };
+    let unix = t.timestamp();
+    let mut s = format!("<t:{unix}:f> (<t:{unix}:R>)");
+    if let Some(tz) = tz {
+        s.push_str(&format!(
+            "\n{}",
+            t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z")
+        ));
+    }
+    s
+}
+
+/// The event in the CloudTrail console (event history of the region that recorded it).
+pub fn console_url(event: &Event) -> Option<String> {
+    let id = event.event_id.as_deref()?;
+    let region = event.region.as_deref().unwrap_or("us-east-1");
+    let safe = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    (safe(id) && safe(region)).then(|| {
+        format!("https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}#/events/{id}")
+    })
+}
+
+fn buttons(event: &Event) -> Vec<Button> {
+    let mut row = vec![Button::action(
+        ButtonStyle::Success,
+        "Acknowledge",
+        ButtonId::Acknowledge(event.key.as_str().to_owned()).encode(),
+    )];
+    if let Some(lookup) = activity_lookup(event) {
+        row.push(Button::action(
+            ButtonStyle::Secondary,
+            "Recent activity",
+            ButtonId::Activity(lookup).encode(),
+        ));
+    }
+    if let Some(url) = console_url(event) {
+        row.push(Button::link("Open in CloudTrail", url));
+    }
+    row
+}
+
+/// Discord's idempotency nonce for this event: the same event always yields the same nonce.
+pub fn nonce_for(event: &Event) -> String {
+    let digest = Sha256::digest(format!("iam-alarm:{}", event.key).as_bytes());
+    hex(&digest)[..NONCE_MAX].to_owned()
+}
+
+/// The event key in a footer we wrote, if this footer is ours.
+pub fn key_from_footer(footer: &str) -> Option<&str> {
+    footer
+        .strip_prefix(FOOTER_PREFIX)
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+}
+
+/// A readable plain-text alert for the console (no Markdown, control characters flattened).
+pub fn render_text(event: &Event, opts: &RenderOptions) -> String {
+    let p = |s: &str| plain_capped(s, UA_CAP);
+    let severity = Severity::of(event);
+    let mut out = format!("{} {}\n", severity.emoji(), p(&headline(event)));
+    let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<14} {v}\n"));
+    line(
+        "actor",
+        format!(
+            "{} ({})",
+            p(&event.actor.display()),
+            p(event.actor.kind.label())
+        ),
+    );
+    if let Some(t) = &event.target {
+        line("target", p(&t.user_name));
+    }
+    line(
+        "result",
+        match &event.outcome {
+            Outcome::Success => "succeeded".to_owned(),
+            Outcome::Failure { code, message } => format!(
+                "FAILED {}{}",
+                p(code),
+                message
+                    .as_deref()
+                    .map(|m| format!(": {}", p(m)))
+                    .unwrap_or_default()
+            ),
+        },
+    );
+    if let Some(o) = &event.origin {
+        line("source", p(o.as_str()));
+    }
+    if let Some(ua) = &event.user_agent {
+        line("client", format!("{} ({})", ua.label, p(&ua.raw)));
+    }
+    if let Some(by) = &event.actor.invoked_by {
+        line("invoked by", p(by));
+    }
+    line(
+        "mfa",
+        event
+            .mfa
+            .map_or("not reported", |m| if m { "yes" } else { "no" })
+            .to_owned(),
+    );
+    line(
+        "account/region",
+        format!(
+            "{} / {}",
+            p(event.account.as_deref().unwrap_or("-")),
+            p(event.region.as_deref().unwrap_or("-"))
+        ),
+    );
+    if let Some(t) = event.time {
+        let mut s = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if let Some(tz) = opts.timezone {
+            s.push_str(&format!(
+                " ({})",
+                t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z")
+            ));
+        }
+        line("time", s);
+    }
+    for d in &event.details {
+        line(&d.label.to_ascii_lowercase(), p(&d.value));
+    }
+    if let Some(arn) = &event.actor.arn {
+        line("actor arn", p(arn));
+    }
+    line("event", p(event.key.as_str()));
+    out
+}

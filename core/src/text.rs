@@ -1,0 +1,178 @@
+//! Untrusted text made safe for Discord: Markdown escaped, mentions defused, control characters flattened,
+//! lengths capped without splitting a character.
+//!
+//! Lengths are measured in UTF-16 code units: that is never less than the code-point count Discord checks,
+//! so a value that fits here fits there.
+
+/// The ellipsis that marks a cut.
+pub const ELLIPSIS: char = '…';
+
+/// Length as Discord's limits are checked (conservatively: UTF-16 code units).
+pub fn discord_len(s: &str) -> usize {
+    s.chars().map(char::len_utf16).sum()
+}
+
+/// Cut `s` to at most `max` units, ending in "…" when anything was cut. Never splits a character.
+pub fn truncate(s: &str, max: usize) -> String {
+    if discord_len(s) <= max {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    let budget = max.saturating_sub(ELLIPSIS.len_utf16());
+    for c in s.chars() {
+        if used + c.len_utf16() > budget {
+            break;
+        }
+        used += c.len_utf16();
+        out.push(c);
+    }
+    if max >= ELLIPSIS.len_utf16() {
+        out.push(ELLIPSIS);
+    }
+    out
+}
+
+/// Escape one untrusted value for Markdown and cap it at `max` units ("…" marks a cut).
+///
+/// Every Markdown-significant ASCII character gets a backslash (Discord removes the backslash before any
+/// punctuation), `@everyone`/`@here` get a zero-width joiner so they can never read as a mention, and control
+/// characters (newlines included) become spaces so one value stays on one line. An escape sequence is
+/// never split by the cap.
+pub fn escape_capped(s: &str, max: usize) -> String {
+    let s = &defuse_mass_mentions(s);
+    let mut full = String::with_capacity(s.len() + 8);
+    for (i, c) in s.chars().enumerate() {
+        escape_char(c, i == 0, &mut full);
+    }
+    if discord_len(&full) <= max {
+        return full;
+    }
+    let budget = max.saturating_sub(ELLIPSIS.len_utf16());
+    let mut out = String::with_capacity(budget.min(full.len()));
+    let mut used = 0;
+    let mut piece = String::with_capacity(8);
+    for (i, c) in s.chars().enumerate() {
+        piece.clear();
+        escape_char(c, i == 0, &mut piece);
+        let n = discord_len(&piece);
+        if used + n > budget {
+            break;
+        }
+        used += n;
+        out.push_str(&piece);
+    }
+    if max >= ELLIPSIS.len_utf16() {
+        out.push(ELLIPSIS);
+    }
+    out
+}
+
+fn escape_char(c: char, at_start: bool, out: &mut String) {
+    match c {
+        '\\' | '*' | '_' | '~' | '`' | '|' | '<' | '[' | ']' | '(' | ')' => {
+            out.push('\\');
+            out.push(c);
+        }
+        // Block syntax (quote, heading, list) only counts at the start of a line; values are one line.
+        '>' | '#' | '-' | '+' if at_start => {
+            out.push('\\');
+            out.push(c);
+        }
+        c if c.is_control() => out.push(' '),
+        c => out.push(c),
+    }
+}
+
+/// `@everyone` and `@here` get a zero-width space after the `@`: they can never read as a mention, and
+/// e-mail addresses elsewhere stay copyable. (`<@id>` forms are defused by escaping `<`.)
+fn defuse_mass_mentions(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains("@everyone") || s.contains("@here") {
+        s.replace("@everyone", "@\u{200B}everyone")
+            .replace("@here", "@\u{200B}here")
+            .into()
+    } else {
+        s.into()
+    }
+}
+
+/// Escape without a cap (for text that is capped as a whole later).
+pub fn escape(s: &str) -> String {
+    escape_capped(s, usize::MAX)
+}
+
+/// Flatten control characters, defuse mass mentions and cap, without Markdown escaping: for places Discord
+/// shows as plain text (footers) and for the console.
+pub fn plain_capped(s: &str, max: usize) -> String {
+    let flat: String = defuse_mass_mentions(s)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    truncate(&flat, max)
+}
+
+/// Text for an inline code span: no Markdown or mention inside renders, so only backticks need care
+/// (Discord has no escape inside a code span; they become a look-alike quote).
+pub fn code_capped(s: &str, max: usize) -> String {
+    let flat: String = defuse_mass_mentions(s)
+        .chars()
+        .map(|c| match c {
+            '`' => '\u{2018}',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect();
+    let body = truncate(&flat, max.saturating_sub(2));
+    if body.trim().is_empty() {
+        return String::from("\u{2014}");
+    }
+    format!("`{body}`")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_keeps_short_text_and_marks_cuts() {
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(truncate("abcd", 3), "ab…");
+        assert_eq!(discord_len(&truncate("ééééé", 3)), 3);
+    }
+
+    #[test]
+    fn truncate_never_splits_a_character() {
+        let s = "😀😀😀"; // 2 UTF-16 units each
+        let t = truncate(s, 4);
+        assert_eq!(t, "😀…");
+        assert!(discord_len(&t) <= 4);
+    }
+
+    #[test]
+    fn escape_defuses_markdown_and_mentions() {
+        assert_eq!(escape("**bold**"), "\\*\\*bold\\*\\*");
+        assert_eq!(escape("@everyone"), "@\u{200B}everyone");
+        assert_eq!(escape("<@123>"), "\\<@123>");
+        assert_eq!(escape("alice@example.com"), "alice@example.com");
+        assert_eq!(code_capped("@here", 20), "`@\u{200B}here`");
+        assert_eq!(escape("a\nb"), "a b");
+        assert_eq!(escape("[x](http://e)"), "\\[x\\]\\(http://e\\)");
+        assert_eq!(escape("# big"), "\\# big");
+        assert_eq!(escape("a#-b"), "a#-b");
+    }
+
+    #[test]
+    fn escape_capped_never_ends_inside_an_escape() {
+        let s = "*".repeat(100);
+        let t = escape_capped(&s, 10);
+        assert!(discord_len(&t) <= 10, "{t}");
+        assert!(t.ends_with('…'));
+        assert!(!t.trim_end_matches('…').ends_with("\\\\"));
+        assert_eq!(t.trim_end_matches('…').len() % 2, 0);
+    }
+
+    #[test]
+    fn escape_capped_keeps_values_that_fit() {
+        assert_eq!(escape_capped("new-user", 100), "new-user");
+    }
+}

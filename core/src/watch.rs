@@ -1,0 +1,254 @@
+//! Which IAM calls iam-alarm knows (the user lifecycle) and which of them raise alerts (`WATCHED_EVENTS`).
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The service whose calls are ours. A `CreateUser` of another service (AWS Transfer Family has one) is not.
+pub const IAM_EVENT_SOURCE: &str = "iam.amazonaws.com";
+
+/// An IAM user-lifecycle call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Action {
+    CreateUser,
+    DeleteUser,
+    CreateAccessKey,
+    DeleteAccessKey,
+    UpdateAccessKey,
+    CreateLoginProfile,
+    UpdateLoginProfile,
+    DeleteLoginProfile,
+    AttachUserPolicy,
+    DetachUserPolicy,
+    PutUserPolicy,
+    DeleteUserPolicy,
+    AddUserToGroup,
+    RemoveUserFromGroup,
+}
+
+impl Action {
+    pub const ALL: [Action; 14] = [
+        Action::CreateUser,
+        Action::DeleteUser,
+        Action::CreateAccessKey,
+        Action::DeleteAccessKey,
+        Action::UpdateAccessKey,
+        Action::CreateLoginProfile,
+        Action::UpdateLoginProfile,
+        Action::DeleteLoginProfile,
+        Action::AttachUserPolicy,
+        Action::DetachUserPolicy,
+        Action::PutUserPolicy,
+        Action::DeleteUserPolicy,
+        Action::AddUserToGroup,
+        Action::RemoveUserFromGroup,
+    ];
+
+    /// The CloudTrail `eventName`.
+    pub fn event_name(self) -> &'static str {
+        match self {
+            Action::CreateUser => "CreateUser",
+            Action::DeleteUser => "DeleteUser",
+            Action::CreateAccessKey => "CreateAccessKey",
+            Action::DeleteAccessKey => "DeleteAccessKey",
+            Action::UpdateAccessKey => "UpdateAccessKey",
+            Action::CreateLoginProfile => "CreateLoginProfile",
+            Action::UpdateLoginProfile => "UpdateLoginProfile",
+            Action::DeleteLoginProfile => "DeleteLoginProfile",
+            Action::AttachUserPolicy => "AttachUserPolicy",
+            Action::DetachUserPolicy => "DetachUserPolicy",
+            Action::PutUserPolicy => "PutUserPolicy",
+            Action::DeleteUserPolicy => "DeleteUserPolicy",
+            Action::AddUserToGroup => "AddUserToGroup",
+            Action::RemoveUserFromGroup => "RemoveUserFromGroup",
+        }
+    }
+
+    /// What happened, as a title fragment: "IAM user created".
+    pub fn headline(self) -> &'static str {
+        match self {
+            Action::CreateUser => "IAM user created",
+            Action::DeleteUser => "IAM user deleted",
+            Action::CreateAccessKey => "Access key created",
+            Action::DeleteAccessKey => "Access key deleted",
+            Action::UpdateAccessKey => "Access key status changed",
+            Action::CreateLoginProfile => "Console password set",
+            Action::UpdateLoginProfile => "Console password changed",
+            Action::DeleteLoginProfile => "Console password removed",
+            Action::AttachUserPolicy => "Policy attached to user",
+            Action::DetachUserPolicy => "Policy detached from user",
+            Action::PutUserPolicy => "Inline policy written on user",
+            Action::DeleteUserPolicy => "Inline policy deleted from user",
+            Action::AddUserToGroup => "User added to group",
+            Action::RemoveUserFromGroup => "User removed from group",
+        }
+    }
+
+    /// What was attempted, for failed calls: "create IAM user".
+    pub fn attempt(self) -> &'static str {
+        match self {
+            Action::CreateUser => "create IAM user",
+            Action::DeleteUser => "delete IAM user",
+            Action::CreateAccessKey => "create access key",
+            Action::DeleteAccessKey => "delete access key",
+            Action::UpdateAccessKey => "change access key status",
+            Action::CreateLoginProfile => "set console password",
+            Action::UpdateLoginProfile => "change console password",
+            Action::DeleteLoginProfile => "remove console password",
+            Action::AttachUserPolicy => "attach policy to user",
+            Action::DetachUserPolicy => "detach policy from user",
+            Action::PutUserPolicy => "write inline policy on user",
+            Action::DeleteUserPolicy => "delete inline policy from user",
+            Action::AddUserToGroup => "add user to group",
+            Action::RemoveUserFromGroup => "remove user from group",
+        }
+    }
+
+    /// A one-line summary of the change after the actor's name: "created IAM user bob".
+    pub fn sentence(self, target: &str) -> String {
+        match self {
+            Action::CreateUser => format!("created IAM user {target}"),
+            Action::DeleteUser => format!("deleted IAM user {target}"),
+            Action::CreateAccessKey => format!("created an access key for {target}"),
+            Action::DeleteAccessKey => format!("deleted an access key of {target}"),
+            Action::UpdateAccessKey => format!("changed the status of an access key of {target}"),
+            Action::CreateLoginProfile => format!("set a console password for {target}"),
+            Action::UpdateLoginProfile => format!("changed the console password of {target}"),
+            Action::DeleteLoginProfile => format!("removed the console password of {target}"),
+            Action::AttachUserPolicy => format!("attached a policy to {target}"),
+            Action::DetachUserPolicy => format!("detached a policy from {target}"),
+            Action::PutUserPolicy => format!("wrote an inline policy on {target}"),
+            Action::DeleteUserPolicy => format!("deleted an inline policy from {target}"),
+            Action::AddUserToGroup => format!("added {target} to a group"),
+            Action::RemoveUserFromGroup => format!("removed {target} from a group"),
+        }
+    }
+
+    /// Deletions and privilege grants are the ones an attacker uses to hide or escalate.
+    pub fn is_destructive(self) -> bool {
+        matches!(
+            self,
+            Action::DeleteUser | Action::DeleteAccessKey | Action::DeleteLoginProfile
+        )
+    }
+
+    /// Look up the action of a record: IAM's own calls only.
+    pub fn of_record(event_source: &str, event_name: &str) -> Option<Action> {
+        if event_source != IAM_EVENT_SOURCE {
+            return None;
+        }
+        event_name.parse().ok()
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.event_name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not an IAM user-lifecycle event (known: {known})", known = known_names())]
+pub struct UnknownAction(pub String);
+
+fn known_names() -> String {
+    Action::ALL.map(Action::event_name).join(", ")
+}
+
+impl FromStr for Action {
+    type Err = UnknownAction;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Action::ALL
+            .into_iter()
+            .find(|a| a.event_name() == s)
+            .ok_or_else(|| UnknownAction(s.to_owned()))
+    }
+}
+
+/// The set of actions that raise alerts. Default: `CreateUser`, `DeleteUser`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedEvents(Vec<Action>);
+
+impl Default for WatchedEvents {
+    fn default() -> Self {
+        WatchedEvents(vec![Action::CreateUser, Action::DeleteUser])
+    }
+}
+
+impl WatchedEvents {
+    pub fn all() -> Self {
+        WatchedEvents(Action::ALL.to_vec())
+    }
+
+    pub fn contains(&self, action: Action) -> bool {
+        self.0.contains(&action)
+    }
+
+    pub fn actions(&self) -> &[Action] {
+        &self.0
+    }
+
+    /// `CreateUser,DeleteUser` or `all`; names are case-sensitive as in CloudTrail, blanks are ignored.
+    pub fn parse(list: &str) -> Result<Self, UnknownAction> {
+        if list.trim().eq_ignore_ascii_case("all") {
+            return Ok(Self::all());
+        }
+        let mut actions = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let action: Action = name.parse()?;
+            if !actions.contains(&action) {
+                actions.push(action);
+            }
+        }
+        if actions.is_empty() {
+            return Err(UnknownAction(list.to_owned()));
+        }
+        actions.sort();
+        Ok(WatchedEvents(actions))
+    }
+}
+
+impl fmt::Display for WatchedEvents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|a| a.event_name()).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_create_and_delete_user() {
+        let w = WatchedEvents::default();
+        assert!(w.contains(Action::CreateUser) && w.contains(Action::DeleteUser));
+        assert!(!w.contains(Action::CreateAccessKey));
+    }
+
+    #[test]
+    fn parse_accepts_lists_and_all_and_names_typos() {
+        assert_eq!(WatchedEvents::parse("all").unwrap().actions().len(), 14);
+        let w = WatchedEvents::parse(" CreateAccessKey , CreateUser,").unwrap();
+        assert_eq!(w.to_string(), "CreateUser,CreateAccessKey");
+        let err = WatchedEvents::parse("CreateUser,CreatUser").unwrap_err();
+        assert!(err.to_string().contains("CreatUser"));
+        assert!(WatchedEvents::parse(" , ").is_err());
+    }
+
+    #[test]
+    fn only_iam_is_ours() {
+        assert_eq!(
+            Action::of_record("iam.amazonaws.com", "CreateUser"),
+            Some(Action::CreateUser)
+        );
+        assert_eq!(
+            Action::of_record("transfer.amazonaws.com", "CreateUser"),
+            None
+        );
+        assert_eq!(
+            Action::of_record("iam.amazonaws.com", "GetUserPolicy"),
+            None
+        );
+    }
+}

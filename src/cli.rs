@@ -1,0 +1,42 @@
+//! The command line (DESIGN §7).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// iam-alarm: AWS IAM user changes, in front of the people who must respond, on Discord.
+///
+/// Configuration comes from environment variables (see README); `run` is the default.
+#[derive(Debug, Parser)]
+#[command(name = "iam-alarm", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the bot: consume the SQS queue and post alerts (default).
+    Run,
+    /// Print the Discord create-message JSON for one queue message or CloudTrail record.
+    ///
+    /// Exit 0: an alert was printed; 1: valid input that raises no alert (reason on stderr);
+    /// 2: malformed or unreadable input.
+    Render {
+        /// File holding an SQS body, SNS notification, EventBridge event or CloudTrail record; `-` is stdin.
+        #[arg(default_value = "-")]
+        input: String,
+        /// Events that alert: a comma list or `all` (overrides WATCHED_EVENTS).
+        #[arg(long, value_name = "LIST|all")]
+        events: Option<String>,
+        /// Print the console (plain text) rendering instead of the Discord JSON.
+        #[arg(long)]
+        text: bool,
+    },
+}
+
+impl Command {
+    pub fn input_path(input: &str) -> Option<PathBuf> {
+        (input != "-").then(|| PathBuf::from(input))
+    }
+}

@@ -1,0 +1,75 @@
+//! `iam-alarm render`: preview the alert for one input, exactly as it would be posted.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use iam_alarm_core::render::{render_message, render_text, RenderOptions};
+use iam_alarm_core::{classify, Rejection, WatchedEvents};
+
+use crate::config::AlertConfig;
+
+/// Exit codes of `render` (DESIGN §7).
+const ALERT: u8 = 0;
+const NOT_AN_ALERT: u8 = 1;
+const MALFORMED: u8 = 2;
+
+pub fn run(input: &str, events: Option<&str>, text: bool, config: AlertConfig) -> ExitCode {
+    let watched = match events {
+        Some(list) => match WatchedEvents::parse(list) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("error: --events: {e}");
+                return ExitCode::from(MALFORMED);
+            }
+        },
+        None => config.watched,
+    };
+    let body = match read_input(input) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot read {input}: {e}");
+            return ExitCode::from(MALFORMED);
+        }
+    };
+    let opts = RenderOptions {
+        timezone: config.timezone,
+        ..RenderOptions::default()
+    };
+    match classify(&body, &watched) {
+        Ok(event) => {
+            if text {
+                print!("{}", render_text(&event, &opts));
+            } else {
+                let message = render_message(&event, &opts);
+                match serde_json::to_string_pretty(&message) {
+                    Ok(json) => println!("{json}"),
+                    Err(e) => {
+                        eprintln!("error: cannot serialise the message: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            ExitCode::from(ALERT)
+        }
+        Err(Rejection::NotAlert(reason)) => {
+            eprintln!("not an alert: {reason}");
+            ExitCode::from(NOT_AN_ALERT)
+        }
+        Err(Rejection::Malformed(reason)) => {
+            eprintln!("error: malformed input: {reason}");
+            ExitCode::from(MALFORMED)
+        }
+    }
+}
+
+fn read_input(input: &str) -> std::io::Result<String> {
+    let mut bytes = Vec::new();
+    match crate::cli::Command::input_path(input) {
+        Some(path) => bytes = std::fs::read(path)?,
+        None => {
+            std::io::stdin().read_to_end(&mut bytes)?;
+        }
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
+}

@@ -1,0 +1,310 @@
+//! The published corpus of real CloudTrail records (DESIGN §2): every record parses, and every in-scope one
+//! resolves to the actor, target and outcome a responder would name by hand.
+
+use iam_alarm_core::event::IdentityKind;
+use iam_alarm_core::render::{render_message, RenderOptions};
+use iam_alarm_core::{classify, Rejection, WatchedEvents};
+
+use crate::support::{corpus_dir, corpus_records};
+
+/// Outcome as stated by hand: `None` for success, the `errorCode` for a failure.
+type Expected = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+
+/// (file, actor as displayed, target user, failure code) for every record that must alert with all 14
+/// lifecycle events watched.
+const IN_SCOPE: &[Expected] = &[
+    ("001-CreateUser-IAMUser.json", "Alice", "Bob", None),
+    (
+        "002-CreateUser-IAMUser.json",
+        "christophe",
+        "malicious-iam-user",
+        None,
+    ),
+    // The ARN has no session part and the principalId no colon: the role is all there is.
+    (
+        "003-CreateUser-AssumedRole.json",
+        "Tester",
+        "new-user",
+        None,
+    ),
+    (
+        "004-CreateUser-AssumedRole.json",
+        "tester",
+        "user",
+        Some("EntityAlreadyExists"),
+    ),
+    ("005-CreateUser-AssumedRole.json", "tester", "user", None),
+    (
+        "007-CreateAccessKey-IAMUser.json",
+        "christophe",
+        "malicious-iam-user",
+        None,
+    ),
+    (
+        "008-CreateAccessKey-IAMUser.json",
+        "christophe",
+        "stratus-red-team-backdoor-u-user",
+        None,
+    ),
+    (
+        "009-CreateAccessKey-Root.json",
+        "root",
+        "example-user",
+        None,
+    ),
+    // Self-service: no userName in the request, so the target is the caller.
+    (
+        "010-CreateAccessKey-IAMUser.json",
+        "some_iam_user",
+        "some_iam_user",
+        Some("LimitExceededException"),
+    ),
+    (
+        "012-CreateLoginProfile-IAMUser.json",
+        "christophe",
+        "stratus-red-team-login-profile-user",
+        None,
+    ),
+    (
+        "013-UpdateLoginProfile-IAMUser.json",
+        "christophe",
+        "stratus-red-team-update-login-profile-user",
+        None,
+    ),
+    (
+        "014-UpdateLoginProfile-AssumedRole.json",
+        "alice via IAM",
+        "bob",
+        None,
+    ),
+    (
+        "015-DeleteLoginProfile-IAMUser.json",
+        "christophe",
+        "stratus-red-team-login-profile-user",
+        Some("EntityTemporarilyUnmodifiableException"),
+    ),
+    (
+        "016-AttachUserPolicy-IAMUser.json",
+        "christophe",
+        "malicious-iam-user",
+        None,
+    ),
+    (
+        "017-AttachUserPolicy-AssumedRole.json",
+        "user.name via a-role",
+        "test-user",
+        None,
+    ),
+    (
+        "018-PutUserPolicy-AssumedRole.json",
+        "user.name via a-role",
+        "test-user",
+        None,
+    ),
+    (
+        "019-PutUserPolicy-IAMUser.json",
+        "compromised_user",
+        "compromised_user",
+        None,
+    ),
+    ("020-AddUserToGroup-IAMUser.json", "Alice", "Bob", None),
+];
+
+/// Identity shapes of out-of-scope records: (file, kind, actor as displayed).
+const IDENTITIES: &[(&str, IdentityKind, &str)] = &[
+    ("024-ConsoleLogin-Root.json", IdentityKind::Root, "root"),
+    (
+        "030-ConsoleLogin-AssumedRole.json",
+        IdentityKind::IdentityCenter,
+        "foo@bar.com via developer_admin",
+    ),
+    (
+        "031-ConsoleLogin-AssumedRole.json",
+        IdentityKind::AssumedRole,
+        "tester@domain.tld via okta",
+    ),
+    (
+        "034-AssumeRole-AWSAccount.json",
+        IdentityKind::AwsAccount,
+        "account 777788889999",
+    ),
+    (
+        "037-AssumeRole-AWSService.json",
+        IdentityKind::AwsService,
+        "lambda.amazonaws.com",
+    ),
+    (
+        "039-AssumeRoleWithSAML-SAMLUser.json",
+        IdentityKind::SamlUser,
+        "SamlExample",
+    ),
+    (
+        "040-AssumeRoleWithWebIdentity-WebIdentityUser.json",
+        IdentityKind::WebIdentityUser,
+        "<id of user> via accounts.google.com",
+    ),
+    (
+        "042-GetCallerIdentity-FederatedUser.json",
+        IdentityKind::FederatedUser,
+        "stratus_red_team via stratus-red-team-user-federation-user",
+    ),
+    (
+        "043-GetCallerIdentity-AssumedRole.json",
+        IdentityKind::AssumedRole,
+        "i-786a3A8B5C0d92eF4 via stratus-red-team-ec2-steal-credentials-role",
+    ),
+];
+
+#[test]
+fn every_record_parses_and_in_scope_ones_resolve_as_stated() {
+    let Some(dir) = corpus_dir("corpus") else {
+        return;
+    };
+    let records = corpus_records(&dir);
+    assert!(
+        records.len() >= 40,
+        "corpus looks incomplete: {}",
+        records.len()
+    );
+    let all = WatchedEvents::all();
+    let mut alerted = Vec::new();
+    for (file, body) in &records {
+        match classify(body, &all) {
+            Ok(event) => {
+                let Some(&(_, actor, target, failure)) = IN_SCOPE.iter().find(|e| e.0 == file)
+                else {
+                    panic!("{file} alerted but is not listed as in scope");
+                };
+                assert_eq!(event.actor.display(), actor, "{file}: actor");
+                assert_eq!(
+                    event.target.as_ref().map(|t| t.user_name.as_str()),
+                    Some(target),
+                    "{file}: target"
+                );
+                let code = match &event.outcome {
+                    iam_alarm_core::event::Outcome::Success => None,
+                    iam_alarm_core::event::Outcome::Failure { code, .. } => Some(code.as_str()),
+                };
+                assert_eq!(code, failure, "{file}: outcome");
+                let message = render_message(&event, &RenderOptions::default());
+                assert_eq!(message.limit_violations(), Vec::<String>::new(), "{file}");
+                let json = serde_json::to_string(&message).unwrap();
+                assert!(
+                    !json.contains("null") && !json.contains("None"),
+                    "{file}: {json}"
+                );
+                alerted.push(file.clone());
+            }
+            Err(Rejection::NotAlert(_)) => {
+                assert!(!IN_SCOPE.iter().any(|e| e.0 == file), "{file} should alert");
+            }
+            Err(Rejection::Malformed(e)) => panic!("{file} did not parse: {e}"),
+        }
+    }
+    let expected: Vec<_> = IN_SCOPE
+        .iter()
+        .map(|e| e.0)
+        .filter(|f| records.iter().any(|r| r.0 == *f))
+        .collect();
+    assert_eq!(alerted, expected);
+}
+
+#[test]
+fn default_watch_list_alerts_only_on_create_and_delete_user() {
+    let Some(dir) = corpus_dir("corpus default watch list") else {
+        return;
+    };
+    for (file, body) in corpus_records(&dir) {
+        let alerted = classify(&body, &WatchedEvents::default()).is_ok();
+        assert_eq!(alerted, file.contains("-CreateUser-"), "{file}");
+    }
+}
+
+#[test]
+fn every_identity_shape_names_someone() {
+    let Some(dir) = corpus_dir("corpus identities") else {
+        return;
+    };
+    for (file, body) in corpus_records(&dir) {
+        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let event = iam_alarm_core::Event::from_record(value.as_object().unwrap());
+        let name = event.actor.display();
+        assert!(
+            !name.trim().is_empty() && name != "null" && name != "None",
+            "{file}: {name:?}"
+        );
+        if let Some((_, kind, display)) = IDENTITIES.iter().find(|i| i.0 == file) {
+            assert_eq!(&event.actor.kind, kind, "{file}");
+            assert_eq!(name, *display, "{file}");
+        }
+    }
+}
+
+/// Our own fixtures, which every clone has: (file, actor as displayed, target, failure code, root?).
+const OWN: &[(&str, &str, &str, Option<&str>)] = &[
+    (
+        "CreateUser-AssumedRole-session.json",
+        "terraform-run-42 via ci-deployer",
+        "IAM-test-user",
+        None,
+    ),
+    ("DeleteUser-IAMUser.json", "alice", "IAM-test-user", None),
+    (
+        "DeleteUser-IdentityCenter.json",
+        "alice@example.com via AdministratorAccess",
+        "contractor-2025",
+        None,
+    ),
+    (
+        "CreateUser-failed-AccessDenied.json",
+        "i-0abc123def4567890 via web-app-instance",
+        "(none)",
+        Some("AccessDenied"),
+    ),
+    ("CreateUser-Root-no-eventID.json", "root", "@everyone", None),
+    ("CreateAccessKey-self-service.json", "bob", "bob", None),
+];
+
+#[test]
+fn own_fixtures_resolve_as_stated() {
+    for &(file, actor, target, failure) in OWN {
+        let body = crate::support::own_fixture(&format!("records/{file}"));
+        let event =
+            classify(&body, &WatchedEvents::all()).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(event.actor.display(), actor, "{file}");
+        let t = event
+            .target
+            .as_ref()
+            .map_or("(none)", |t| t.user_name.as_str());
+        assert_eq!(t, target, "{file}");
+        let code = match &event.outcome {
+            iam_alarm_core::event::Outcome::Success => None,
+            iam_alarm_core::event::Outcome::Failure { code, .. } => Some(code.as_str()),
+        };
+        assert_eq!(code, failure, "{file}");
+        let m = render_message(&event, &RenderOptions::default());
+        assert!(m.limit_violations().is_empty(), "{file}");
+    }
+    let root = classify(
+        &crate::support::own_fixture("records/CreateUser-Root-no-eventID.json"),
+        &WatchedEvents::default(),
+    )
+    .unwrap();
+    let m = render_message(&root, &RenderOptions::default());
+    assert_eq!(
+        m.embeds[0].color,
+        Some(iam_alarm_core::render::colour::ROOT)
+    );
+    assert!(m.embeds[0].title.as_deref().unwrap().starts_with("🚨 ROOT"));
+    let self_service = classify(
+        &crate::support::own_fixture("records/CreateAccessKey-self-service.json"),
+        &WatchedEvents::all(),
+    )
+    .unwrap();
+    assert!(self_service.target.unwrap().is_caller);
+}

@@ -1,0 +1,86 @@
+//! Fixtures and envelopes shared by the tests.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One of our own fixtures under `tests/fixtures/`.
+pub fn own_fixture(relative: &str) -> String {
+    let path = repo_root().join("tests/fixtures").join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The published corpus (`IAM_ALARM_CORPUS`, default `../shared/fixtures/cloudtrail/real`), or `None` with a
+/// plain message when it is not there (a user's own clone); `.ci/run` makes sure it is there in CI.
+pub fn corpus_dir(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("IAM_ALARM_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared/fixtures/cloudtrail/real"));
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "SKIPPED {test}: the published CloudTrail corpus is not at {} (set IAM_ALARM_CORPUS)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// Every `*.json` record of the corpus, sorted by name.
+pub fn corpus_records(dir: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read_to_string(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The EventBridge event that carries a record (`account` omitted, as moto delivers it).
+pub fn eventbridge(record: &str, with_account: bool) -> String {
+    let detail: Value = serde_json::from_str(record).unwrap();
+    let mut event = json!({
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.iam",
+        "time": "2026-11-20T09:00:01Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    });
+    if with_account {
+        event["account"] = json!("123456789012");
+    }
+    event.to_string()
+}
+
+/// An SNS `Notification` envelope around a message string (raw message delivery off).
+pub fn sns(message: &str) -> String {
+    json!({
+        "Type": "Notification",
+        "MessageId": "22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324",
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:sns-iam-user-alarm",
+        "Message": message,
+        "Timestamp": "2026-11-20T09:00:02.000Z",
+        "SignatureVersion": "1",
+        "Signature": "EXAMPLE",
+        "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-example.pem",
+        "UnsubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=example"
+    })
+    .to_string()
+}
