@@ -33,6 +33,23 @@ pub enum Command {
         #[arg(long)]
         text: bool,
     },
+    /// Inspect or replay the dead-letter queue.
+    Dlq {
+        #[command(subcommand)]
+        action: DlqAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqAction {
+    /// Show what is in the dead-letter queue and why (reads SQS_QUEUE_URL's redrive policy).
+    List {
+        /// Show at most this many messages.
+        #[arg(long, default_value_t = 100)]
+        max: usize,
+    },
+    /// Move the alerts in the dead-letter queue back to the main queue (after a Discord outage).
+    Replay,
 }
 
 impl Command {

@@ -1,7 +1,13 @@
 //! Typed configuration from the environment (DESIGN §7), validated at start-up. Errors name the variable.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
 use chrono_tz::Tz;
 use iam_alarm_core::WatchedEvents;
+use secrecy::SecretString;
+use url::Url;
 
 /// A configuration error: which variable, and what is wrong with it. Never carries a secret's value.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +78,179 @@ impl AlertConfig {
     }
 }
 
+/// Everything `iam-alarm run` needs, validated.
+#[derive(Debug)]
+pub struct RunConfig {
+    pub queue_url: String,
+    pub alert: AlertConfig,
+    pub sink: SinkConfig,
+    pub health_addr: Option<SocketAddr>,
+    pub state_dir: Option<PathBuf>,
+    pub poll: PollConfig,
+}
+
+/// Where alerts go.
+#[derive(Debug)]
+pub enum SinkConfig {
+    /// The bot: alerts with buttons in a channel, slash commands.
+    Bot(BotConfig),
+    /// A webhook: alerts only.
+    Webhook { url: SecretString },
+    /// Standard output: the demo and dry runs.
+    Console,
+}
+
+#[derive(Debug)]
+pub struct BotConfig {
+    pub token: SecretString,
+    pub channel_id: u64,
+    pub guild_id: Option<u64>,
+    pub responder_role_id: Option<u64>,
+    /// Replaces `https://discord.com` (a REST proxy, or the tests' fake Discord).
+    pub api_url: Option<Url>,
+}
+
+/// How the poller paces itself. Defaults suit production; tests shorten them.
+#[derive(Debug, Clone)]
+pub struct PollConfig {
+    /// Long-poll wait (SQS allows at most 20 s).
+    pub wait: Duration,
+    /// How long a received message stays hidden from other consumers; extended while Discord is retried.
+    pub visibility: Duration,
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        PollConfig {
+            wait: Duration::from_secs(20),
+            visibility: Duration::from_secs(60),
+            retry_base: Duration::from_millis(500),
+            retry_max: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `text` (default) or `json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        match env.get("LOG_FORMAT").as_deref().map(str::trim) {
+            None | Some("text") => Ok(LogFormat::Text),
+            Some("json") => Ok(LogFormat::Json),
+            Some(other) => Err(ConfigError::new(
+                "LOG_FORMAT",
+                format!("{other:?} is neither `text` nor `json`"),
+            )),
+        }
+    }
+}
+
+fn snowflake(env: &impl Env, name: &'static str) -> Result<Option<u64>, ConfigError> {
+    env.get(name)
+        .map(|v| {
+            v.trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|id| *id > 0)
+                .ok_or_else(|| ConfigError::new(name, "must be a Discord id (a positive integer)"))
+        })
+        .transpose()
+}
+
+fn millis(env: &impl Env, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+    match env.get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| ConfigError::new(name, "must be a whole number of milliseconds")),
+    }
+}
+
+impl RunConfig {
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let queue_url = env.get("SQS_QUEUE_URL").ok_or_else(|| {
+            ConfigError::new("SQS_QUEUE_URL", "is required: the queue to consume")
+        })?;
+        Url::parse(&queue_url).map_err(|_| ConfigError::new("SQS_QUEUE_URL", "is not a URL"))?;
+        let alert = AlertConfig::from_env(env)?;
+        let sink = match (env.get("DISCORD_TOKEN"), env.get("DISCORD_WEBHOOK_URL")) {
+            (Some(token), _) => {
+                let channel_id = snowflake(env, "ALERT_CHANNEL_ID")?.ok_or_else(|| {
+                    ConfigError::new("ALERT_CHANNEL_ID", "is required with DISCORD_TOKEN")
+                })?;
+                let api_url = env
+                    .get("DISCORD_API_URL")
+                    .map(|u| {
+                        Url::parse(u.trim())
+                            .ok()
+                            .filter(|u| matches!(u.scheme(), "http" | "https"))
+                            .ok_or_else(|| {
+                                ConfigError::new("DISCORD_API_URL", "must be an http(s) base URL")
+                            })
+                    })
+                    .transpose()?;
+                SinkConfig::Bot(BotConfig {
+                    token: SecretString::from(token.trim().to_owned()),
+                    channel_id,
+                    guild_id: snowflake(env, "DISCORD_GUILD_ID")?,
+                    responder_role_id: snowflake(env, "RESPONDER_ROLE_ID")?,
+                    api_url,
+                })
+            }
+            (None, Some(url)) => {
+                let parsed = Url::parse(url.trim()).ok().filter(|u| {
+                    matches!(u.scheme(), "http" | "https") && u.path().contains("/webhooks/")
+                });
+                if parsed.is_none() {
+                    // Never echo the value: the webhook URL is a secret.
+                    return Err(ConfigError::new(
+                        "DISCORD_WEBHOOK_URL",
+                        "is not a Discord webhook URL (https://discord.com/api/webhooks/ID/TOKEN)",
+                    ));
+                }
+                SinkConfig::Webhook {
+                    url: SecretString::from(url.trim().to_owned()),
+                }
+            }
+            (None, None) => SinkConfig::Console,
+        };
+        let health_addr = env
+            .get("HEALTH_ADDR")
+            .map(|a| {
+                a.trim().parse::<SocketAddr>().map_err(|_| {
+                    ConfigError::new("HEALTH_ADDR", "must be an address like 127.0.0.1:8080")
+                })
+            })
+            .transpose()?;
+        let defaults = PollConfig::default();
+        let poll = PollConfig {
+            wait: millis(env, "SQS_WAIT_MS", defaults.wait)?.min(Duration::from_secs(20)),
+            visibility: millis(env, "SQS_VISIBILITY_MS", defaults.visibility)?
+                .max(Duration::from_secs(1)),
+            retry_base: millis(env, "RETRY_BASE_MS", defaults.retry_base)?,
+            retry_max: millis(env, "RETRY_MAX_MS", defaults.retry_max)?,
+        };
+        Ok(RunConfig {
+            queue_url,
+            alert,
+            sink,
+            health_addr,
+            state_dir: env.get("IAM_ALARM_STATE_DIR").map(PathBuf::from),
+            poll,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +265,47 @@ mod tests {
         assert_eq!(e.variable, "ALERT_TIMEZONE");
         let c = AlertConfig::from_env(&[("ALERT_TIMEZONE", "Asia/Seoul")]).unwrap();
         assert_eq!(c.timezone, Some(chrono_tz::Asia::Seoul));
+    }
+
+    const QUEUE: (&str, &str) = ("SQS_QUEUE_URL", "http://127.0.0.1:5000/123456789012/q");
+
+    #[test]
+    fn sink_is_chosen_by_what_is_configured() {
+        let c = RunConfig::from_env(&[QUEUE]).unwrap();
+        assert!(matches!(c.sink, SinkConfig::Console));
+        let c = RunConfig::from_env(&[
+            QUEUE,
+            ("DISCORD_TOKEN", "t0k3n"),
+            ("ALERT_CHANNEL_ID", "42"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            c.sink,
+            SinkConfig::Bot(BotConfig { channel_id: 42, .. })
+        ));
+        let e = RunConfig::from_env(&[QUEUE, ("DISCORD_TOKEN", "t0k3n")]).unwrap_err();
+        assert_eq!(e.variable, "ALERT_CHANNEL_ID");
+        let e = RunConfig::from_env(&[("DISCORD_TOKEN", "t0k3n")]).unwrap_err();
+        assert_eq!(e.variable, "SQS_QUEUE_URL");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let secret = "https://discord.com/api/webhooks/1/SECRET-TOKEN";
+        let c = RunConfig::from_env(&[QUEUE, ("DISCORD_WEBHOOK_URL", secret)]).unwrap();
+        assert!(!format!("{c:?}").contains("SECRET-TOKEN"));
+        let e = RunConfig::from_env(&[
+            QUEUE,
+            ("DISCORD_WEBHOOK_URL", "https://example.com/SECRET-TOKEN"),
+        ])
+        .unwrap_err();
+        assert!(!e.to_string().contains("SECRET-TOKEN"));
+        let c = RunConfig::from_env(&[
+            QUEUE,
+            ("DISCORD_TOKEN", "SECRET-TOKEN"),
+            ("ALERT_CHANNEL_ID", "1"),
+        ])
+        .unwrap();
+        assert!(!format!("{c:?}").contains("SECRET-TOKEN"));
     }
 }

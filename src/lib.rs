@@ -1,5 +1,15 @@
 //! iam-alarm: the adapters and wiring around the pure core (`iam_alarm_core`).
 
+pub mod app;
+pub mod aws;
 pub mod cli;
 pub mod config;
+pub mod dedup;
+pub mod delivery;
+pub mod dlq_cmd;
+pub mod gateway;
+pub mod health;
+pub mod poller;
 pub mod render_cmd;
+pub mod shutdown;
+pub mod telemetry;

@@ -8,6 +8,7 @@ pub mod buttons;
 pub mod envelope;
 pub mod event;
 pub mod message;
+pub mod metrics;
 pub mod render;
 pub mod text;
 pub mod watch;

@@ -3,6 +3,9 @@
 mod cli;
 mod corpus;
 mod envelopes;
+mod fake_discord;
+mod helpers;
 mod pattern;
+mod pipeline;
 mod properties;
 mod support;

@@ -1,0 +1,114 @@
+//! `iam-alarm dlq list|replay`: what is in the dead-letter queue and why, and moving alerts back.
+//!
+//! Valid alerts reach the DLQ only when Discord was unreachable for longer than the redrive allows (e.g. a long
+//! outage across restarts). Once Discord works again, `replay` puts them back on the main queue; messages that
+//! can never become alerts stay where they are.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use iam_alarm_core::render::headline;
+use iam_alarm_core::{classify, Rejection, WatchedEvents};
+
+use crate::aws::sqs::{Queue, Received};
+use crate::aws::AwsError;
+
+/// How long a listed message stays hidden: long enough to page through the queue once.
+const LIST_VISIBILITY: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DlqError {
+    #[error("the queue has no dead-letter queue (no RedrivePolicy)")]
+    NoDeadLetterQueue,
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+/// One line per message: id, receive count, what it is, why it is there.
+pub fn describe(message: &Received, watched: &WatchedEvents) -> String {
+    let what = match classify(&message.body, watched) {
+        Ok(event) => format!("alert: {} (event {})", headline(&event), event.key),
+        Err(Rejection::NotAlert(r)) => format!("not an alert: {r}"),
+        Err(Rejection::Malformed(r)) => format!("malformed: {r}"),
+    };
+    let why = message.reason.clone().unwrap_or_else(|| {
+        format!(
+            "redriven by SQS after {} receives (Discord unreachable or the bot down)",
+            message.receive_count
+        )
+    });
+    iam_alarm_core::text::plain_capped(&format!("{}  {}  — {}", message.message_id, what, why), 600)
+}
+
+pub async fn list(
+    main: &Queue,
+    watched: &WatchedEvents,
+    max: usize,
+) -> Result<Vec<String>, DlqError> {
+    let dlq = main
+        .dead_letter_queue()
+        .await?
+        .ok_or(DlqError::NoDeadLetterQueue)?;
+    let mut seen = HashSet::new();
+    let mut lines = Vec::new();
+    while lines.len() < max {
+        let batch = dlq
+            .receive(10, Duration::from_secs(1), LIST_VISIBILITY)
+            .await?;
+        let fresh: Vec<_> = batch
+            .into_iter()
+            .filter(|m| seen.insert(m.message_id.clone()))
+            .collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for m in &fresh {
+            lines.push(describe(m, watched));
+            // Listing must not hide messages from a replay right after.
+            let _ = dlq.set_visibility(&m.receipt, Duration::ZERO).await;
+        }
+    }
+    Ok(lines)
+}
+
+/// Move every message that is an alert back to the main queue. Returns (replayed, left).
+pub async fn replay(main: &Queue, watched: &WatchedEvents) -> Result<(usize, usize), DlqError> {
+    let dlq = main
+        .dead_letter_queue()
+        .await?
+        .ok_or(DlqError::NoDeadLetterQueue)?;
+    let (mut replayed, mut left) = (0, 0);
+    let mut seen = HashSet::new();
+    loop {
+        let batch = dlq
+            .receive(10, Duration::from_secs(1), LIST_VISIBILITY)
+            .await?;
+        let fresh: Vec<_> = batch
+            .into_iter()
+            .filter(|m| seen.insert(m.message_id.clone()))
+            .collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for m in fresh {
+            if classify(&m.body, watched).is_ok() {
+                // Send first, then delete: a crash in between duplicates (de-duplication absorbs it), never loses.
+                main.send(&m.body, None).await?;
+                dlq.delete(&m.receipt).await?;
+                replayed += 1;
+            } else {
+                left += 1;
+            }
+        }
+    }
+    Ok((replayed, left))
+}
+
+/// The next batch of messages not seen before in this walk through the queue (empty: walked it all).
+async fn next_unseen(dlq: &Queue, seen: &mut HashSet<String>) -> Result<Vec<Received>, AwsError> {
+    let batch = dlq.receive(10, Duration::from_secs(1), LIST_VISIBILITY).await?;
+    Ok(batch
+        .into_iter()
+        .filter(|m| seen.insert(m.message_id.clone()))
+        .collect())
+}

@@ -1,0 +1,143 @@
+//! The Discord gateway: serenity + poise. Keeps the connection state for `/healthz`, registers the slash
+//! commands on READY, and stops the process (exit 1) when registration fails.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use iam_alarm_commands::{Data, Error};
+use poise::serenity_prelude as serenity;
+use secrecy::ExposeSecret;
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::config::BotConfig;
+use crate::health::Metrics;
+
+/// A running gateway client.
+pub struct Gateway {
+    client: serenity::Client,
+}
+
+/// Why the bot must stop.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error("cannot reach Discord: {0}")]
+    Connect(String),
+    #[error("slash command registration failed: {0}")]
+    Registration(String),
+}
+
+impl Gateway {
+    pub async fn connect(
+        config: &BotConfig,
+        metrics: Arc<Metrics>,
+        fatal: mpsc::UnboundedSender<GatewayError>,
+    ) -> Result<Gateway, GatewayError> {
+        let mut http = serenity::HttpBuilder::new(config.token.expose_secret());
+        if let Some(base) = &config.api_url {
+            // A REST proxy (or the tests' fake Discord): its own limits apply, so serenity's limiter is off.
+            http = http
+                .proxy(base.as_str().trim_end_matches('/'))
+                .ratelimiter_disabled(true);
+        }
+        let guild = config.guild_id;
+        let framework = poise::Framework::builder()
+            .options(poise::FrameworkOptions {
+                commands: iam_alarm_commands::all(),
+                event_handler: |ctx, event| {
+                    Box::pin(async move {
+                        track_connection(event, &ctx.user_data.metrics);
+                        Ok(())
+                    })
+                },
+                on_error: |err| Box::pin(on_error(err)),
+                // Owners are not used (permissions come from RESPONDER_ROLE_ID); skip the extra API call.
+                initialize_owners: false,
+                ..Default::default()
+            })
+            .setup(move |ctx, ready, framework| {
+                Box::pin(async move {
+                    info!(bot = %ready.user.name, guilds = ready.guilds.len(), "gateway ready");
+                    let commands = &framework.options().commands;
+                    let registered = match guild {
+                        Some(g) => {
+                            poise::builtins::register_in_guild(
+                                ctx,
+                                commands,
+                                serenity::GuildId::new(g),
+                            )
+                            .await
+                        }
+                        None => poise::builtins::register_globally(ctx, commands).await,
+                    };
+                    if let Err(e) = registered {
+                        let _ = fatal.send(GatewayError::Registration(e.to_string()));
+                        return Err(e.into());
+                    }
+                    info!(count = commands.len(), guild = ?guild, "slash commands registered");
+                    // READY itself arrives before the event handler has its data.
+                    metrics.gateway_connected.store(true, Ordering::Relaxed);
+                    Ok(Data { metrics })
+                })
+            })
+            .build();
+        let client =
+            serenity::ClientBuilder::new_with_http(http.build(), serenity::GatewayIntents::GUILDS)
+                .framework(framework)
+                .await
+                .map_err(|e| GatewayError::Connect(e.to_string()))?;
+        Ok(Gateway { client })
+    }
+
+    pub fn shard_manager(&self) -> Arc<serenity::ShardManager> {
+        Arc::clone(&self.client.shard_manager)
+    }
+
+    /// Run the gateway until its shards stop.
+    pub async fn run(mut self) -> Result<(), GatewayError> {
+        self.client
+            .start()
+            .await
+            .map_err(|e| GatewayError::Connect(e.to_string()))
+    }
+}
+
+fn track_connection(event: &serenity::FullEvent, metrics: &Metrics) {
+    match event {
+        serenity::FullEvent::Ready { .. } | serenity::FullEvent::Resume { .. } => {
+            metrics.gateway_connected.store(true, Ordering::Relaxed);
+        }
+        serenity::FullEvent::ShardStageUpdate { event } => {
+            let up = event.new == serenity::ConnectionStage::Connected;
+            if !up {
+                warn!(stage = ?event.new, "gateway not connected");
+            }
+            metrics.gateway_connected.store(up, Ordering::Relaxed);
+        }
+        _ => {}
+    }
+}
+
+/// One place for every command error: the full error to the log, a short friendly line to the user.
+async fn on_error(err: poise::FrameworkError<'_, Data, Error>) {
+    match err {
+        poise::FrameworkError::Setup { error, .. } => error!(%error, "bot setup failed"),
+        poise::FrameworkError::Command { error, ctx, .. } => {
+            error!(command = %ctx.command().name, %error, "command failed");
+            let _ = ctx
+                .send(
+                    poise::CreateReply::default()
+                        .content(
+                            "Something went wrong on our side; the details are in the bot's log.",
+                        )
+                        .ephemeral(true),
+                )
+                .await;
+        }
+        other => {
+            if let Err(e) = poise::builtins::on_error(other).await {
+                error!(error = %e, "error while handling an error");
+            }
+        }
+    }
+}

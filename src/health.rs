@@ -1,0 +1,67 @@
+//! Liveness and counters: `GET /healthz` and `GET /metrics` (Prometheus text) on `HEALTH_ADDR`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+pub use iam_alarm_core::metrics::{now_unix, Metrics};
+
+use crate::shutdown::Shutdown;
+
+#[derive(Clone)]
+struct HealthState {
+    metrics: Arc<Metrics>,
+    stale_after: Duration,
+}
+
+/// Serve `/healthz` and `/metrics` until shutdown.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    stale_after: Duration,
+    mut shutdown: Shutdown,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "health endpoint listening");
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .with_state(HealthState {
+            metrics,
+            stale_after,
+        });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.triggered().await })
+        .await
+}
+
+async fn healthz(State(state): State<HealthState>) -> impl IntoResponse {
+    let m = &state.metrics;
+    let gateway = m.gateway_connected.load(Ordering::Relaxed);
+    let body = serde_json::json!({
+        "healthy": m.healthy(state.stale_after),
+        "gateway_connected": gateway,
+        "poller_heartbeat": m.poller_heartbeat.load(Ordering::Relaxed),
+        "last_alert": m.last_alert.load(Ordering::Relaxed),
+    });
+    let status = if m.healthy(state.stale_after) {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body))
+}
+
+async fn metrics_text(State(state): State<HealthState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.prometheus(),
+    )
+}

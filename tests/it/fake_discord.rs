@@ -1,0 +1,439 @@
+//! A fake Discord that speaks the real protocol: REST under `/api/v10` and a gateway websocket (HELLO,
+//! IDENTIFY → READY, heartbeats), so the real serenity/poise client connects to it and the bot's real requests
+//! come back here. It records what it receives, enforces Discord's limits (embed sizes, `nonce` idempotency),
+//! and injects faults (500, 429 with `retry_after`, a request that never gets an answer).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, Notify};
+
+pub const APPLICATION_ID: u64 = 900_000_000_000_000_001;
+pub const BOT_USER_ID: u64 = 900_000_000_000_000_002;
+pub const TOKEN: &str = "fake-bot-token-never-logged";
+
+/// A fault to answer the next channel-message POST with.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    Status(u16),
+    /// 429 with `retry_after` (seconds) in the body and the header.
+    RateLimited(f64),
+    /// Record the message, then never answer (the client times out or is killed).
+    RecordThenHang,
+}
+
+#[derive(Clone, Debug)]
+pub struct Posted {
+    pub id: String,
+    pub channel_id: u64,
+    pub body: Value,
+}
+
+#[derive(Default)]
+struct Inner {
+    messages: Vec<Posted>,
+    /// Every POST to a channel or webhook, including refused ones: (when, status answered).
+    attempts: Vec<(Instant, u16)>,
+    nonces: HashMap<String, usize>,
+    faults: VecDeque<Fault>,
+    /// Answer every POST with this status until cleared.
+    persistent_fault: Option<u16>,
+    command_registrations: Vec<Value>,
+    next_id: u64,
+    gateway: Option<mpsc::UnboundedSender<Value>>,
+    sequence: u64,
+}
+
+#[derive(Clone)]
+pub struct FakeDiscord {
+    pub addr: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+    changed: Arc<Notify>,
+}
+
+impl FakeDiscord {
+    pub async fn start() -> FakeDiscord {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let fake = FakeDiscord {
+            addr,
+            inner: Arc::new(Mutex::new(Inner {
+                next_id: 1_000_000_000_000_000_000,
+                ..Inner::default()
+            })),
+            changed: Arc::new(Notify::new()),
+        };
+        let app = Router::new()
+            .route("/api/v10/gateway", get(gateway_url))
+            .route("/api/v10/gateway/bot", get(gateway_url))
+            .route("/api/v10/users/@me", get(current_user))
+            .route(
+                "/api/v10/channels/{channel}/messages",
+                post(create_message).get(list_messages),
+            )
+            .route("/api/v10/webhooks/{id}/{token}", post(execute_webhook))
+            .route(
+                "/api/v10/applications/{app}/guilds/{guild}/commands",
+                put(register_commands),
+            )
+            .route(
+                "/api/v10/applications/{app}/commands",
+                put(register_commands),
+            )
+            .route("/ws", get(websocket))
+            .fallback(unknown)
+            .with_state(fake.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        fake
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.inner.lock().unwrap().faults.extend(faults);
+    }
+
+    pub fn set_persistent_fault(&self, status: Option<u16>) {
+        self.inner.lock().unwrap().persistent_fault = status;
+    }
+
+    pub fn messages(&self) -> Vec<Posted> {
+        self.inner.lock().unwrap().messages.clone()
+    }
+
+    pub fn attempts(&self) -> Vec<(Instant, u16)> {
+        self.inner.lock().unwrap().attempts.clone()
+    }
+
+    pub fn command_registrations(&self) -> usize {
+        self.inner.lock().unwrap().command_registrations.len()
+    }
+
+    /// Wait until `cond` holds, woken by every request this fake handles. Panics after `limit`.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        limit: Duration,
+        cond: impl Fn(&FakeDiscord) -> bool,
+    ) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.changed.notified();
+            if cond(self) {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                assert!(cond(self), "timed out after {limit:?} waiting for: {what}");
+                return;
+            }
+        }
+    }
+
+    fn touch(&self) {
+        self.changed.notify_waiters();
+    }
+}
+
+async fn unknown(uri: axum::http::Uri) -> Response {
+    eprintln!("fake discord: unhandled {uri}");
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"message": "404: Not Found", "code": 0})),
+    )
+        .into_response()
+}
+
+fn authorised(headers: &HeaderMap) -> bool {
+    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bot {TOKEN}"))
+}
+
+fn unauthorised() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"message": "401: Unauthorized", "code": 0})),
+    )
+        .into_response()
+}
+
+async fn gateway_url(State(fake): State<FakeDiscord>) -> Json<Value> {
+    Json(json!({
+        "url": format!("ws://{}/ws", fake.addr),
+        "shards": 1,
+        "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
+    }))
+}
+
+fn bot_user() -> Value {
+    json!({"id": BOT_USER_ID.to_string(), "username": "iam-alarm", "discriminator": "0", "global_name": null,
+           "avatar": null, "bot": true, "flags": 0, "public_flags": 0})
+}
+
+async fn current_user() -> Json<Value> {
+    Json(bot_user())
+}
+
+async fn register_commands(
+    State(fake): State<FakeDiscord>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if !authorised(&headers) {
+        return unauthorised();
+    }
+    fake.inner
+        .lock()
+        .unwrap()
+        .command_registrations
+        .push(body.clone());
+    fake.touch();
+    Json(body).into_response()
+}
+
+/// Discord's own limits, counted independently of the bot's code (code points, as Discord counts).
+fn limit_violation(body: &Value) -> Option<String> {
+    let len = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+    if len(&body["content"]) > 2000 {
+        return Some("content".into());
+    }
+    let embeds = body["embeds"].as_array().cloned().unwrap_or_default();
+    if embeds.len() > 10 {
+        return Some("too many embeds".into());
+    }
+    let mut total = 0;
+    for e in &embeds {
+        let (t, d, f, a) = (
+            len(&e["title"]),
+            len(&e["description"]),
+            len(&e["footer"]["text"]),
+            len(&e["author"]["name"]),
+        );
+        if t > 256 || d > 4096 || f > 2048 || a > 256 {
+            return Some("embed title/description/footer/author too long".into());
+        }
+        total += t + d + f + a;
+        let fields = e["fields"].as_array().cloned().unwrap_or_default();
+        if fields.len() > 25 {
+            return Some("too many fields".into());
+        }
+        for field in &fields {
+            let (n, v) = (len(&field["name"]), len(&field["value"]));
+            if n == 0 || n > 256 || v == 0 || v > 1024 {
+                return Some(format!("field {n}/{v}"));
+            }
+            total += n + v;
+        }
+    }
+    if total > 6000 {
+        return Some(format!("embeds total {total}"));
+    }
+    if let Some(n) = body["nonce"].as_str() {
+        if n.chars().count() > 25 {
+            return Some("nonce".into());
+        }
+    }
+    None
+}
+
+async fn create_message(
+    State(fake): State<FakeDiscord>,
+    Path(channel): Path<u64>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if !authorised(&headers) {
+        return unauthorised();
+    }
+    record_post(fake, channel, body).await
+}
+
+async fn execute_webhook(
+    State(fake): State<FakeDiscord>,
+    Path((_id, _token)): Path<(u64, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    record_post(fake, 0, body).await
+}
+
+async fn record_post(fake: FakeDiscord, channel: u64, body: Value) -> Response {
+    let now = Instant::now();
+    let (response, hang) = {
+        let mut inner = fake.inner.lock().unwrap();
+        let fault = inner.faults.pop_front();
+        let answer =
+            |inner: &mut Inner, status: u16, body: Value, headers: Vec<(&'static str, String)>| {
+                inner.attempts.push((now, status));
+                let mut r = (StatusCode::from_u16(status).unwrap(), Json(body)).into_response();
+                for (k, v) in headers {
+                    r.headers_mut().insert(k, v.parse().unwrap());
+                }
+                r
+            };
+        match (fault, inner.persistent_fault) {
+            (Some(Fault::Status(s)), _) | (None | Some(Fault::RecordThenHang), Some(s)) => (
+                answer(
+                    &mut inner,
+                    s,
+                    json!({"message": "fake failure", "code": 0}),
+                    vec![],
+                ),
+                false,
+            ),
+            (Some(Fault::RateLimited(after)), _) => (
+                answer(
+                    &mut inner,
+                    429,
+                    json!({"message": "You are being rate limited.", "retry_after": after, "global": false}),
+                    vec![("retry-after", format!("{after}"))],
+                ),
+                false,
+            ),
+            (fault, None) => {
+                if let Some(violation) = limit_violation(&body) {
+                    let r = answer(
+                        &mut inner,
+                        400,
+                        json!({"message": format!("Invalid Form Body: {violation}"), "code": 50035}),
+                        vec![],
+                    );
+                    (r, false)
+                } else {
+                    let nonce = body["enforce_nonce"]
+                        .as_bool()
+                        .unwrap_or(false)
+                        .then(|| body["nonce"].as_str().map(str::to_owned))
+                        .flatten();
+                    let existing = nonce.as_ref().and_then(|n| inner.nonces.get(n).copied());
+                    let index = match existing {
+                        Some(i) => i,
+                        None => {
+                            inner.next_id += 1;
+                            let id = inner.next_id.to_string();
+                            inner.messages.push(Posted {
+                                id,
+                                channel_id: channel,
+                                body: body.clone(),
+                            });
+                            let i = inner.messages.len() - 1;
+                            if let Some(n) = nonce {
+                                inner.nonces.insert(n, i);
+                            }
+                            i
+                        }
+                    };
+                    let posted = inner.messages[index].clone();
+                    let r = answer(&mut inner, 200, message_json(&posted), vec![]);
+                    (r, matches!(fault, Some(Fault::RecordThenHang)))
+                }
+            }
+        }
+    };
+    fake.touch();
+    if hang {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    response
+}
+
+fn message_json(p: &Posted) -> Value {
+    let mut m = p.body.clone();
+    m["id"] = json!(p.id);
+    m["channel_id"] = json!(p.channel_id.to_string());
+    m["author"] = bot_user();
+    m["type"] = json!(0);
+    m
+}
+
+async fn list_messages(
+    State(fake): State<FakeDiscord>,
+    Path(channel): Path<u64>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorised(&headers) {
+        return unauthorised();
+    }
+    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(50);
+    let inner = fake.inner.lock().unwrap();
+    let list: Vec<Value> = inner
+        .messages
+        .iter()
+        .rev()
+        .filter(|m| m.channel_id == channel)
+        .take(limit)
+        .map(message_json)
+        .collect();
+    Json(Value::Array(list)).into_response()
+}
+
+async fn websocket(State(fake): State<FakeDiscord>, ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |socket| gateway_session(fake, socket))
+}
+
+/// One gateway session: HELLO, then IDENTIFY → READY, heartbeats acknowledged, dispatches pushed by tests.
+async fn gateway_session(fake: FakeDiscord, mut socket: WebSocket) {
+    let hello = json!({"op": 10, "d": {"heartbeat_interval": 41250}, "s": null, "t": null});
+    if socket
+        .send(Message::Text(hello.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel::<Value>();
+    fake.inner.lock().unwrap().gateway = Some(tx);
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let Some(Ok(msg)) = incoming else { break };
+                let Message::Text(text) = msg else { continue };
+                let Ok(payload) = serde_json::from_str::<Value>(text.as_str()) else { continue };
+                match payload["op"].as_u64() {
+                    Some(1) => {
+                        let ack = json!({"op": 11, "d": null, "s": null, "t": null});
+                        if socket.send(Message::Text(ack.to_string().into())).await.is_err() { break }
+                    }
+                    Some(2) => {
+                        let ready = json!({
+                            "v": 10, "user": bot_user(), "guilds": [], "session_id": "fake-session",
+                            "resume_gateway_url": format!("ws://{}/ws", fake.addr), "shard": [0, 1],
+                            "application": {"id": APPLICATION_ID.to_string(), "flags": 0}
+                        });
+                        if send_dispatch(&fake, &mut socket, "READY", ready).await.is_err() { break }
+                        fake.touch();
+                    }
+                    _ => {}
+                }
+            }
+            Some(dispatch) = rx.recv() => {
+                let t = dispatch["t"].as_str().unwrap_or_default().to_owned();
+                if send_dispatch(&fake, &mut socket, &t, dispatch["d"].clone()).await.is_err() { break }
+            }
+        }
+    }
+}
+
+async fn send_dispatch(
+    fake: &FakeDiscord,
+    socket: &mut WebSocket,
+    t: &str,
+    d: Value,
+) -> Result<(), axum::Error> {
+    let s = {
+        let mut inner = fake.inner.lock().unwrap();
+        inner.sequence += 1;
+        inner.sequence
+    };
+    let payload = json!({"op": 0, "t": t, "s": s, "d": d});
+    socket.send(Message::Text(payload.to_string().into())).await
+}

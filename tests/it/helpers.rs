@@ -1,0 +1,357 @@
+//! `spawn_app()`: moto_server (real AWS APIs over HTTP), a fake Discord, a fresh queue pair, and the real
+//! `iam-alarm` binary pointed at them.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::{json, Value};
+
+use crate::fake_discord::{FakeDiscord, TOKEN};
+use crate::support::repo_root;
+
+pub const CHANNEL_ID: u64 = 111_111_111_111_111_111;
+pub const GUILD_ID: u64 = 222_222_222_222_222_222;
+
+/// One moto_server for the whole test binary. It stops when the test process exits: its wrapper shell
+/// waits on our stdin pipe, which the OS closes at exit.
+pub struct Moto {
+    pub url: String,
+    _stdin: ChildStdin,
+    _wrapper: Child,
+}
+
+pub fn moto() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| {
+        let server = moto_server_path();
+        let port = free_port();
+        let script = format!(
+            "\"{}\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid",
+            server.display()
+        );
+        let mut child = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("start moto_server");
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..300 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Moto {
+                    url,
+                    _stdin: child.stdin.take().unwrap(),
+                    _wrapper: child,
+                };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("moto_server did not start on port {port}");
+    })
+}
+
+fn moto_server_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("MOTO_SERVER") {
+        return p.into();
+    }
+    let venv = repo_root().join(".venv/bin/moto_server");
+    if venv.exists() {
+        return venv;
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join("moto_server"))
+                .find(|p| p.exists())
+        })
+        .expect("moto_server not found: run scripts/test, which installs it into .venv")
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// What the bot sees and what the test controls.
+pub struct TestApp {
+    pub discord: FakeDiscord,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    pub queue_arn: String,
+    pub dlq_url: String,
+    pub health_port: u16,
+    pub extra_env: Vec<(String, String)>,
+    bot: Option<Bot>,
+    state_dir: tempfile::TempDir,
+}
+
+pub struct Bot {
+    pub child: Child,
+    log: PathBuf,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(bot) = &mut self.bot {
+            let _ = bot.child.kill();
+            let _ = bot.child.wait();
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let moto = moto();
+    let config = sdk_config(&moto.url).await;
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let name = format!("iam-alarm-{}", uuid_like());
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq_arn = queue_arn(&sqs, &dlq_url).await;
+    let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}).to_string();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(&name)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = queue_arn(&sqs, &queue_url).await;
+    TestApp {
+        discord: FakeDiscord::start().await,
+        sqs,
+        queue_url,
+        queue_arn,
+        dlq_url,
+        health_port: free_port(),
+        extra_env: Vec::new(),
+        bot: None,
+        state_dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+fn uuid_like() -> String {
+    format!("{:016x}", fastrand_u64())
+}
+
+fn fastrand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&QueueAttributeName::QueueArn]
+        .clone()
+}
+
+impl TestApp {
+    /// The environment of a bot process in bot mode, pointed at moto and the fake Discord.
+    pub fn bot_env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = [
+            ("AWS_ENDPOINT_URL", moto().url.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("SQS_QUEUE_URL", self.queue_url.as_str()),
+            ("DISCORD_TOKEN", TOKEN),
+            ("DISCORD_API_URL", &self.discord.url()),
+            ("DISCORD_GUILD_ID", &GUILD_ID.to_string()),
+            ("ALERT_CHANNEL_ID", &CHANNEL_ID.to_string()),
+            ("HEALTH_ADDR", &format!("127.0.0.1:{}", self.health_port)),
+            ("SQS_WAIT_MS", "1000"),
+            ("SQS_VISIBILITY_MS", "2000"),
+            ("RETRY_BASE_MS", "50"),
+            ("RETRY_MAX_MS", "400"),
+            (
+                "IAM_ALARM_STATE_DIR",
+                &self.state_dir.path().to_string_lossy(),
+            ),
+            ("RUST_LOG", "info"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        env.extend(self.extra_env.iter().cloned());
+        env
+    }
+
+    /// Start the real binary (`iam-alarm run`); its log goes to a file shown when a test fails.
+    pub fn start_bot(&mut self) {
+        let log = self
+            .state_dir
+            .path()
+            .join(format!("bot-{}.log", fastrand_u64()));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_iam-alarm"))
+            .arg("run")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.state_dir.path())
+            .envs(self.bot_env())
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("start iam-alarm");
+        self.bot = Some(Bot { child, log });
+    }
+
+    /// Start the bot and wait until it is connected and its commands are registered.
+    pub async fn start_bot_ready(&mut self) {
+        let before = self.discord.command_registrations();
+        self.start_bot();
+        self.discord
+            .wait_until(
+                "bot ready (commands registered)",
+                Duration::from_secs(30),
+                |d| d.command_registrations() > before,
+            )
+            .await;
+    }
+
+    pub fn bot_log(&self) -> String {
+        let mut s = String::new();
+        if let Some(bot) = &self.bot {
+            let _ = std::fs::File::open(&bot.log).and_then(|mut f| f.read_to_string(&mut s));
+        }
+        s
+    }
+
+    pub fn kill_bot(&mut self) {
+        let mut bot = self.bot.take().expect("a running bot");
+        bot.child.kill().unwrap();
+        bot.child.wait().unwrap();
+    }
+
+    /// SIGTERM, then the exit status (waits at most `limit`).
+    pub async fn terminate_bot(&mut self, limit: Duration) -> Option<i32> {
+        let bot = self.bot.as_mut().expect("a running bot");
+        let pid = bot.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = bot.child.try_wait().unwrap() {
+                return status.code();
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn send(&self, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// (visible, in flight) messages of a queue.
+    pub async fn depth(&self, url: &str) -> (u64, u64) {
+        let attrs = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap();
+        let n = |k: QueueAttributeName| attrs.get(&k).and_then(|v| v.parse().ok()).unwrap_or(0);
+        (
+            n(QueueAttributeName::ApproximateNumberOfMessages),
+            n(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        )
+    }
+
+    /// Wait until a queue holds exactly `visible` visible and `in_flight` hidden messages.
+    pub async fn wait_for_depth(&self, url: &str, visible: u64, in_flight: u64, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let d = self.depth(url).await;
+            if d == (visible, in_flight) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "queue {url} is at {d:?}, expected {:?}\n--- bot log ---\n{}",
+                (visible, in_flight),
+                self.bot_log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn http_get(&self, path: &str) -> (u16, String) {
+        let r = reqwest::get(format!("http://127.0.0.1:{}{path}", self.health_port))
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// Call moto's EventBridge API (JSON protocol; moto does not check signatures).
+    pub async fn events(&self, action: &str, body: Value) -> Value {
+        let r = reqwest::Client::new()
+            .post(&moto().url)
+            .header("X-Amz-Target", format!("AWSEvents.{action}"))
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/events/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        assert!(status.is_success(), "EventBridge {action}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+}
