@@ -50,23 +50,22 @@ pub async fn list(
         .await?
         .ok_or(DlqError::NoDeadLetterQueue)?;
     let mut seen = HashSet::new();
-    let mut lines = Vec::new();
-    while lines.len() < max {
-        let batch = dlq
-            .receive(10, Duration::from_secs(1), LIST_VISIBILITY)
-            .await?;
-        let fresh: Vec<_> = batch
-            .into_iter()
-            .filter(|m| seen.insert(m.message_id.clone()))
-            .collect();
+    let mut listed = Vec::new();
+    // Messages stay hidden while we page, so each receive brings new ones.
+    while listed.len() < max {
+        let fresh = next_unseen(&dlq, &mut seen).await?;
         if fresh.is_empty() {
             break;
         }
-        for m in &fresh {
+        listed.extend(fresh);
+    }
+    let mut lines = Vec::with_capacity(listed.len().min(max));
+    for m in &listed {
+        if lines.len() < max {
             lines.push(describe(m, watched));
-            // Listing must not hide messages from a replay right after.
-            let _ = dlq.set_visibility(&m.receipt, Duration::ZERO).await;
         }
+        // Listing must not hide messages from a replay right after.
+        let _ = dlq.set_visibility(&m.receipt, Duration::ZERO).await;
     }
     Ok(lines)
 }
@@ -80,13 +79,7 @@ pub async fn replay(main: &Queue, watched: &WatchedEvents) -> Result<(usize, usi
     let (mut replayed, mut left) = (0, 0);
     let mut seen = HashSet::new();
     loop {
-        let batch = dlq
-            .receive(10, Duration::from_secs(1), LIST_VISIBILITY)
-            .await?;
-        let fresh: Vec<_> = batch
-            .into_iter()
-            .filter(|m| seen.insert(m.message_id.clone()))
-            .collect();
+        let fresh = next_unseen(&dlq, &mut seen).await?;
         if fresh.is_empty() {
             break;
         }
@@ -106,7 +99,9 @@ pub async fn replay(main: &Queue, watched: &WatchedEvents) -> Result<(usize, usi
 
 /// The next batch of messages not seen before in this walk through the queue (empty: walked it all).
 async fn next_unseen(dlq: &Queue, seen: &mut HashSet<String>) -> Result<Vec<Received>, AwsError> {
-    let batch = dlq.receive(10, Duration::from_secs(1), LIST_VISIBILITY).await?;
+    let batch = dlq
+        .receive(10, Duration::from_secs(1), LIST_VISIBILITY)
+        .await?;
     Ok(batch
         .into_iter()
         .filter(|m| seen.insert(m.message_id.clone()))

@@ -144,7 +144,7 @@ impl IdentityKind {
         match self {
             IdentityKind::IamUser => "IAM user",
             IdentityKind::AssumedRole => "Assumed role",
-            IdentityKind::IdentityCenter => "IAM Identity Center (SSO)",
+            IdentityKind::IdentityCenter => "IAM Identity Center",
             IdentityKind::Root => "Root user",
             IdentityKind::FederatedUser => "Federated user",
             IdentityKind::AwsService => "AWS service",

@@ -277,3 +277,51 @@ async fn webhook_mode_posts_without_buttons() {
         "the webhook URL reached the log"
     );
 }
+
+/// Run `iam-alarm dlq …` against the app's queues.
+fn dlq_command(app: &TestApp, args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_iam-alarm"))
+        .arg("dlq")
+        .args(args)
+        .env_clear()
+        .envs(app.bot_env())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_alert_is_dead_lettered_listed_and_replayed() {
+    let mut app = spawn_app().await;
+    app.start_bot_ready().await;
+    // Discord refuses the payload itself: retrying the same bytes cannot help, so it goes to the DLQ.
+    app.discord.set_persistent_fault(Some(400));
+    app.send(&queued(&create_user())).await;
+    app.wait_for_depth(&app.dlq_url, 1, 0, LIMIT).await;
+    app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
+
+    let (code, listing) = dlq_command(&app, &["list"]);
+    assert_eq!(code, 0, "{listing}");
+    assert!(
+        listing.contains("alert: IAM user created: IAM-test-user"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("Discord rejected the message (400)"),
+        "{listing}"
+    );
+
+    app.discord.set_persistent_fault(None);
+    let (code, out) = dlq_command(&app, &["replay"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("replayed 1 alert"), "{out}");
+    one_message_and_empty_queue(&app).await;
+    app.wait_for_depth(&app.dlq_url, 0, 0, LIMIT).await;
+}

@@ -1,0 +1,314 @@
+# iam-alarm's AWS side (DESIGN §1): CloudTrail → EventBridge (us-east-1) → SNS → e-mail + SQS (+ DLQ), and the
+# bot's least-privilege policy. IAM is global: its events reach EventBridge only in us-east-1, so this module
+# must be applied with a us-east-1 provider.
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+locals {
+  account   = data.aws_caller_identity.current.account_id
+  partition = data.aws_partition.current.partition
+  # The pattern the Rust tests check lives in one file; only the event names come from the variable.
+  base_pattern = jsondecode(file("${path.module}/../../../event-pattern.json"))
+  event_pattern = merge(local.base_pattern, {
+    detail = merge(local.base_pattern.detail, { eventName = var.watched_events })
+  })
+  create_trail = var.existing_trail_name == null
+  trail_name   = coalesce(var.existing_trail_name, var.trail_name)
+  kms_key_arn  = coalesce(var.kms_key_arn, try(aws_kms_key.this[0].arn, null))
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# Encryption: one customer-managed key. EventBridge must be allowed to use it, or publishing to the encrypted
+# topic fails silently (the AWS-managed SNS key cannot grant that).
+
+resource "aws_kms_key" "this" {
+  count               = var.kms_key_arn == null ? 1 : 0
+  description         = "${var.name_prefix}: SNS topic, SQS queues and CloudTrail logs"
+  enable_key_rotation = true
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministers"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${local.partition}:iam::${local.account}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "EventBridgePublishesToTopic"
+        Effect    = "Allow"
+        Principal = { Service = "events.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = "*"
+      },
+      {
+        Sid       = "SnsDeliversToQueue"
+        Effect    = "Allow"
+        Principal = { Service = "sns.amazonaws.com" }
+        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource  = "*"
+      },
+      {
+        Sid       = "CloudTrailEncryptsLogs"
+        Effect    = "Allow"
+        Principal = { Service = "cloudtrail.amazonaws.com" }
+        Action    = ["kms:GenerateDataKey*", "kms:DescribeKey"]
+        Resource  = "*"
+        Condition = {
+          StringLike = {
+            "kms:EncryptionContext:aws:cloudtrail:arn" = "arn:${local.partition}:cloudtrail:*:${local.account}:trail/*"
+          }
+        }
+      },
+    ]
+  })
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# CloudTrail: multi-region, management events, into a private, encrypted bucket that only CloudTrail writes to.
+
+resource "aws_s3_bucket" "trail" {
+  #checkov:skip=CKV_AWS_18:Access logging of the log bucket needs a second bucket; CloudTrail data is already an audit log.
+  #checkov:skip=CKV_AWS_144:Cross-region replication is an organisation-level choice, not this module's.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes S3 event notifications for trail logs; alerts come through EventBridge.
+  count         = local.create_trail ? 1 : 0
+  bucket_prefix = "${var.name_prefix}-trail-"
+  force_destroy = false
+}
+
+resource "aws_s3_bucket_public_access_block" "trail" {
+  count                   = local.create_trail ? 1 : 0
+  bucket                  = aws_s3_bucket.trail[0].id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "trail" {
+  count  = local.create_trail ? 1 : 0
+  bucket = aws_s3_bucket.trail[0].id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "trail" {
+  count  = local.create_trail ? 1 : 0
+  bucket = aws_s3_bucket.trail[0].id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = "aws:kms"
+      kms_master_key_id = local.kms_key_arn
+    }
+    bucket_key_enabled = true
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "trail" {
+  count  = local.create_trail ? 1 : 0
+  bucket = aws_s3_bucket.trail[0].id
+  rule {
+    id     = "expire-trail-logs"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = var.log_retention_days
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 30
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "trail" {
+  count  = local.create_trail ? 1 : 0
+  bucket = aws_s3_bucket.trail[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "CloudTrailAclCheck"
+        Effect    = "Allow"
+        Principal = { Service = "cloudtrail.amazonaws.com" }
+        Action    = "s3:GetBucketAcl"
+        Resource  = aws_s3_bucket.trail[0].arn
+        Condition = { StringEquals = { "aws:SourceArn" = local.trail_arn } }
+      },
+      {
+        Sid       = "CloudTrailWrite"
+        Effect    = "Allow"
+        Principal = { Service = "cloudtrail.amazonaws.com" }
+        Action    = "s3:PutObject"
+        Resource  = "${aws_s3_bucket.trail[0].arn}/AWSLogs/${local.account}/*"
+        Condition = {
+          StringEquals = {
+            "s3:x-amz-acl"  = "bucket-owner-full-control"
+            "aws:SourceArn" = local.trail_arn
+          }
+        }
+      },
+      {
+        Sid       = "DenyInsecureTransport"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "s3:*"
+        Resource  = [aws_s3_bucket.trail[0].arn, "${aws_s3_bucket.trail[0].arn}/*"]
+        Condition = { Bool = { "aws:SecureTransport" = "false" } }
+      },
+    ]
+  })
+}
+
+locals {
+  trail_arn = "arn:${local.partition}:cloudtrail:${data.aws_region.current.name}:${local.account}:trail/${local.trail_name}"
+}
+
+resource "aws_cloudtrail" "this" {
+  #checkov:skip=CKV2_AWS_10:CloudWatch Logs delivery is not needed: alerts come through EventBridge, which CloudTrail feeds directly.
+  #checkov:skip=CKV_AWS_252:An SNS notification per log file would be noise; the alert topic carries the events that matter.
+  count                         = local.create_trail ? 1 : 0
+  name                          = var.trail_name
+  s3_bucket_name                = aws_s3_bucket.trail[0].id
+  is_multi_region_trail         = true
+  include_global_service_events = true
+  enable_log_file_validation    = true
+  kms_key_id                    = local.kms_key_arn
+
+  event_selector {
+    read_write_type           = "All"
+    include_management_events = true
+  }
+
+  depends_on = [aws_s3_bucket_policy.trail]
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# EventBridge rule (default bus) → SNS topic.
+
+resource "aws_cloudwatch_event_rule" "iam_user_change" {
+  name          = var.rule_name
+  description   = "IAM user changes (CloudTrail) for iam-alarm"
+  event_pattern = jsonencode(local.event_pattern)
+
+  lifecycle {
+    precondition {
+      condition     = data.aws_region.current.name == "us-east-1"
+      error_message = "IAM events reach EventBridge only in us-east-1: apply this module with a us-east-1 provider."
+    }
+  }
+}
+
+resource "aws_cloudwatch_event_target" "topic" {
+  rule      = aws_cloudwatch_event_rule.iam_user_change.name
+  target_id = "sns"
+  arn       = aws_sns_topic.alarm.arn
+}
+
+resource "aws_sns_topic" "alarm" {
+  name              = var.topic_name
+  kms_master_key_id = local.kms_key_arn
+}
+
+resource "aws_sns_topic_policy" "alarm" {
+  arn = aws_sns_topic.alarm.arn
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "OnlyTheRulePublishes"
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = "sns:Publish"
+      Resource  = aws_sns_topic.alarm.arn
+      Condition = { ArnEquals = { "aws:SourceArn" = aws_cloudwatch_event_rule.iam_user_change.arn } }
+    }]
+  })
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  for_each  = toset(var.alert_emails)
+  topic_arn = aws_sns_topic.alarm.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# SQS queue for the bot, with its dead-letter queue.
+
+resource "aws_sqs_queue" "dlq" {
+  name                      = "${var.name_prefix}-dlq"
+  message_retention_seconds = 1209600 # 14 days: time to notice, fix and `iam-alarm dlq replay`
+  kms_master_key_id         = local.kms_key_arn
+}
+
+resource "aws_sqs_queue" "alerts" {
+  name                       = var.name_prefix
+  visibility_timeout_seconds = 60
+  message_retention_seconds  = 345600 # 4 days
+  receive_wait_time_seconds  = 20
+  kms_master_key_id          = local.kms_key_arn
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    maxReceiveCount     = 5
+  })
+}
+
+resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  queue_url = aws_sqs_queue.dlq.id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.alerts.arn]
+  })
+}
+
+resource "aws_sqs_queue_policy" "alerts" {
+  queue_url = aws_sqs_queue.alerts.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "OnlyTheTopicSends"
+      Effect    = "Allow"
+      Principal = { Service = "sns.amazonaws.com" }
+      Action    = "sqs:SendMessage"
+      Resource  = aws_sqs_queue.alerts.arn
+      Condition = { ArnEquals = { "aws:SourceArn" = aws_sns_topic.alarm.arn } }
+    }]
+  })
+}
+
+resource "aws_sns_topic_subscription" "queue" {
+  topic_arn            = aws_sns_topic.alarm.arn
+  protocol             = "sqs"
+  endpoint             = aws_sqs_queue.alerts.arn
+  raw_message_delivery = false
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# The bot's policy: exactly the calls it makes (deploy/bot-policy.json, which a Rust test compares with the code),
+# plus the key use that SQS encryption implies. Attach it to an ECS task role, an EC2 instance role or a user.
+
+resource "aws_iam_policy" "bot" {
+  name        = "${var.name_prefix}-bot"
+  description = "iam-alarm bot: consume its queue, dead-letter and replay"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      jsondecode(templatefile("${path.module}/../../../bot-policy.json", {
+        queue_arn = aws_sqs_queue.alerts.arn
+        dlq_arn   = aws_sqs_queue.dlq.arn
+      })).Statement,
+      [{
+        Sid      = "UseQueueEncryptionKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = local.kms_key_arn
+      }]
+    )
+  })
+}

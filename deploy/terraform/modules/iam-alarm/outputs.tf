@@ -1,0 +1,33 @@
+output "queue_url" {
+  description = "SQS_QUEUE_URL for the bot."
+  value       = aws_sqs_queue.alerts.id
+}
+
+output "dead_letter_queue_url" {
+  description = "The dead-letter queue (see `iam-alarm dlq list`)."
+  value       = aws_sqs_queue.dlq.id
+}
+
+output "topic_arn" {
+  description = "The alert topic; add more subscriptions here."
+  value       = aws_sns_topic.alarm.arn
+}
+
+output "policy_arn" {
+  description = "The bot's least-privilege policy: attach it to the role or user the bot runs as."
+  value       = aws_iam_policy.bot.arn
+}
+
+output "trail_name" {
+  description = "The trail feeding the rule."
+  value       = local.trail_name
+}
+
+output "bot_environment" {
+  description = "Environment for the bot (add DISCORD_TOKEN and ALERT_CHANNEL_ID)."
+  value = {
+    SQS_QUEUE_URL  = aws_sqs_queue.alerts.id
+    AWS_REGION     = data.aws_region.current.name
+    WATCHED_EVENTS = join(",", var.watched_events)
+  }
+}

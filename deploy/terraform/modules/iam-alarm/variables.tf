@@ -1,0 +1,71 @@
+variable "name_prefix" {
+  description = "Prefix for the queue, dead-letter queue, policy and (optional) ECS resources."
+  type        = string
+  default     = "iam-alarm"
+}
+
+variable "trail_name" {
+  description = "Name of the CloudTrail trail to create (ignored when existing_trail_name is set)."
+  type        = string
+  default     = "ct-trail-monitor"
+}
+
+variable "existing_trail_name" {
+  description = "Reuse this existing multi-region trail instead of creating one (it must log management events)."
+  type        = string
+  default     = null
+}
+
+variable "rule_name" {
+  description = "Name of the EventBridge rule (default bus, us-east-1)."
+  type        = string
+  default     = "eventbridge-iam-user-change"
+}
+
+variable "topic_name" {
+  description = "Name of the SNS topic."
+  type        = string
+  default     = "sns-iam-user-alarm"
+}
+
+variable "watched_events" {
+  description = "IAM user-lifecycle events that alert; must match the bot's WATCHED_EVENTS."
+  type        = list(string)
+  default     = ["CreateUser", "DeleteUser"]
+}
+
+variable "alert_emails" {
+  description = "E-mail addresses subscribed to the topic (each must confirm); e-mail keeps working when the bot is down."
+  type        = list(string)
+  default     = []
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the topic, queues and trail logs. Null: the module creates one. (The AWS-managed SNS key would silently block EventBridge.)"
+  type        = string
+  default     = null
+}
+
+variable "log_retention_days" {
+  description = "Days CloudTrail log files are kept in the bucket."
+  type        = number
+  default     = 365
+}
+
+variable "ecs" {
+  description = "Run the bot on ECS Fargate. Null: don't (use the policy with your own runtime)."
+  type = object({
+    cluster_arn        = string
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+    image              = string
+    # Secrets Manager or SSM Parameter Store ARN holding the bot token.
+    discord_token_secret_arn = string
+    alert_channel_id         = string
+    discord_guild_id         = optional(string)
+    responder_role_id        = optional(string)
+    alert_timezone           = optional(string)
+    assign_public_ip         = optional(bool, false)
+  })
+  default = null
+}
