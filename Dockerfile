@@ -1,10 +1,12 @@
 # syntax=docker/dockerfile:1
-# Build: docker build -t iam-alarm .
-# Multi-stage: dependencies are built in their own cached layer, the final image holds only the binary.
+# iam-alarm container image.
+#   docker build -t iam-alarm .
+#   docker run --read-only --env-file iam-alarm.env iam-alarm
+# Multi-stage: dependencies build in their own cached layer; the final image holds only the binary.
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
-# Dependency layer: manifests and empty sources first, so code changes don't rebuild every crate.
+# Dependency layer: manifests and stub sources first, so code changes don't rebuild every crate.
 COPY Cargo.toml Cargo.lock ./
 COPY core/Cargo.toml core/Cargo.toml
 COPY commands/Cargo.toml commands/Cargo.toml
@@ -18,9 +20,13 @@ COPY src src
 RUN touch src/main.rs src/lib.rs core/src/lib.rs commands/src/lib.rs \
  && cargo build --release --locked --bin iam-alarm
 
-# Distroless "cc" carries CA certificates and glibc, runs as non-root, and has no shell.
+# Distroless: CA certificates and glibc, no shell, no package manager; runs as the non-root user 65532.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/iam-alarm /usr/local/bin/iam-alarm
-USER nonroot:nonroot
+USER 65532:65532
+# /healthz for the HEALTHCHECK; the bot writes nothing to disk, so a read-only root file system works.
+ENV HEALTH_ADDR=127.0.0.1:8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["/usr/local/bin/iam-alarm", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/iam-alarm"]
 CMD ["run"]

@@ -33,6 +33,9 @@ pub enum Command {
         #[arg(long)]
         text: bool,
     },
+    /// Exit 0 when the running bot's /healthz (at HEALTH_ADDR) answers 200, else 1: for a container
+    /// HEALTHCHECK without a shell.
+    Healthcheck,
     /// Inspect or replay the dead-letter queue.
     Dlq {
         #[command(subcommand)]

@@ -65,3 +65,24 @@ async fn metrics_text(State(state): State<HealthState>) -> impl IntoResponse {
         state.metrics.prometheus(),
     )
 }
+
+/// `iam-alarm healthcheck`: ask the running bot. Exit 0 when healthy, 1 otherwise (with the reason on stderr).
+pub async fn check(addr: &str) -> std::process::ExitCode {
+    let url = format!("http://{}/healthz", addr.trim());
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .expect("an HTTP client");
+    match client.get(&url).send().await {
+        Ok(r) if r.status().is_success() => std::process::ExitCode::SUCCESS,
+        Ok(r) => {
+            let status = r.status();
+            eprintln!("unhealthy: {status} {}", r.text().await.unwrap_or_default());
+            std::process::ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {}", e.without_url());
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -38,6 +38,15 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Healthcheck => {
+            let Some(addr) = std::env::var("HEALTH_ADDR").ok().filter(|a| !a.is_empty()) else {
+                return config_error(ConfigError::new(
+                    "HEALTH_ADDR",
+                    "is required: where the bot serves /healthz",
+                ));
+            };
+            runtime().block_on(iam_alarm::health::check(&addr))
+        }
         Command::Dlq { action } => {
             let Some(queue_url) = std::env::var("SQS_QUEUE_URL")
                 .ok()

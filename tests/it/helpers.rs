@@ -61,7 +61,7 @@ fn moto_server_path() -> PathBuf {
     if let Some(p) = std::env::var_os("MOTO_SERVER") {
         return p.into();
     }
-    let venv = repo_root().join(".venv/bin/moto_server");
+    let venv = repo_root().join(".venv/moto/bin/moto_server");
     if venv.exists() {
         return venv;
     }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod corpus;
+mod deploy;
 mod envelopes;
 mod fake_discord;
 mod helpers;

@@ -1,0 +1,250 @@
+//! The AWS side as deployed: the EventBridge pattern file against moto's real matching, the bot's IAM policy
+//! against the calls the code makes, and the Dockerfile (Docker itself is not available here).
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+
+use crate::helpers::spawn_app;
+use crate::support::{own_fixture, repo_root};
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// An EventBridge `PutEvents` entry carrying a record, with the event's own source.
+fn entry(record: &str, source: &str) -> Value {
+    json!({"Source": source, "DetailType": "AWS API Call via CloudTrail", "Detail": record, "EventBusName": "default"})
+}
+
+fn with(record: &str, key: &str, value: &str) -> String {
+    let mut v: Value = serde_json::from_str(record).unwrap();
+    v[key] = json!(value);
+    v.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_pattern_file_matches_exactly_the_watched_iam_calls_in_moto() {
+    let app = spawn_app().await;
+    let pattern = read("deploy/event-pattern.json");
+    let rule = format!("pattern-check-{}", app.health_port);
+    app.events(
+        "PutRule",
+        json!({"Name": rule, "EventPattern": pattern, "State": "ENABLED"}),
+    )
+    .await;
+    app.events(
+        "PutTargets",
+        json!({"Rule": rule, "Targets": [{"Id": "q", "Arn": app.queue_arn}]}),
+    )
+    .await;
+
+    let create = own_fixture("records/CreateUser-AssumedRole-session.json");
+    let delete = own_fixture("records/DeleteUser-IAMUser.json");
+    let failed = own_fixture("records/CreateUser-failed-AccessDenied.json");
+    let key = own_fixture("records/CreateAccessKey-self-service.json");
+    let transfer = own_fixture("records/CreateUser-transfer.json");
+    let cases = [
+        ("CreateUser", create.clone(), "aws.iam", true),
+        ("DeleteUser", delete, "aws.iam", true),
+        ("failed CreateUser", failed, "aws.iam", true),
+        ("another IAM call", key, "aws.iam", false),
+        (
+            "GetUserPolicy",
+            with(&create, "eventName", "GetUserPolicy"),
+            "aws.iam",
+            false,
+        ),
+        (
+            "Transfer Family CreateUser",
+            transfer,
+            "aws.transfer",
+            false,
+        ),
+        (
+            "IAM record under another source",
+            create.clone(),
+            "aws.sts",
+            false,
+        ),
+        (
+            "CreateUser of another eventSource",
+            with(&create, "eventSource", "transfer.amazonaws.com"),
+            "aws.iam",
+            false,
+        ),
+    ];
+    // Each case gets its own eventID, so what arrives says which cases matched.
+    let entries: Vec<Value> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (_, record, source, _))| {
+            entry(&with(record, "eventID", &format!("case-{i}")), source)
+        })
+        .collect();
+    let put = app.events("PutEvents", json!({ "Entries": entries })).await;
+    assert_eq!(put["FailedEntryCount"], 0, "{put}");
+
+    // moto delivers during PutEvents: what matched is on the queue now.
+    let mut delivered = BTreeSet::new();
+    loop {
+        let batch = app
+            .sqs
+            .receive_message()
+            .queue_url(&app.queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let messages = batch.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for m in messages {
+            let event: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            delivered.insert(event["detail"]["eventID"].as_str().unwrap().to_owned());
+            app.sqs
+                .delete_message()
+                .queue_url(&app.queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    for (i, (what, _, _, should_match)) in cases.iter().enumerate() {
+        assert_eq!(
+            delivered.contains(&format!("case-{i}")),
+            *should_match,
+            "{what}"
+        );
+    }
+}
+
+/// The IAM actions in `deploy/bot-policy.json` (the template Terraform fills in).
+fn policy_actions() -> BTreeSet<String> {
+    let text = read("deploy/bot-policy.json")
+        .replace("${queue_arn}", "q")
+        .replace("${dlq_arn}", "d");
+    let policy: Value = serde_json::from_str(&text).unwrap();
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| {
+            s["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+/// Every AWS SDK call in `src/aws/<service>.rs`, as an IAM action: `.client.receive_message()` in `sqs.rs` is
+/// `sqs:ReceiveMessage`.
+fn code_actions() -> BTreeSet<String> {
+    let mut actions = BTreeSet::new();
+    for entry in std::fs::read_dir(repo_root().join("src/aws")).unwrap() {
+        let path = entry.unwrap().path();
+        let service = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if service == "mod" {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).unwrap();
+        let compact: String = source.split_whitespace().collect();
+        for part in compact.split(".client.").skip(1) {
+            let op: String = part
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            // `client.clone()` is not an AWS call.
+            if op.is_empty() || op == "clone" || !part[op.len()..].starts_with("()") {
+                continue;
+            }
+            let pascal: String = op
+                .split('_')
+                .map(|w| {
+                    let mut c = w.chars();
+                    c.next()
+                        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                        .unwrap_or_default()
+                })
+                .collect();
+            actions.insert(format!("{service}:{pascal}"));
+        }
+    }
+    actions
+}
+
+#[test]
+fn bot_policy_grants_exactly_the_calls_the_code_makes() {
+    let code = code_actions();
+    assert!(
+        code.contains("sqs:ReceiveMessage"),
+        "the scan found the SDK calls: {code:?}"
+    );
+    assert_eq!(
+        policy_actions(),
+        code,
+        "policy (left) and code (right) disagree"
+    );
+    // Terraform reads the same template, so the deployed policy is this one (plus the KMS use SSE implies).
+    let module = read("deploy/terraform/modules/iam-alarm/main.tf");
+    assert!(module.contains("bot-policy.json"));
+    assert!(module.contains("event-pattern.json"));
+}
+
+#[test]
+fn dockerfile_is_pinned_minimal_and_non_root() {
+    let dockerfile = read("Dockerfile");
+    let lines: Vec<&str> = dockerfile
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect();
+    let froms: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("FROM "))
+        .collect();
+    assert_eq!(froms.len(), 2, "a build stage and a final stage");
+    for from in &froms {
+        let image = from.split_whitespace().nth(1).unwrap();
+        let tag = image.rsplit_once(':').map(|t| t.1).unwrap_or("");
+        assert!(
+            !tag.is_empty() && tag != "latest",
+            "{image} is not pinned by tag"
+        );
+    }
+    assert!(
+        froms[1].contains("distroless"),
+        "the final image has no shell"
+    );
+    let final_stage: Vec<&str> = lines
+        .iter()
+        .copied()
+        .skip_while(|l| *l != froms[1])
+        .collect();
+    let copies: Vec<&&str> = final_stage
+        .iter()
+        .filter(|l| l.starts_with("COPY"))
+        .collect();
+    assert_eq!(copies.len(), 1, "only the binary is copied: {copies:?}");
+    assert!(copies[0].contains("--from=build") && copies[0].contains("/target/release/iam-alarm"));
+    let user = final_stage
+        .iter()
+        .find(|l| l.starts_with("USER "))
+        .expect("a USER line");
+    assert!(!user.contains("root") || user.contains("nonroot"), "{user}");
+    assert!(!user.starts_with("USER 0"), "{user}");
+    assert!(
+        final_stage.iter().all(|l| !l.starts_with("RUN ")),
+        "nothing runs in the final image (no shell)"
+    );
+    assert!(
+        dockerfile.contains(r#"CMD ["/usr/local/bin/iam-alarm", "healthcheck"]"#),
+        "exec-form HEALTHCHECK"
+    );
+    assert!(dockerfile.contains(r#"ENTRYPOINT ["/usr/local/bin/iam-alarm"]"#));
+}
