@@ -70,7 +70,15 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
                     warn!(error = %e, "cannot read the alert channel's history (needs Read Message History); relying on the idempotency nonce")
                 }
             }
-            let gateway = Gateway::connect(bot, Arc::clone(&metrics), fatal_tx.clone()).await?;
+            let data = responders(
+                &aws,
+                &config,
+                bot,
+                Arc::clone(&metrics),
+                queue.clone(),
+                dead_letter.clone(),
+            );
+            let gateway = Gateway::connect(bot, data, fatal_tx.clone()).await?;
             shard_manager = Some(gateway.shard_manager());
             gateway_task = Some(tokio::spawn(gateway.run()));
             (
@@ -170,4 +178,40 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     }
     info!("iam-alarm stopped");
     outcome
+}
+
+/// What the buttons and slash commands use: the AWS adapters behind the command layer's interfaces.
+fn responders(
+    aws: &aws_config::SdkConfig,
+    config: &RunConfig,
+    bot: &crate::config::BotConfig,
+    metrics: Arc<Metrics>,
+    queue: Queue,
+    dead_letter: Option<Queue>,
+) -> iam_alarm_commands::Data {
+    let r = &config.responders;
+    let cloudtrail = Arc::new(crate::aws::cloudtrail::CloudTrail::new(
+        aws,
+        &r.activity_regions,
+    ));
+    iam_alarm_commands::Data {
+        metrics,
+        iam: Arc::new(crate::aws::iam::Iam::new(aws)),
+        history: cloudtrail.clone(),
+        probe: Arc::new(crate::probe::Probe {
+            trail_name: r.trail_name.clone(),
+            rule_name: r.rule_name.clone(),
+            cloudtrail,
+            events: crate::aws::events::EventBridge::new(aws),
+            sns: crate::aws::sns::Sns::new(aws),
+            queue,
+            dead_letter,
+        }),
+        responder_role: bot
+            .responder_role_id
+            .map(poise::serenity_prelude::RoleId::new),
+        watched: config.alert.watched.clone(),
+        activity_window: r.activity_window,
+        ack_lock: tokio::sync::Mutex::new(()),
+    }
 }

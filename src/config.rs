@@ -82,6 +82,7 @@ impl AlertConfig {
 #[derive(Debug)]
 pub struct RunConfig {
     pub queue_url: String,
+    pub responders: ResponderConfig,
     pub alert: AlertConfig,
     pub sink: SinkConfig,
     pub health_addr: Option<SocketAddr>,
@@ -108,6 +109,64 @@ pub struct BotConfig {
     pub responder_role_id: Option<u64>,
     /// Replaces `https://discord.com` (a REST proxy, or the tests' fake Discord).
     pub api_url: Option<Url>,
+}
+
+/// What the buttons and slash commands look at.
+#[derive(Debug, Clone)]
+pub struct ResponderConfig {
+    /// The trail `/health` inspects (`TRAIL_NAME`).
+    pub trail_name: String,
+    /// The EventBridge rule `/health` inspects (`EVENT_RULE_NAME`, us-east-1).
+    pub rule_name: String,
+    /// How far back "Recent activity" looks (`ACTIVITY_HOURS`).
+    pub activity_window: Duration,
+    /// Regions searched besides us-east-1 (`ACTIVITY_REGIONS`).
+    pub activity_regions: Vec<String>,
+}
+
+impl ResponderConfig {
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let hours = match env.get("ACTIVITY_HOURS") {
+            None => 24,
+            Some(h) => h
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|h| (1..=2160).contains(h))
+                .ok_or_else(|| ConfigError::new("ACTIVITY_HOURS", "must be 1 to 2160 (90 days)"))?,
+        };
+        let regions = env
+            .get("ACTIVITY_REGIONS")
+            .map(|r| {
+                r.split(',')
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(|r| {
+                        let ok = r.len() <= 30
+                            && r.chars()
+                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                        ok.then(|| r.to_owned()).ok_or_else(|| {
+                            ConfigError::new(
+                                "ACTIVITY_REGIONS",
+                                format!("{r:?} is not a region name"),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
+        Ok(ResponderConfig {
+            trail_name: env
+                .get("TRAIL_NAME")
+                .unwrap_or_else(|| "ct-trail-monitor".to_owned()),
+            rule_name: env
+                .get("EVENT_RULE_NAME")
+                .unwrap_or_else(|| "eventbridge-iam-user-change".to_owned()),
+            activity_window: Duration::from_secs(hours * 3600),
+            activity_regions: regions,
+        })
+    }
 }
 
 /// How the poller paces itself. Defaults suit production; tests shorten them.
@@ -242,6 +301,7 @@ impl RunConfig {
         };
         Ok(RunConfig {
             queue_url,
+            responders: ResponderConfig::from_env(env)?,
             alert,
             sink,
             health_addr,

@@ -30,7 +30,7 @@ pub enum GatewayError {
 impl Gateway {
     pub async fn connect(
         config: &BotConfig,
-        metrics: Arc<Metrics>,
+        data: Data,
         fatal: mpsc::UnboundedSender<GatewayError>,
     ) -> Result<Gateway, GatewayError> {
         let mut http = serenity::HttpBuilder::new(config.token.expose_secret());
@@ -44,12 +44,7 @@ impl Gateway {
         let framework = poise::Framework::builder()
             .options(poise::FrameworkOptions {
                 commands: iam_alarm_commands::all(),
-                event_handler: |ctx, event| {
-                    Box::pin(async move {
-                        track_connection(event, &ctx.user_data.metrics);
-                        Ok(())
-                    })
-                },
+                event_handler: |ctx, event| Box::pin(on_event(ctx, event)),
                 on_error: |err| Box::pin(on_error(err)),
                 // Owners are not used (permissions come from RESPONDER_ROLE_ID); skip the extra API call.
                 initialize_owners: false,
@@ -76,8 +71,10 @@ impl Gateway {
                     }
                     info!(count = commands.len(), guild = ?guild, "slash commands registered");
                     // READY itself arrives before the event handler has its data.
-                    metrics.gateway_connected.store(true, Ordering::Relaxed);
-                    Ok(Data { metrics })
+                    data.metrics
+                        .gateway_connected
+                        .store(true, Ordering::Relaxed);
+                    Ok(data)
                 })
             })
             .build();
@@ -102,6 +99,35 @@ impl Gateway {
     }
 }
 
+/// Every gateway event: connection state for `/healthz`, and button presses by `custom_id`.
+async fn on_event(
+    ctx: poise::FrameworkContext<'_, Data, Error>,
+    event: &serenity::FullEvent,
+) -> Result<(), Error> {
+    track_connection(event, &ctx.user_data.metrics);
+    if let serenity::FullEvent::InteractionCreate {
+        interaction: serenity::Interaction::Component(press),
+    } = event
+    {
+        if let Err(e) =
+            iam_alarm_commands::on_component(ctx.serenity_context, ctx.user_data, press).await
+        {
+            tracing::error!(custom_id = %press.data.custom_id, error = %e, "button handler failed");
+            let _ = press
+                .create_followup(
+                    ctx.serenity_context,
+                    serenity::CreateInteractionResponseFollowup::new()
+                        .content(
+                            "Something went wrong on our side; the details are in the bot's log.",
+                        )
+                        .ephemeral(true),
+                )
+                .await;
+        }
+    }
+    Ok(())
+}
+
 fn track_connection(event: &serenity::FullEvent, metrics: &Metrics) {
     match event {
         serenity::FullEvent::Ready { .. } | serenity::FullEvent::Resume { .. } => {
@@ -122,6 +148,8 @@ fn track_connection(event: &serenity::FullEvent, metrics: &Metrics) {
 async fn on_error(err: poise::FrameworkError<'_, Data, Error>) {
     match err {
         poise::FrameworkError::Setup { error, .. } => error!(%error, "bot setup failed"),
+        // The check already told the member why, privately.
+        poise::FrameworkError::CommandCheckFailed { error: None, .. } => {}
         poise::FrameworkError::Command { error, ctx, .. } => {
             error!(command = %ctx.command().name, %error, "command failed");
             let _ = ctx

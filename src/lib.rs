@@ -10,6 +10,7 @@ pub mod dlq_cmd;
 pub mod gateway;
 pub mod health;
 pub mod poller;
+pub mod probe;
 pub mod render_cmd;
 pub mod shutdown;
 pub mod telemetry;

@@ -1,16 +1,39 @@
 //! iam-alarm's Discord command layer: slash commands and button handlers, one file each (thin: read input,
-//! call a query, render). The alert core lives in `iam-alarm-core`; AWS access reaches this crate only
-//! through the interfaces in [`Data`].
+//! call a query, render). The alert core lives in `iam-alarm-core`; AWS access reaches this crate only through
+//! the interfaces in [`ports`].
+
+pub mod acknowledge;
+pub mod activity;
+pub mod health;
+pub mod iam_users;
+pub mod permissions;
+pub mod ports;
+pub mod recent_changes;
+mod render;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use iam_alarm_core::metrics::Metrics;
+use iam_alarm_core::WatchedEvents;
+use poise::serenity_prelude as serenity;
 
-/// Shared by every command, built once at start-up.
-#[derive(Debug)]
+use ports::{EventHistory, IamDirectory, PipelineProbe};
+
+/// Shared by every command and button, built once at start-up.
 pub struct Data {
     /// The process's counters and liveness (shared with the poller).
     pub metrics: Arc<Metrics>,
+    pub iam: Arc<dyn IamDirectory>,
+    pub history: Arc<dyn EventHistory>,
+    pub probe: Arc<dyn PipelineProbe>,
+    /// Members with this role may act; `None`: members with Manage Server.
+    pub responder_role: Option<serenity::RoleId>,
+    pub watched: WatchedEvents,
+    /// How far back "Recent activity" looks.
+    pub activity_window: Duration,
+    /// Serialises Acknowledge presses, so the first press wins even when two arrive together.
+    pub ack_lock: tokio::sync::Mutex<()>,
 }
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -18,5 +41,45 @@ pub type Context<'a> = poise::Context<'a, Data, Error>;
 
 /// Every slash command, for registration.
 pub fn all() -> Vec<poise::Command<Data, Error>> {
-    Vec::new()
+    vec![
+        iam_users::iam_users(),
+        recent_changes::recent_changes(),
+        health::health(),
+    ]
+}
+
+/// The one entry point for button presses (alerts and pagination), by `custom_id`: buttons keep working after a
+/// restart because nothing lives in memory.
+pub async fn on_component(
+    ctx: &serenity::Context,
+    data: &Data,
+    press: &serenity::ComponentInteraction,
+) -> Result<(), Error> {
+    if !permissions::may_act(press.member.as_ref(), data.responder_role) {
+        return permissions::refuse_component(ctx, press, data.responder_role).await;
+    }
+    let id = press.data.custom_id.as_str();
+    if let Some(button) = iam_alarm_core::buttons::ButtonId::parse(id) {
+        return match button {
+            iam_alarm_core::buttons::ButtonId::Acknowledge(_) => {
+                acknowledge::press(ctx, data, press).await
+            }
+            iam_alarm_core::buttons::ButtonId::Activity(lookup) => {
+                activity::press(ctx, data, press, lookup).await
+            }
+        };
+    }
+    if let Some(page) = iam_users::Page::parse(id) {
+        return iam_users::turn_page(ctx, data, press, page).await;
+    }
+    if let Some(page) = recent_changes::Page::parse(id) {
+        return recent_changes::turn_page(ctx, data, press, page).await;
+    }
+    tracing::warn!(custom_id = id, "button press with an unknown custom_id");
+    render::ephemeral_component(
+        ctx,
+        press,
+        "This button is not known to this bot (any more).",
+    )
+    .await
 }

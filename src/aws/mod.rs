@@ -1,5 +1,9 @@
 //! Thin wrappers over the AWS SDK: the rest of the code depends on these small interfaces.
 
+pub mod cloudtrail;
+pub mod events;
+pub mod iam;
+pub mod sns;
 pub mod sqs;
 
 use aws_config::BehaviorVersion;

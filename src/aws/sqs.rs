@@ -140,6 +140,27 @@ impl Queue {
         Ok(())
     }
 
+    /// Depth, messages in flight, and the queue's ARN (for `/health`).
+    pub async fn stats(&self) -> Result<QueueStats, AwsError> {
+        let attrs = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("sqs:GetQueueAttributes", e))?;
+        let get = |k: QueueAttributeName| attrs.attributes().and_then(|a| a.get(&k)).cloned();
+        let count = |k| get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
+        Ok(QueueStats {
+            visible: count(QueueAttributeName::ApproximateNumberOfMessages),
+            in_flight: count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+            arn: get(QueueAttributeName::QueueArn).unwrap_or_default(),
+        })
+    }
+
     /// The dead-letter queue named by this queue's redrive policy, if it has one.
     pub async fn dead_letter_queue(&self) -> Result<Option<Queue>, AwsError> {
         let attrs = self
@@ -177,6 +198,13 @@ impl Queue {
             url,
         }))
     }
+}
+
+#[derive(Debug, Clone)]
+pub struct QueueStats {
+    pub visible: u64,
+    pub in_flight: u64,
+    pub arn: String,
 }
 
 /// `arn:aws:sqs:REGION:ACCOUNT:NAME` → (account, name).

@@ -76,6 +76,7 @@ impl FakeDiscord {
             .route("/api/v10/gateway", get(gateway_url))
             .route("/api/v10/gateway/bot", get(gateway_url))
             .route("/api/v10/users/@me", get(current_user))
+            .route("/api/v10/oauth2/applications/@me", get(application_info))
             .route(
                 "/api/v10/channels/{channel}/messages",
                 post(create_message).get(list_messages),
@@ -127,6 +128,17 @@ impl FakeDiscord {
         limit: Duration,
         cond: impl Fn(&FakeDiscord) -> bool,
     ) {
+        self.wait_until_or_log(what, limit, cond, String::new).await
+    }
+
+    /// [`Self::wait_until`], showing `log()` (the bot's log) when it times out.
+    pub async fn wait_until_or_log(
+        &self,
+        what: &str,
+        limit: Duration,
+        cond: impl Fn(&FakeDiscord) -> bool,
+        log: impl Fn() -> String,
+    ) {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let notified = self.changed.notified();
@@ -134,7 +146,11 @@ impl FakeDiscord {
                 return;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                assert!(cond(self), "timed out after {limit:?} waiting for: {what}");
+                assert!(
+                    cond(self),
+                    "timed out after {limit:?} waiting for: {what}\n--- bot log ---\n{}",
+                    log()
+                );
                 return;
             }
         }
@@ -183,6 +199,14 @@ async fn current_user() -> Json<Value> {
     Json(bot_user())
 }
 
+async fn application_info() -> Json<Value> {
+    Json(json!({
+        "id": APPLICATION_ID.to_string(), "name": "iam-alarm", "icon": null, "description": "",
+        "bot_public": false, "bot_require_code_grant": false, "owner": bot_user(), "team": null,
+        "verify_key": "0", "flags": 0, "summary": ""
+    }))
+}
+
 async fn register_commands(
     State(fake): State<FakeDiscord>,
     headers: HeaderMap,
@@ -191,13 +215,30 @@ async fn register_commands(
     if !authorised(&headers) {
         return unauthorised();
     }
+    let commands: Vec<Value> = body
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut c)| {
+            c["id"] = json!((APPLICATION_ID + 100 + i as u64).to_string());
+            c["application_id"] = json!(APPLICATION_ID.to_string());
+            c["version"] = json!("1");
+            if c.get("type").is_none() {
+                c["type"] = json!(1);
+            }
+            c
+        })
+        .collect();
+    let answer = Value::Array(commands);
     fake.inner
         .lock()
         .unwrap()
         .command_registrations
-        .push(body.clone());
+        .push(answer.clone());
     fake.touch();
-    Json(body).into_response()
+    Json(answer).into_response()
 }
 
 /// Discord's own limits, counted independently of the bot's code (code points, as Discord counts).

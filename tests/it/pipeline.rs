@@ -22,9 +22,12 @@ fn queued(record: &str) -> String {
 
 async fn one_message_and_empty_queue(app: &TestApp) {
     app.discord
-        .wait_until("one alert in the channel", LIMIT, |d| {
-            !d.messages().is_empty()
-        })
+        .wait_until_or_log(
+            "one alert in the channel",
+            LIMIT,
+            |d| !d.messages().is_empty(),
+            || app.bot_log(),
+        )
         .await;
     app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
     let messages = app.discord.messages();

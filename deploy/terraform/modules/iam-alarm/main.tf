@@ -295,14 +295,20 @@ resource "aws_sns_topic_subscription" "queue" {
 
 resource "aws_iam_policy" "bot" {
   name        = "${var.name_prefix}-bot"
-  description = "iam-alarm bot: consume its queue, dead-letter and replay"
+  description = "iam-alarm bot: consume its queue, dead-letter and replay; the reads behind its buttons and commands"
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = concat(
-      jsondecode(templatefile("${path.module}/../../../bot-policy.json", {
+      # "Comment" documents the template; IAM has no such element, so it is dropped here.
+      [for st in jsondecode(templatefile("${path.module}/../../../bot-policy.json", {
         queue_arn = aws_sqs_queue.alerts.arn
         dlq_arn   = aws_sqs_queue.dlq.arn
-      })).Statement,
+        partition = local.partition
+        account   = local.account
+        trail_arn = local.trail_arn
+        rule_arn  = aws_cloudwatch_event_rule.iam_user_change.arn
+        topic_arn = aws_sns_topic.alarm.arn
+      })).Statement : { for k, v in st : k => v if k != "Comment" }],
       [{
         Sid      = "UseQueueEncryptionKey"
         Effect   = "Allow"

@@ -1,0 +1,106 @@
+//! The Recent activity button: the actor's CloudTrail events over the last hours, newest first, privately.
+//! It defers at once (Discord's 3-second deadline) and follows up when the lookups are done.
+
+use std::fmt::Write;
+
+use chrono::Utc;
+use iam_alarm_core::buttons::ActivityLookup;
+use iam_alarm_core::text::{code_capped, escape_capped, truncate};
+use poise::serenity_prelude as serenity;
+
+use crate::ports::{LookupAttribute, LookupOutcome, TrailEvent};
+use crate::{Data, Error};
+
+/// Events shown at most (the lookup stops there).
+const MAX_EVENTS: usize = 40;
+
+pub async fn press(
+    ctx: &serenity::Context,
+    data: &Data,
+    press: &serenity::ComponentInteraction,
+    lookup: ActivityLookup,
+) -> Result<(), Error> {
+    press.defer_ephemeral(ctx).await?;
+    let end = Utc::now();
+    let start = end
+        - chrono::Duration::from_std(data.activity_window).unwrap_or(chrono::Duration::hours(24));
+    let attribute = match &lookup {
+        ActivityLookup::AccessKey(k) => LookupAttribute::AccessKeyId(k.clone()),
+        ActivityLookup::UserName(u) => LookupAttribute::Username(u.clone()),
+    };
+    let outcome = data.history.lookup(attribute, start, end, MAX_EVENTS).await;
+    let hours = data.activity_window.as_secs() / 3600;
+    let embed = render(&lookup, hours, &outcome);
+    press
+        .edit_response(
+            ctx,
+            serenity::EditInteractionResponse::new()
+                .embed(embed)
+                .allowed_mentions(serenity::CreateAllowedMentions::new()),
+        )
+        .await?;
+    Ok(())
+}
+
+/// IAM calls that change something (not Get/List/Generate…): highlighted.
+pub fn changes_iam(e: &TrailEvent) -> bool {
+    e.source == "iam.amazonaws.com"
+        && !["Get", "List", "Generate", "Simulate"]
+            .iter()
+            .any(|p| e.name.starts_with(p))
+}
+
+fn error_code(e: &TrailEvent) -> Option<String> {
+    let record: serde_json::Value = serde_json::from_str(e.record.as_deref()?).ok()?;
+    record["errorCode"].as_str().map(str::to_owned)
+}
+
+pub fn render(
+    lookup: &ActivityLookup,
+    hours: u64,
+    outcome: &LookupOutcome,
+) -> serenity::CreateEmbed {
+    let who = match lookup {
+        ActivityLookup::AccessKey(k) => format!("session {}", code_capped(k, 40)),
+        ActivityLookup::UserName(u) => escape_capped(u, 80),
+    };
+    let mut text = String::new();
+    if outcome.events.is_empty() {
+        text.push_str("No CloudTrail events found.");
+    }
+    for e in &outcome.events {
+        let when = e
+            .time
+            .map_or_else(|| "—".to_owned(), |t| format!("<t:{}:f>", t.timestamp()));
+        let name = escape_capped(&e.name, 60);
+        let name = if changes_iam(e) {
+            format!("🔴 **{name}**")
+        } else {
+            name
+        };
+        let mut line = format!(
+            "{when} {name} · {} · {}",
+            escape_capped(&e.source, 40),
+            escape_capped(&e.region, 20)
+        );
+        if let Some(code) = error_code(e) {
+            let _ = write!(line, " · ❌ {}", code_capped(&code, 60));
+        }
+        line.push('\n');
+        if text.len() + line.len() > 3800 {
+            text.push('…');
+            break;
+        }
+        text.push_str(&line);
+    }
+    let mut embed = serenity::CreateEmbed::new()
+        .title(truncate(&format!("Recent activity: last {hours} h"), 256))
+        .description(format!("Actor: {who}\n\n{text}"));
+    if let Some(why) = &outcome.partial {
+        embed = embed.footer(serenity::CreateEmbedFooter::new(truncate(
+            &format!("Partial result: {why}"),
+            2000,
+        )));
+    }
+    embed
+}

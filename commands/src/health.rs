@@ -1,0 +1,90 @@
+//! `/health`: is the pipeline alive, end to end? Each line ✅/⚠️/❌ with a hint to fix it.
+
+use std::sync::atomic::Ordering;
+
+use iam_alarm_core::metrics::now_unix;
+use poise::serenity_prelude as serenity;
+
+use crate::ports::{Check, CheckStatus};
+use crate::{Context, Error};
+
+/// Is the pipeline alive? Trail, rule, topic, queue and the bot itself.
+#[poise::command(
+    slash_command,
+    check = "crate::permissions::is_responder",
+    default_member_permissions = "ADMINISTRATOR"
+)]
+pub async fn health(ctx: Context<'_>) -> Result<(), Error> {
+    ctx.defer_ephemeral().await?;
+    let data = ctx.data();
+    let mut checks = data.probe.check_pipeline().await;
+    let m = &data.metrics;
+    let uptime = now_unix() - m.started.load(Ordering::Relaxed);
+    let latency = ctx.ping().await;
+    let mut bot = format!(
+        "bot: up {}, gateway latency {} ms; posted {}, duplicates {}, dead-lettered {}",
+        human(uptime),
+        latency.as_millis(),
+        m.posted.load(Ordering::Relaxed),
+        m.duplicates.load(Ordering::Relaxed),
+        m.dead_lettered.load(Ordering::Relaxed),
+    );
+    let last = m.last_alert.load(Ordering::Relaxed);
+    bot.push_str(&if last > 0 {
+        format!("; last alert <t:{last}:R>")
+    } else {
+        "; no alert yet".to_owned()
+    });
+    checks.push(Check::ok(bot));
+    let embed = render(&checks);
+    ctx.send(poise::CreateReply::default().embed(embed).ephemeral(true))
+        .await?;
+    Ok(())
+}
+
+fn human(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
+pub fn render(checks: &[Check]) -> serenity::CreateEmbed {
+    let worst = checks
+        .iter()
+        .map(|c| c.status)
+        .fold(CheckStatus::Ok, |w, s| match (w, s) {
+            (CheckStatus::Fail, _) | (_, CheckStatus::Fail) => CheckStatus::Fail,
+            (CheckStatus::Warn, _) | (_, CheckStatus::Warn) => CheckStatus::Warn,
+            _ => CheckStatus::Ok,
+        });
+    let mut text = String::new();
+    for c in checks {
+        let icon = match c.status {
+            CheckStatus::Ok => "✅",
+            CheckStatus::Warn => "⚠️",
+            CheckStatus::Fail => "❌",
+        };
+        text.push_str(&format!("{icon} {}\n", c.what));
+        if let Some(h) = &c.hint {
+            text.push_str(&format!("  ↳ {h}\n"));
+        }
+    }
+    let (title, colour) = match worst {
+        CheckStatus::Ok => (
+            "Pipeline healthy",
+            iam_alarm_core::render::colour::ACKNOWLEDGED,
+        ),
+        CheckStatus::Warn => (
+            "Pipeline works, with warnings",
+            iam_alarm_core::render::colour::FAILED,
+        ),
+        CheckStatus::Fail => ("Pipeline broken", iam_alarm_core::render::colour::ROOT),
+    };
+    serenity::CreateEmbed::new()
+        .title(title)
+        .description(iam_alarm_core::text::truncate(&text, 4000))
+        .colour(colour)
+}

@@ -1,0 +1,143 @@
+//! What the commands need from AWS, as small interfaces. The binary implements them with the AWS SDK
+//! (`src/aws/`); tests can swap them.
+
+use chrono::{DateTime, Utc};
+
+/// A failed query, already stripped of anything a user must not see; the full error is in `detail` for the log.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{detail}")]
+pub struct QueryError {
+    pub detail: String,
+}
+
+impl QueryError {
+    pub fn new(detail: impl Into<String>) -> Self {
+        QueryError {
+            detail: detail.into(),
+        }
+    }
+}
+
+pub type QueryResult<T> = Result<T, QueryError>;
+
+/// One IAM user, as `/iam-users` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserSummary {
+    pub name: String,
+    pub created: Option<DateTime<Utc>>,
+    pub password_last_used: Option<DateTime<Utc>>,
+    pub keys: Vec<KeySummary>,
+    pub mfa: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeySummary {
+    pub id: String,
+    pub active: bool,
+    pub last_used: Option<DateTime<Utc>>,
+}
+
+/// A user name and its creation time: cheap to list for thousands of users.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserName {
+    pub name: String,
+    pub created: Option<DateTime<Utc>>,
+    /// `ListUsers` reports it, so it costs nothing extra.
+    pub password_last_used: Option<DateTime<Utc>>,
+}
+
+#[async_trait::async_trait]
+pub trait IamDirectory: Send + Sync {
+    /// Every user (following `Marker` pagination to the end).
+    async fn list_users(&self) -> QueryResult<Vec<UserName>>;
+    /// Keys, their last use, MFA and password use of one user.
+    async fn describe_user(&self, user: &UserName) -> QueryResult<UserSummary>;
+}
+
+/// One lookup attribute (CloudTrail allows one per call).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupAttribute {
+    AccessKeyId(String),
+    Username(String),
+    EventName(String),
+    EventSource(String),
+}
+
+/// One CloudTrail event-history entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrailEvent {
+    pub time: Option<DateTime<Utc>>,
+    pub name: String,
+    pub source: String,
+    pub region: String,
+    pub username: Option<String>,
+    /// The full CloudTrail record (a JSON string), when CloudTrail returned it.
+    pub record: Option<String>,
+}
+
+/// What a lookup found, and whether it had to stop early.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LookupOutcome {
+    pub events: Vec<TrailEvent>,
+    /// Set when a page limit, throttling or a failing region cut the result short: says why.
+    pub partial: Option<String>,
+}
+
+#[async_trait::async_trait]
+pub trait EventHistory: Send + Sync {
+    /// Events matching `attribute` between `start` and `end`, newest first, in every configured region, at most
+    /// `max_events`.
+    async fn lookup(
+        &self,
+        attribute: LookupAttribute,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        max_events: usize,
+    ) -> LookupOutcome;
+}
+
+/// One line of `/health`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub status: CheckStatus,
+    pub what: String,
+    /// How to fix it, for warnings and failures.
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckStatus {
+    Ok,
+    Warn,
+    Fail,
+}
+
+impl Check {
+    pub fn ok(what: impl Into<String>) -> Check {
+        Check {
+            status: CheckStatus::Ok,
+            what: what.into(),
+            hint: None,
+        }
+    }
+    pub fn warn(what: impl Into<String>, hint: impl Into<String>) -> Check {
+        Check {
+            status: CheckStatus::Warn,
+            what: what.into(),
+            hint: Some(hint.into()),
+        }
+    }
+    pub fn fail(what: impl Into<String>, hint: impl Into<String>) -> Check {
+        Check {
+            status: CheckStatus::Fail,
+            what: what.into(),
+            hint: Some(hint.into()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+pub trait PipelineProbe: Send + Sync {
+    /// Trail, rule, topic and queue checks, in pipeline order.
+    async fn check_pipeline(&self) -> Vec<Check>;
+}

@@ -1,0 +1,220 @@
+//! `/recent-changes [hours] [event]`: the watched IAM user changes of the last hours (default 24, at most 90
+//! days): actor → target, time, outcome; paginated.
+
+use chrono::Utc;
+use iam_alarm_core::text::{code_capped, escape_capped};
+use iam_alarm_core::{Action, Event};
+use poise::serenity_prelude as serenity;
+
+use crate::ports::LookupAttribute;
+use crate::render::pager;
+use crate::{Context, Data, Error};
+
+pub const PER_PAGE: usize = 10;
+/// CloudTrail event history keeps 90 days.
+pub const MAX_HOURS: u32 = 90 * 24;
+/// Events fetched at most (25 pages of LookupEvents at 2 calls per second: ~13 s).
+const MAX_EVENTS: usize = 500;
+
+/// The watched IAM user changes of the last hours.
+#[poise::command(
+    slash_command,
+    rename = "recent-changes",
+    check = "crate::permissions::is_responder",
+    default_member_permissions = "ADMINISTRATOR"
+)]
+pub async fn recent_changes(
+    ctx: Context<'_>,
+    #[description = "How many hours back (default 24, at most 2160 = 90 days)"]
+    #[min = 1]
+    #[max = 2160]
+    hours: Option<u32>,
+    #[description = "Only this event, e.g. CreateUser"] event: Option<String>,
+) -> Result<(), Error> {
+    ctx.defer_ephemeral().await?;
+    let event = match event.map(|e| e.trim().parse::<Action>()) {
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => {
+            ctx.send(
+                poise::CreateReply::default()
+                    .content(e.to_string())
+                    .ephemeral(true),
+            )
+            .await?;
+            return Ok(());
+        }
+        None => None,
+    };
+    let page = Page {
+        page: 0,
+        hours: hours.unwrap_or(24).clamp(1, MAX_HOURS),
+        event,
+    };
+    let (embed, components) = build(ctx.data(), &page).await;
+    ctx.send(
+        poise::CreateReply::default()
+            .embed(embed)
+            .components(components)
+            .ephemeral(true),
+    )
+    .await?;
+    Ok(())
+}
+
+/// `rc:<page>:<hours>:<event or ->`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub page: usize,
+    pub hours: u32,
+    pub event: Option<Action>,
+}
+
+impl Page {
+    pub fn encode(&self) -> String {
+        let event = self.event.map_or("-", |a| a.event_name());
+        format!("rc:{}:{}:{event}", self.page, self.hours)
+    }
+
+    pub fn parse(id: &str) -> Option<Page> {
+        let mut parts = id.strip_prefix("rc:")?.splitn(3, ':');
+        let page = parts.next()?.parse().ok()?;
+        let hours = parts.next()?.parse().ok()?;
+        let event = match parts.next()? {
+            "-" => None,
+            name => Some(name.parse().ok()?),
+        };
+        Some(Page { page, hours, event })
+    }
+}
+
+pub async fn turn_page(
+    ctx: &serenity::Context,
+    data: &Data,
+    press: &serenity::ComponentInteraction,
+    page: Page,
+) -> Result<(), Error> {
+    press
+        .create_response(ctx, serenity::CreateInteractionResponse::Acknowledge)
+        .await?;
+    let (embed, components) = build(data, &page).await;
+    press
+        .edit_response(
+            ctx,
+            serenity::EditInteractionResponse::new()
+                .embed(embed)
+                .components(components),
+        )
+        .await?;
+    Ok(())
+}
+
+/// One line: time, actor → target, action, outcome.
+pub fn line(e: &Event) -> String {
+    let when = e
+        .time
+        .map_or_else(|| "—".to_owned(), |t| format!("<t:{}:f>", t.timestamp()));
+    let target = e
+        .target
+        .as_ref()
+        .map_or_else(|| "—".to_owned(), |t| escape_capped(&t.user_name, 64));
+    let outcome = match &e.outcome {
+        iam_alarm_core::event::Outcome::Success => "✅".to_owned(),
+        iam_alarm_core::event::Outcome::Failure { code, .. } => {
+            format!("❌ {}", code_capped(code, 40))
+        }
+    };
+    format!(
+        "{when} **{}** {} → **{target}** {outcome}",
+        escape_capped(&e.actor.display(), 80),
+        escape_capped(&e.event_name, 40),
+    )
+}
+
+async fn build(
+    data: &Data,
+    page: &Page,
+) -> (serenity::CreateEmbed, Vec<serenity::CreateActionRow>) {
+    let end = Utc::now();
+    let start = end - chrono::Duration::hours(page.hours.into());
+    let attribute = match page.event {
+        Some(a) => LookupAttribute::EventName(a.event_name().to_owned()),
+        None => LookupAttribute::EventSource(iam_alarm_core::watch::IAM_EVENT_SOURCE.to_owned()),
+    };
+    let outcome = data.history.lookup(attribute, start, end, MAX_EVENTS).await;
+    let events: Vec<Event> = outcome
+        .events
+        .iter()
+        .filter_map(|t| {
+            let record: serde_json::Value = serde_json::from_str(t.record.as_deref()?).ok()?;
+            Some(Event::from_record(record.as_object()?))
+        })
+        .filter(|e| {
+            e.action
+                .is_some_and(|a| page.event.map_or(data.watched.contains(a), |w| w == a))
+        })
+        .collect();
+    let pages = events.len().div_ceil(PER_PAGE).max(1);
+    let current = page.page.min(pages - 1);
+    let lines: Vec<String> = events
+        .iter()
+        .skip(current * PER_PAGE)
+        .take(PER_PAGE)
+        .map(line)
+        .collect();
+    let what = page
+        .event
+        .map_or_else(|| data.watched.to_string(), |a| a.event_name().to_owned());
+    let mut embed = serenity::CreateEmbed::new()
+        .title(format!(
+            "IAM user changes, last {} h: {}",
+            page.hours,
+            events.len()
+        ))
+        .description(if lines.is_empty() {
+            format!("No {what} events.")
+        } else {
+            lines.join("\n")
+        })
+        .colour(iam_alarm_core::render::colour::CHANGE);
+    let mut footer = format!("Events: {what}");
+    if let Some(why) = &outcome.partial {
+        footer.push_str(&format!(" · partial result: {why}"));
+    }
+    embed = embed.footer(serenity::CreateEmbedFooter::new(
+        iam_alarm_core::text::truncate(&footer, 2000),
+    ));
+    let link = |p: usize| {
+        Page {
+            page: p,
+            ..page.clone()
+        }
+        .encode()
+    };
+    let prev = (current > 0).then(|| link(current - 1));
+    let next = (current + 1 < pages).then(|| link(current + 1));
+    (embed, pager(prev, next, format!("{}/{pages}", current + 1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_round_trip() {
+        for p in [
+            Page {
+                page: 2,
+                hours: 48,
+                event: Some(Action::DeleteUser),
+            },
+            Page {
+                page: 0,
+                hours: 24,
+                event: None,
+            },
+        ] {
+            assert_eq!(Page::parse(&p.encode()), Some(p));
+        }
+        assert_eq!(Page::parse("rc:0:24:Nope"), None);
+    }
+}

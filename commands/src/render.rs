@@ -1,0 +1,51 @@
+//! Small reply helpers shared by the handlers.
+
+use poise::serenity_prelude as serenity;
+
+use crate::Error;
+
+/// A private one-line answer to a button press. Mentions inside never ping.
+pub async fn ephemeral_component(
+    ctx: &serenity::Context,
+    press: &serenity::ComponentInteraction,
+    text: &str,
+) -> Result<(), Error> {
+    press
+        .create_response(
+            ctx,
+            serenity::CreateInteractionResponse::Message(
+                serenity::CreateInteractionResponseMessage::new()
+                    .content(text)
+                    .ephemeral(true)
+                    .allowed_mentions(serenity::CreateAllowedMentions::new()),
+            ),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Previous / next buttons for a paginated reply (none when it all fits one page).
+pub fn pager(
+    prev: Option<String>,
+    next: Option<String>,
+    label: String,
+) -> Vec<serenity::CreateActionRow> {
+    if prev.is_none() && next.is_none() {
+        return Vec::new();
+    }
+    let button = |id: Option<String>, fallback: &str, text: &str| {
+        serenity::CreateButton::new(id.unwrap_or_else(|| fallback.to_owned()))
+            .label(text)
+            .style(serenity::ButtonStyle::Secondary)
+    };
+    let has_prev = prev.is_some();
+    let has_next = next.is_some();
+    vec![serenity::CreateActionRow::Buttons(vec![
+        button(prev, "noop:prev", "◀ Previous").disabled(!has_prev),
+        serenity::CreateButton::new("noop:page")
+            .label(label)
+            .style(serenity::ButtonStyle::Secondary)
+            .disabled(true),
+        button(next, "noop:next", "Next ▶").disabled(!has_next),
+    ])]
+}

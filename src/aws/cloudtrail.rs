@@ -1,0 +1,211 @@
+//! CloudTrail: event history (`LookupEvents`, 2 calls per second per region, throttled with backoff) and the
+//! trail's status for `/health`.
+
+use std::time::Duration;
+
+use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
+use aws_sdk_cloudtrail::types::{LookupAttribute as SdkAttribute, LookupAttributeKey};
+use aws_sdk_cloudtrail::Client;
+use chrono::{DateTime, Utc};
+use iam_alarm_commands::ports::{EventHistory, LookupAttribute, LookupOutcome, TrailEvent};
+
+use super::AwsError;
+
+/// CloudTrail allows 2 LookupEvents calls per second per account and region.
+const CALL_SPACING: Duration = Duration::from_millis(500);
+const THROTTLE_RETRIES: u32 = 5;
+const PAGE_SIZE: i32 = 50;
+
+pub struct CloudTrail {
+    /// us-east-1 first (IAM events), then the configured extra regions.
+    regions: Vec<(String, Client)>,
+}
+
+/// What `/health` needs to know about the trail.
+#[derive(Debug, Clone)]
+pub struct TrailStatus {
+    pub exists: bool,
+    pub multi_region: bool,
+    pub logging: bool,
+    pub latest_delivery_error: Option<String>,
+}
+
+impl CloudTrail {
+    pub fn new(config: &aws_config::SdkConfig, extra_regions: &[String]) -> CloudTrail {
+        let mut names = vec!["us-east-1".to_owned()];
+        names.extend(extra_regions.iter().filter(|r| *r != "us-east-1").cloned());
+        let regions = names
+            .into_iter()
+            .map(|r| {
+                let conf = aws_sdk_cloudtrail::config::Builder::from(config)
+                    .region(aws_sdk_cloudtrail::config::Region::new(r.clone()))
+                    .build();
+                (r, Client::from_conf(conf))
+            })
+            .collect();
+        CloudTrail { regions }
+    }
+
+    fn home(&self) -> &Client {
+        &self.regions[0].1
+    }
+
+    pub async fn trail_status(&self, name: &str) -> Result<TrailStatus, AwsError> {
+        let trails = self
+            .home()
+            .describe_trails()
+            .trail_name_list(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("cloudtrail:DescribeTrails", e))?;
+        let Some(trail) = trails.trail_list().first() else {
+            return Ok(TrailStatus {
+                exists: false,
+                multi_region: false,
+                logging: false,
+                latest_delivery_error: None,
+            });
+        };
+        let status = self
+            .home()
+            .get_trail_status()
+            .name(name)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("cloudtrail:GetTrailStatus", e))?;
+        Ok(TrailStatus {
+            exists: true,
+            multi_region: trail.is_multi_region_trail().unwrap_or(false),
+            logging: status.is_logging().unwrap_or(false),
+            latest_delivery_error: status.latest_delivery_error().map(str::to_owned),
+        })
+    }
+
+    /// One region's events, page by page, spaced to the rate limit and retried when throttled.
+    async fn lookup_region(
+        &self,
+        region: &str,
+        client: &Client,
+        attribute: &SdkAttribute,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        max_events: usize,
+        out: &mut Vec<TrailEvent>,
+    ) -> Option<String> {
+        let mut token: Option<String> = None;
+        let mut first = true;
+        loop {
+            if !first {
+                tokio::time::sleep(CALL_SPACING).await;
+            }
+            first = false;
+            let mut attempt = 0;
+            let page = loop {
+                let result = client
+                    .lookup_events()
+                    .lookup_attributes(attribute.clone())
+                    .start_time(aws_sdk_cloudtrail::primitives::DateTime::from_secs(
+                        start.timestamp(),
+                    ))
+                    .end_time(aws_sdk_cloudtrail::primitives::DateTime::from_secs(
+                        end.timestamp(),
+                    ))
+                    .max_results(PAGE_SIZE)
+                    .set_next_token(token.clone())
+                    .send()
+                    .await;
+                match result {
+                    Ok(page) => break page,
+                    Err(e)
+                        if e.code() == Some("ThrottlingException")
+                            && attempt < THROTTLE_RETRIES =>
+                    {
+                        attempt += 1;
+                        let wait = CALL_SPACING * 2u32.pow(attempt);
+                        tracing::debug!(
+                            region,
+                            attempt,
+                            ?wait,
+                            "LookupEvents throttled; backing off"
+                        );
+                        tokio::time::sleep(wait).await;
+                    }
+                    Err(e) => {
+                        let err = AwsError::new("cloudtrail:LookupEvents", e);
+                        tracing::warn!(region, error = %err, "event history lookup failed");
+                        let why = if attempt >= THROTTLE_RETRIES {
+                            "throttled by CloudTrail"
+                        } else {
+                            "a lookup failed"
+                        };
+                        return Some(format!("{why} in {region}"));
+                    }
+                }
+            };
+            for e in page.events() {
+                out.push(TrailEvent {
+                    time: e
+                        .event_time()
+                        .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+                    name: e.event_name().unwrap_or_default().to_owned(),
+                    source: e.event_source().unwrap_or_default().to_owned(),
+                    region: region.to_owned(),
+                    username: e.username().map(str::to_owned),
+                    record: e.cloud_trail_event().map(str::to_owned),
+                });
+            }
+            match page.next_token() {
+                Some(t) if out.len() < max_events => token = Some(t.to_owned()),
+                Some(_) => return Some(format!("showing the newest {max_events} events")),
+                None => return None,
+            }
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl EventHistory for CloudTrail {
+    async fn lookup(
+        &self,
+        attribute: LookupAttribute,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        max_events: usize,
+    ) -> LookupOutcome {
+        let (key, value) = match attribute {
+            LookupAttribute::AccessKeyId(v) => (LookupAttributeKey::AccessKeyId, v),
+            LookupAttribute::Username(v) => (LookupAttributeKey::Username, v),
+            LookupAttribute::EventName(v) => (LookupAttributeKey::EventName, v),
+            LookupAttribute::EventSource(v) => (LookupAttributeKey::EventSource, v),
+        };
+        let attribute = SdkAttribute::builder()
+            .attribute_key(key)
+            .attribute_value(value)
+            .build()
+            .expect("key and value are set");
+        let mut events = Vec::new();
+        let mut partial = Vec::new();
+        for (region, client) in &self.regions {
+            if let Some(why) = self
+                .lookup_region(
+                    region,
+                    client,
+                    &attribute,
+                    start,
+                    end,
+                    max_events,
+                    &mut events,
+                )
+                .await
+            {
+                partial.push(why);
+            }
+        }
+        events.sort_by(|a, b| b.time.cmp(&a.time));
+        events.truncate(max_events);
+        LookupOutcome {
+            events,
+            partial: (!partial.is_empty()).then(|| partial.join("; ")),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! IAM, as `/iam-users` needs it. IAM is global; its endpoint is in us-east-1.
+
+use aws_sdk_iam::Client;
+use chrono::{DateTime, Utc};
+use iam_alarm_commands::ports::{
+    IamDirectory, KeySummary, QueryError, QueryResult, UserName, UserSummary,
+};
+
+use super::AwsError;
+
+pub struct Iam {
+    client: Client,
+}
+
+impl Iam {
+    pub fn new(config: &aws_config::SdkConfig) -> Iam {
+        let conf = aws_sdk_iam::config::Builder::from(config)
+            .region(aws_sdk_iam::config::Region::new("us-east-1"))
+            .build();
+        Iam {
+            client: Client::from_conf(conf),
+        }
+    }
+}
+
+fn time(t: Option<&aws_sdk_iam::primitives::DateTime>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+}
+
+fn query(e: AwsError) -> QueryError {
+    QueryError::new(e.to_string())
+}
+
+#[async_trait::async_trait]
+impl IamDirectory for Iam {
+    async fn list_users(&self) -> QueryResult<Vec<UserName>> {
+        let mut users = Vec::new();
+        let mut marker: Option<String> = None;
+        // Follow Marker to the end: accounts with thousands of users list in pages of up to 1,000.
+        loop {
+            let page = self
+                .client
+                .list_users()
+                .set_marker(marker.take())
+                .max_items(1000)
+                .send()
+                .await
+                .map_err(|e| query(AwsError::new("iam:ListUsers", e)))?;
+            for u in page.users() {
+                users.push(UserName {
+                    name: u.user_name().to_owned(),
+                    created: time(Some(u.create_date())),
+                    password_last_used: time(u.password_last_used()),
+                });
+            }
+            match (page.is_truncated(), page.marker()) {
+                (true, Some(m)) => marker = Some(m.to_owned()),
+                _ => break,
+            }
+        }
+        Ok(users)
+    }
+
+    async fn describe_user(&self, user: &UserName) -> QueryResult<UserSummary> {
+        let keys = self
+            .client
+            .list_access_keys()
+            .user_name(&user.name)
+            .send()
+            .await
+            .map_err(|e| query(AwsError::new("iam:ListAccessKeys", e)))?;
+        let mut summaries = Vec::new();
+        for k in keys.access_key_metadata() {
+            let Some(id) = k.access_key_id() else {
+                continue;
+            };
+            let last_used = self
+                .client
+                .get_access_key_last_used()
+                .access_key_id(id)
+                .send()
+                .await
+                .map_err(|e| query(AwsError::new("iam:GetAccessKeyLastUsed", e)))?
+                .access_key_last_used()
+                .and_then(|u| time(u.last_used_date()));
+            summaries.push(KeySummary {
+                id: id.to_owned(),
+                active: k.status().is_some_and(|s| s.as_str() == "Active"),
+                last_used,
+            });
+        }
+        let mfa = self
+            .client
+            .list_mfa_devices()
+            .user_name(&user.name)
+            .send()
+            .await
+            .map_err(|e| query(AwsError::new("iam:ListMFADevices", e)))?;
+        Ok(UserSummary {
+            name: user.name.clone(),
+            created: user.created,
+            password_last_used: user.password_last_used,
+            keys: summaries,
+            mfa: !mfa.mfa_devices().is_empty(),
+        })
+    }
+}
