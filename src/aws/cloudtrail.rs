@@ -21,6 +21,14 @@ pub struct CloudTrail {
     regions: Vec<(String, Client)>,
 }
 
+/// One lookup, as every region runs it.
+struct Query {
+    attribute: SdkAttribute,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    max_events: usize,
+}
+
 /// What `/health` needs to know about the trail.
 #[derive(Debug, Clone)]
 pub struct TrailStatus {
@@ -83,15 +91,18 @@ impl CloudTrail {
 
     /// One region's events, page by page, spaced to the rate limit and retried when throttled.
     async fn lookup_region(
-        &self,
         region: &str,
         client: &Client,
-        attribute: &SdkAttribute,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        max_events: usize,
+        query: &Query,
         out: &mut Vec<TrailEvent>,
     ) -> Option<String> {
+        let Query {
+            attribute,
+            start,
+            end,
+            max_events,
+        } = query;
+        let (start, end, max_events) = (*start, *end, *max_events);
         let mut token: Option<String> = None;
         let mut first = true;
         loop {
@@ -178,30 +189,24 @@ impl EventHistory for CloudTrail {
             LookupAttribute::EventName(v) => (LookupAttributeKey::EventName, v),
             LookupAttribute::EventSource(v) => (LookupAttributeKey::EventSource, v),
         };
-        let attribute = SdkAttribute::builder()
-            .attribute_key(key)
-            .attribute_value(value)
-            .build()
-            .expect("key and value are set");
+        let query = Query {
+            attribute: SdkAttribute::builder()
+                .attribute_key(key)
+                .attribute_value(value)
+                .build()
+                .expect("key and value are set"),
+            start,
+            end,
+            max_events,
+        };
         let mut events = Vec::new();
         let mut partial = Vec::new();
         for (region, client) in &self.regions {
-            if let Some(why) = self
-                .lookup_region(
-                    region,
-                    client,
-                    &attribute,
-                    start,
-                    end,
-                    max_events,
-                    &mut events,
-                )
-                .await
-            {
+            if let Some(why) = Self::lookup_region(region, client, &query, &mut events).await {
                 partial.push(why);
             }
         }
-        events.sort_by(|a, b| b.time.cmp(&a.time));
+        events.sort_by_key(|e| std::cmp::Reverse(e.time));
         events.truncate(max_events);
         LookupOutcome {
             events,

@@ -13,8 +13,8 @@ fn read(path: &str) -> String {
 }
 
 /// An EventBridge `PutEvents` entry carrying a record, with the event's own source.
-fn entry(record: &str, source: &str) -> Value {
-    json!({"Source": source, "DetailType": "AWS API Call via CloudTrail", "Detail": record, "EventBusName": "default"})
+fn entry(bus: &str, record: &str, source: &str) -> Value {
+    json!({"Source": source, "DetailType": "AWS API Call via CloudTrail", "Detail": record, "EventBusName": bus})
 }
 
 fn with(record: &str, key: &str, value: &str) -> String {
@@ -26,18 +26,7 @@ fn with(record: &str, key: &str, value: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_pattern_file_matches_exactly_the_watched_iam_calls_in_moto() {
     let app = spawn_app().await;
-    let pattern = read("deploy/event-pattern.json");
-    let rule = format!("pattern-check-{}", app.health_port);
-    app.events(
-        "PutRule",
-        json!({"Name": rule, "EventPattern": pattern, "State": "ENABLED"}),
-    )
-    .await;
-    app.events(
-        "PutTargets",
-        json!({"Rule": rule, "Targets": [{"Id": "q", "Arn": app.queue_arn}]}),
-    )
-    .await;
+    let bus = app.rule_to_queue(&read("deploy/event-pattern.json")).await;
 
     let create = own_fixture("records/CreateUser-AssumedRole-session.json");
     let delete = own_fixture("records/DeleteUser-IAMUser.json");
@@ -79,7 +68,7 @@ async fn event_pattern_file_matches_exactly_the_watched_iam_calls_in_moto() {
         .iter()
         .enumerate()
         .map(|(i, (_, record, source, _))| {
-            entry(&with(record, "eventID", &format!("case-{i}")), source)
+            entry(&bus, &with(record, "eventID", &format!("case-{i}")), source)
         })
         .collect();
     let put = app.events("PutEvents", json!({ "Entries": entries })).await;

@@ -335,6 +335,24 @@ impl TestApp {
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
+    /// An event bus of this test's own (tests run in parallel on one moto) with a rule using `pattern` that
+    /// targets this app's queue. Returns the bus name.
+    pub async fn rule_to_queue(&self, pattern: &str) -> String {
+        let bus = format!("bus-{}", uuid_like());
+        self.events("CreateEventBus", json!({ "Name": bus })).await;
+        self.events(
+            "PutRule",
+            json!({"Name": "iam-user-change", "EventBusName": bus, "EventPattern": pattern, "State": "ENABLED"}),
+        )
+        .await;
+        self.events(
+            "PutTargets",
+            json!({"Rule": "iam-user-change", "EventBusName": bus, "Targets": [{"Id": "queue", "Arn": self.queue_arn}]}),
+        )
+        .await;
+        bus
+    }
+
     /// Call moto's EventBridge API (JSON protocol; moto does not check signatures).
     pub async fn events(&self, action: &str, body: Value) -> Value {
         let r = reqwest::Client::new()

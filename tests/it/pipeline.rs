@@ -43,17 +43,7 @@ async fn create_user_flows_from_the_eventbridge_rule_to_the_channel() {
     let pattern =
         std::fs::read_to_string(crate::support::repo_root().join("deploy/event-pattern.json"))
             .unwrap();
-    let rule = format!("iam-user-change-{}", app.health_port);
-    app.events(
-        "PutRule",
-        json!({"Name": rule, "EventPattern": pattern, "State": "ENABLED"}),
-    )
-    .await;
-    app.events(
-        "PutTargets",
-        json!({"Rule": rule, "Targets": [{"Id": "queue", "Arn": app.queue_arn}]}),
-    )
-    .await;
+    let bus = app.rule_to_queue(&pattern).await;
     app.start_bot_ready().await;
 
     let record = create_user();
@@ -64,7 +54,7 @@ async fn create_user_flows_from_the_eventbridge_rule_to_the_channel() {
                 "Source": "aws.iam",
                 "DetailType": "AWS API Call via CloudTrail",
                 "Detail": record,
-                "EventBusName": "default"
+                "EventBusName": bus
             }]}),
         )
         .await;
