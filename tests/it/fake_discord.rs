@@ -51,6 +51,44 @@ struct Inner {
     next_id: u64,
     gateway: Option<mpsc::UnboundedSender<Value>>,
     sequence: u64,
+    /// Interactions dispatched by tests: id → (token, when dispatched, message id for component presses).
+    interactions: HashMap<String, (String, Instant, Option<String>)>,
+    /// Every interaction callback, follow-up and edit, in order of arrival.
+    replies: Vec<Reply>,
+}
+
+/// What the bot answered to an interaction.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub interaction: String,
+    /// `callback` (the first response), `followup` or `edit` (PATCH @original).
+    pub kind: &'static str,
+    pub body: Value,
+    /// Time from dispatching the interaction to this reply.
+    pub after: Duration,
+}
+
+impl Reply {
+    /// The callback type (4 message, 5 deferred message, 6 deferred update, 7 update message).
+    pub fn callback_type(&self) -> Option<u64> {
+        self.body["type"].as_u64()
+    }
+    /// The message part: `data` of a callback, the body of a follow-up or edit.
+    pub fn message(&self) -> &Value {
+        if self.kind == "callback" {
+            &self.body["data"]
+        } else {
+            &self.body
+        }
+    }
+    pub fn ephemeral(&self) -> bool {
+        self.message()["flags"]
+            .as_u64()
+            .is_some_and(|f| f & 64 != 0)
+    }
+    pub fn text(&self) -> String {
+        self.message().to_string()
+    }
 }
 
 #[derive(Clone)]
@@ -83,6 +121,18 @@ impl FakeDiscord {
             )
             .route("/api/v10/webhooks/{id}/{token}", post(execute_webhook))
             .route(
+                "/api/v10/webhooks/{id}/{token}/messages/@original",
+                axum::routing::patch(edit_original).get(get_original),
+            )
+            .route(
+                "/api/v10/interactions/{id}/{token}/callback",
+                post(interaction_callback),
+            )
+            .route(
+                "/api/v10/channels/{channel}/messages/{message}",
+                get(get_message),
+            )
+            .route(
                 "/api/v10/applications/{app}/guilds/{guild}/commands",
                 put(register_commands),
             )
@@ -107,6 +157,53 @@ impl FakeDiscord {
 
     pub fn set_persistent_fault(&self, status: Option<u16>) {
         self.inner.lock().unwrap().persistent_fault = status;
+    }
+
+    /// Push an INTERACTION_CREATE through the gateway; returns the interaction id.
+    pub fn dispatch_interaction(
+        &self,
+        mut interaction: Value,
+        message_id: Option<String>,
+    ) -> String {
+        let mut inner = self.inner.lock().unwrap();
+        inner.next_id += 1;
+        let id = inner.next_id.to_string();
+        let token = format!("token-{id}");
+        interaction["id"] = json!(id);
+        interaction["token"] = json!(token);
+        interaction["application_id"] = json!(APPLICATION_ID.to_string());
+        inner
+            .interactions
+            .insert(id.clone(), (token, Instant::now(), message_id));
+        let sender = inner.gateway.clone().expect("a gateway session");
+        sender
+            .send(json!({"t": "INTERACTION_CREATE", "d": interaction}))
+            .expect("gateway session alive");
+        id
+    }
+
+    pub fn replies(&self, interaction: &str) -> Vec<Reply> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .replies
+            .iter()
+            .filter(|r| r.interaction == interaction)
+            .cloned()
+            .collect()
+    }
+
+    /// The id Discord gave a registered command.
+    pub fn command_id(&self, name: &str) -> String {
+        let inner = self.inner.lock().unwrap();
+        let all = inner
+            .command_registrations
+            .last()
+            .cloned()
+            .unwrap_or_default();
+        all.as_array()
+            .and_then(|a| a.iter().find(|c| c["name"] == name))
+            .and_then(|c| c["id"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| panic!("command {name} not registered"))
     }
 
     pub fn messages(&self) -> Vec<Posted> {
@@ -300,10 +397,111 @@ async fn create_message(
 
 async fn execute_webhook(
     State(fake): State<FakeDiscord>,
-    Path((_id, _token)): Path<(u64, String)>,
+    Path((id, token)): Path<(u64, String)>,
     Json(body): Json<Value>,
 ) -> Response {
+    if id == APPLICATION_ID {
+        // An interaction follow-up.
+        return record_reply(&fake, &token, "followup", body);
+    }
     record_post(fake, 0, body).await
+}
+
+async fn edit_original(
+    State(fake): State<FakeDiscord>,
+    Path((_id, token)): Path<(u64, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    record_reply(&fake, &token, "edit", body)
+}
+
+async fn get_original(Path((_id, _token)): Path<(u64, String)>) -> Response {
+    let p = Posted {
+        id: "1".into(),
+        channel_id: 0,
+        body: json!({"content": ""}),
+    };
+    Json(message_json(&p)).into_response()
+}
+
+async fn interaction_callback(
+    State(fake): State<FakeDiscord>,
+    Path((id, token)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let message_id = fake
+        .inner
+        .lock()
+        .unwrap()
+        .interactions
+        .get(&id)
+        .and_then(|i| i.2.clone());
+    // UPDATE_MESSAGE edits the message the button sits on, as Discord would.
+    if body["type"] == 7 {
+        if let Some(mid) = message_id {
+            let mut inner = fake.inner.lock().unwrap();
+            if let Some(m) = inner.messages.iter_mut().find(|m| m.id == mid) {
+                for key in ["embeds", "components", "content"] {
+                    if let Some(v) = body["data"].get(key) {
+                        m.body[key] = v.clone();
+                    }
+                }
+            }
+        }
+    }
+    record_reply(&fake, &token, "callback", body);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn record_reply(fake: &FakeDiscord, token: &str, kind: &'static str, body: Value) -> Response {
+    {
+        let mut inner = fake.inner.lock().unwrap();
+        let Some((id, (_, at, _))) = inner
+            .interactions
+            .iter()
+            .find(|(_, i)| i.0 == token)
+            .map(|(k, v)| (k.clone(), v.clone()))
+        else {
+            return (
+                StatusCode::NOT_FOUND,
+                Json(json!({"message": "Unknown Webhook", "code": 10015})),
+            )
+                .into_response();
+        };
+        let after = at.elapsed();
+        inner.replies.push(Reply {
+            interaction: id,
+            kind,
+            body: body.clone(),
+            after,
+        });
+    }
+    fake.touch();
+    let p = Posted {
+        id: "1".into(),
+        channel_id: 0,
+        body,
+    };
+    Json(message_json(&p)).into_response()
+}
+
+async fn get_message(
+    State(fake): State<FakeDiscord>,
+    Path((_channel, message)): Path<(u64, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorised(&headers) {
+        return unauthorised();
+    }
+    let inner = fake.inner.lock().unwrap();
+    match inner.messages.iter().find(|m| m.id == message) {
+        Some(m) => Json(message_json(m)).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"message": "Unknown Message", "code": 10008})),
+        )
+            .into_response(),
+    }
 }
 
 async fn record_post(fake: FakeDiscord, channel: u64, body: Value) -> Response {
@@ -386,12 +584,28 @@ async fn record_post(fake: FakeDiscord, channel: u64, body: Value) -> Response {
     response
 }
 
-fn message_json(p: &Posted) -> Value {
+pub fn message_json(p: &Posted) -> Value {
     let mut m = p.body.clone();
     m["id"] = json!(p.id);
     m["channel_id"] = json!(p.channel_id.to_string());
     m["author"] = bot_user();
     m["type"] = json!(0);
+    for (k, v) in [
+        ("content", json!("")),
+        ("timestamp", json!("2026-11-20T09:00:02.000000+00:00")),
+        ("edited_timestamp", Value::Null),
+        ("tts", json!(false)),
+        ("mention_everyone", json!(false)),
+        ("mentions", json!([])),
+        ("mention_roles", json!([])),
+        ("attachments", json!([])),
+        ("embeds", json!([])),
+        ("pinned", json!(false)),
+    ] {
+        if m.get(k).is_none() {
+            m[k] = v;
+        }
+    }
     m
 }
 

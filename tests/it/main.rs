@@ -1,5 +1,6 @@
 //! iam-alarm's integration tests: one binary, one module per topic.
 
+mod aws_stub;
 mod cli;
 mod corpus;
 mod deploy;
@@ -9,4 +10,5 @@ mod helpers;
 mod pattern;
 mod pipeline;
 mod properties;
+mod responders;
 mod support;
