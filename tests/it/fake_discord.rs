@@ -51,6 +51,8 @@ struct Inner {
     next_id: u64,
     gateway: Option<mpsc::UnboundedSender<Value>>,
     sequence: u64,
+    /// Refuse slash-command registration (403), as Discord does for a bot invited without `applications.commands`.
+    refuse_registration: bool,
     /// Interactions dispatched by tests: id → (token, when dispatched, message id for component presses).
     interactions: HashMap<String, (String, Instant, Option<String>)>,
     /// Every interaction callback, follow-up and edit, in order of arrival.
@@ -153,6 +155,10 @@ impl FakeDiscord {
 
     pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
         self.inner.lock().unwrap().faults.extend(faults);
+    }
+
+    pub fn refuse_registration(&self) {
+        self.inner.lock().unwrap().refuse_registration = true;
     }
 
     pub fn set_persistent_fault(&self, status: Option<u16>) {
@@ -311,6 +317,10 @@ async fn register_commands(
 ) -> Response {
     if !authorised(&headers) {
         return unauthorised();
+    }
+    if fake.inner.lock().unwrap().refuse_registration {
+        let missing = json!({"message": "Missing Access", "code": 50001});
+        return (StatusCode::FORBIDDEN, Json(missing)).into_response();
     }
     let commands: Vec<Value> = body
         .as_array()

@@ -263,11 +263,9 @@ impl TestApp {
         bot.child.wait().unwrap();
     }
 
-    /// SIGTERM, then the exit status (waits at most `limit`).
-    pub async fn terminate_bot(&mut self, limit: Duration) -> Option<i32> {
+    /// The bot's exit status, waiting at most `limit` for it to stop by itself.
+    pub async fn wait_for_exit(&mut self, limit: Duration) -> Option<i32> {
         let bot = self.bot.as_mut().expect("a running bot");
-        let pid = bot.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let deadline = std::time::Instant::now() + limit;
         loop {
             if let Some(status) = bot.child.try_wait().unwrap() {
@@ -278,6 +276,19 @@ impl TestApp {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// SIGTERM, then the exit status (waits at most `limit`).
+    pub async fn terminate_bot(&mut self, limit: Duration) -> Option<i32> {
+        let pid = self
+            .bot
+            .as_ref()
+            .expect("a running bot")
+            .child
+            .id()
+            .to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.wait_for_exit(limit).await
     }
 
     pub async fn send(&self, body: &str) {

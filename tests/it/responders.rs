@@ -575,3 +575,17 @@ async fn health_checks_the_pipeline_in_moto() {
     );
     assert_eq!(r[1].message()["embeds"][0]["title"], "Pipeline broken");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_command_registration_stops_the_bot_with_exit_1() {
+    let mut app = spawn_app().await;
+    app.discord.refuse_registration();
+    app.start_bot();
+    let code = app.wait_for_exit(LIMIT).await;
+    assert_eq!(code, Some(1), "{}", app.bot_log());
+    let log = app.bot_log();
+    assert!(
+        log.contains("slash command registration failed") && log.contains("Missing Access"),
+        "{log}"
+    );
+}
