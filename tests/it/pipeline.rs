@@ -237,6 +237,21 @@ async fn healthz_and_metrics_answer() {
         assert!(metrics.contains(line), "missing {line:?} in\n{metrics}");
     }
     assert!(metrics.contains("# TYPE iam_alarm_last_alert_timestamp_seconds gauge"));
+
+    // The container HEALTHCHECK's command: 0 while healthy, 1 once the bot is gone.
+    let addr = format!("127.0.0.1:{}", app.health_port);
+    let healthcheck = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_iam-alarm"))
+            .arg("healthcheck")
+            .env("HEALTH_ADDR", &addr)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(healthcheck().status.code(), Some(0));
+    assert_eq!(app.terminate_bot(Duration::from_secs(10)).await, Some(0));
+    let out = healthcheck();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unhealthy"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
