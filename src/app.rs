@@ -140,6 +140,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         },
         poll: config.poll.clone(),
         metrics: Arc::clone(&metrics),
+        waiting: Vec::new(),
     };
     let mut poller_task = tokio::spawn(poller.run(shutdown.clone()));
     info!("iam-alarm running");

@@ -29,6 +29,8 @@ pub struct Poller {
     pub render: RenderOptions,
     pub poll: PollConfig,
     pub metrics: Arc<Metrics>,
+    /// The rest of the current batch, while one message is being handled.
+    pub waiting: Vec<Received>,
 }
 
 /// How one message ended.
@@ -64,16 +66,18 @@ impl Poller {
                     }
                 }
             };
-            let mut pending = batch.into_iter();
-            while let Some(message) = pending.next() {
-                if let Handled::Released = self.handle(&message, &mut shutdown).await {
+            for (i, message) in batch.iter().enumerate() {
+                // The rest of the batch waits behind this message: kept ours while Discord is retried.
+                self.waiting = batch[i + 1..].to_vec();
+                if let Handled::Released = self.handle(message, &mut shutdown).await {
                     // Hand back everything not yet processed, so another consumer (or our restart) gets it now.
-                    for rest in std::iter::once(message).chain(pending.by_ref()) {
-                        self.release(&rest).await;
+                    for rest in &batch[i..] {
+                        self.release(rest).await;
                     }
                     break;
                 }
             }
+            self.waiting.clear();
         }
         info!("poller stopped");
     }
@@ -154,13 +158,12 @@ impl Poller {
                 message_id = %message.message_id, event_id = %event.key, attempt, error = %err,
                 retry_in = ?delay, "Discord did not accept the alert; retrying"
             );
-            // Keep the message ours for the wait and the next attempt.
-            if let Err(e) = self
-                .queue
-                .set_visibility(&message.receipt, delay + self.poll.visibility)
-                .await
-            {
-                warn!(message_id = %message.message_id, error = %e, "cannot extend visibility");
+            // Keep the message, and the rest of its batch, ours for the wait and the next attempt.
+            for m in std::iter::once(message).chain(&self.waiting) {
+                let hidden = delay + self.poll.visibility;
+                if let Err(e) = self.queue.set_visibility(&m.receipt, hidden).await {
+                    warn!(message_id = %m.message_id, error = %e, "cannot extend visibility");
+                }
             }
             self.metrics.beat();
             tokio::select! {

@@ -333,3 +333,52 @@ async fn refused_alert_is_dead_lettered_listed_and_replayed() {
     one_message_and_empty_queue(&app).await;
     app.wait_for_depth(&app.dlq_url, 0, 0, LIMIT).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_outage_keeps_the_whole_batch_hidden_and_posts_each_once() {
+    let mut app = spawn_app().await;
+    // Both alerts wait in the queue, so the bot receives them in one batch.
+    app.send(&queued(&create_user())).await;
+    app.send(&queued(&own_fixture("records/DeleteUser-IAMUser.json")))
+        .await;
+    app.discord.set_persistent_fault(Some(502));
+    app.start_bot_ready().await;
+    // Fail for longer than the 2 s visibility timeout the bot receives with.
+    app.discord
+        .wait_until("Discord failing for 3 s", LIMIT, |d| {
+            d.attempts()
+                .first()
+                .is_some_and(|a| a.0.elapsed() > Duration::from_secs(3))
+        })
+        .await;
+    // Another consumer (this test) finds nothing to take: the waiting message is still hidden.
+    let peek = app
+        .sqs
+        .receive_message()
+        .queue_url(&app.queue_url)
+        .max_number_of_messages(10)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        peek.messages.unwrap_or_default().is_empty(),
+        "a batched message became visible during the outage"
+    );
+    app.discord.set_persistent_fault(None);
+    app.discord
+        .wait_until_or_log(
+            "both alerts",
+            LIMIT,
+            |d| d.messages().len() == 2,
+            || app.bot_log(),
+        )
+        .await;
+    app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
+    assert_eq!(app.discord.messages().len(), 2);
+    let (_, metrics) = app.http_get("/metrics").await;
+    assert!(
+        metrics.contains("iam_alarm_messages_received_total 2"),
+        "a message of the batch came back while Discord was down:\n{metrics}"
+    );
+}
