@@ -107,13 +107,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         }
         SinkConfig::Console => {
             warn!("console mode: neither DISCORD_TOKEN nor DISCORD_WEBHOOK_URL is set, so alerts are printed to stdout");
-            let console = Console {
-                options: RenderOptions {
-                    timezone: config.alert.timezone,
-                    ..RenderOptions::default()
-                },
-            };
-            (Sink::Console(console), Dedup::new(DEFAULT_CAPACITY))
+            (Sink::Console(Console), Dedup::new(DEFAULT_CAPACITY))
         }
     };
 
@@ -141,6 +135,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         poll: config.poll.clone(),
         metrics: Arc::clone(&metrics),
         waiting: Vec::new(),
+        backlog: Vec::new(),
     };
     let mut poller_task = tokio::spawn(poller.run(shutdown.clone()));
     info!("iam-alarm running");

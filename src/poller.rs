@@ -3,12 +3,18 @@
 //! A message is deleted only after Discord accepted its alert. While Discord fails, the message is retried with
 //! capped exponential backoff and jitter, its visibility extended so no other consumer takes it. What can never
 //! become an alert goes to the dead-letter queue with the reason; what is valid but not an alert is deleted.
+//!
+//! Alerts are posted one by one while the channel's rate-limit bucket has room. A burst beyond it waits in a
+//! backlog (its messages kept hidden) until the bucket refills, and is then posted as digests grouped by actor
+//! and action that name every affected user (see `iam_alarm_core::digest`).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use iam_alarm_core::render::{render_message, RenderOptions};
+use iam_alarm_core::digest::render_digests;
+use iam_alarm_core::message::CreateMessage;
+use iam_alarm_core::render::{render_message, render_text, RenderOptions};
 use iam_alarm_core::{classify, Event, Rejection, WatchedEvents};
 use tracing::{error, info, warn};
 
@@ -29,15 +35,27 @@ pub struct Poller {
     pub render: RenderOptions,
     pub poll: PollConfig,
     pub metrics: Arc<Metrics>,
-    /// The rest of the current batch, while one message is being handled.
+    /// Received messages not yet handled (the rest of the current batch), kept hidden while we wait.
     pub waiting: Vec<Received>,
+    /// Alerts beyond the rate limit, waiting to go out as digests.
+    pub backlog: Vec<(Received, Event)>,
 }
 
-/// How one message ended.
+/// The longest a burst's first event waits for its digest while more keep arriving.
+const MAX_HOLD: Duration = Duration::from_secs(10);
+
+/// How handling ended.
 enum Handled {
     Done,
-    /// Shutdown came while it was being retried: handed back to the queue.
+    /// Shutdown came while waiting on Discord: handed back to the queue.
     Released,
+}
+
+/// The result of posting: accepted, refused for good (400), or interrupted by shutdown.
+enum Posted {
+    Accepted,
+    Refused(DeliveryError),
+    Interrupted,
 }
 
 impl Poller {
@@ -66,20 +84,34 @@ impl Poller {
                     }
                 }
             };
-            for (i, message) in batch.iter().enumerate() {
-                // The rest of the batch waits behind this message: kept ours while Discord is retried.
-                self.waiting = batch[i + 1..].to_vec();
-                if let Handled::Released = self.handle(message, &mut shutdown).await {
-                    // Hand back everything not yet processed, so another consumer (or our restart) gets it now.
-                    for rest in &batch[i..] {
-                        self.release(rest).await;
-                    }
+            if let Handled::Released = self.handle_batch(batch, &mut shutdown).await {
+                break;
+            }
+            if !self.backlog.is_empty() {
+                if let Handled::Released = self.drain_backlog(&mut shutdown).await {
                     break;
                 }
             }
-            self.waiting.clear();
         }
         info!("poller stopped");
+    }
+
+    async fn handle_batch(&mut self, batch: Vec<Received>, shutdown: &mut Shutdown) -> Handled {
+        for (i, message) in batch.iter().enumerate() {
+            // The rest of the batch waits behind this message: kept ours while Discord is retried.
+            self.waiting = batch[i + 1..].to_vec();
+            if let Handled::Released = self.handle(message, shutdown).await {
+                // Hand back everything not yet done, so another consumer (or our restart) gets it now.
+                for rest in &batch[i..] {
+                    self.release(rest).await;
+                }
+                self.release_backlog().await;
+                self.waiting.clear();
+                return Handled::Released;
+            }
+        }
+        self.waiting.clear();
+        Handled::Done
     }
 
     async fn handle(&mut self, message: &Received, shutdown: &mut Shutdown) -> Handled {
@@ -102,74 +134,217 @@ impl Poller {
                 return Handled::Done;
             }
         };
-        if self.dedup.contains(&event.key) {
+        if self.dedup.contains(&event.key) || self.backlog.iter().any(|(_, e)| e.key == event.key) {
             info!(message_id = id, event_id = %event.key, "already posted; deleting duplicate");
             self.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
             self.delete(message).await;
             return Handled::Done;
         }
-        match self.deliver(message, &event, shutdown).await {
-            Ok(()) => {
+        // A lone event goes out at once; what the rate limit can't take now joins the burst's backlog.
+        if !self.backlog.is_empty() || !self.sink.has_room() {
+            self.backlog.push((message.clone(), event));
+            return Handled::Done;
+        }
+        let rendered = self.render_one(&event);
+        let text = render_text(&event, &self.render);
+        match self.post(&rendered, &text, &[message], shutdown).await {
+            Posted::Accepted => {
                 info!(message_id = id, event_id = %event.key, event = %event.event_name, "alert posted");
-                self.metrics.posted.fetch_add(1, Ordering::Relaxed);
-                self.metrics.last_alert.store(now_unix(), Ordering::Relaxed);
-                if let Err(e) = self.dedup.insert(event.key.clone()) {
-                    warn!(error = %e, "cannot journal the posted event id");
-                }
-                self.delete(message).await;
+                self.accepted(&[(message, &event)]).await;
                 Handled::Done
             }
-            Err(Some(rejected)) => {
-                self.dead_letter(message, &rejected.to_string()).await;
+            Posted::Refused(err) => {
+                self.dead_letter(message, &err.to_string()).await;
                 Handled::Done
             }
-            Err(None) => Handled::Released,
+            Posted::Interrupted => Handled::Released,
         }
     }
 
-    /// Post until Discord accepts. `Err(None)`: shutdown came first; `Err(Some)`: Discord refused the payload.
-    async fn deliver(
-        &self,
-        message: &Received,
-        event: &Event,
-        shutdown: &mut Shutdown,
-    ) -> Result<(), Option<DeliveryError>> {
-        let rendered = render_message(
+    fn render_one(&self, event: &Event) -> CreateMessage {
+        render_message(
             event,
             &RenderOptions {
                 destination: self.sink.destination(),
                 ..self.render.clone()
             },
-        );
+        )
+    }
+
+    /// Post the backlog as digests. A digest goes when the rate limit has room and the burst has settled: the
+    /// queue ran dry, a full message's worth is waiting, or the oldest event has waited `MAX_HOLD`. Meanwhile
+    /// the rest of the burst is gathered and the backlog's messages are kept hidden.
+    async fn drain_backlog(&mut self, shutdown: &mut Shutdown) -> Handled {
+        let mut last_extension = Instant::now();
+        let held_since = Instant::now();
+        let mut queue_dry = false;
+        while !self.backlog.is_empty() {
+            if shutdown.is_triggered() {
+                self.release_backlog().await;
+                return Handled::Released;
+            }
+            let room = self.sink.has_room();
+            if room
+                && (queue_dry || held_since.elapsed() >= MAX_HOLD || self.backlog_fills_a_message())
+            {
+                if let Handled::Released = self.post_next_digest(shutdown).await {
+                    return Handled::Released;
+                }
+                continue;
+            }
+            // Gather more of the burst while the bucket refills.
+            let wait = if room {
+                Duration::ZERO
+            } else {
+                self.sink.time_to_room()
+            };
+            let batch = tokio::select! {
+                r = self.queue.receive(10, Duration::ZERO, self.poll.visibility) => r.unwrap_or_default(),
+                _ = shutdown.triggered() => Vec::new(),
+            };
+            queue_dry = batch.is_empty();
+            if queue_dry && !room {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait.min(Duration::from_millis(200))) => {}
+                    _ = shutdown.triggered() => {}
+                }
+            }
+            if let Handled::Released = self.handle_batch(batch, shutdown).await {
+                return Handled::Released;
+            }
+            if last_extension.elapsed() > self.poll.visibility / 3 {
+                self.extend(self.backlog.iter().map(|(m, _)| m), self.poll.visibility)
+                    .await;
+                last_extension = Instant::now();
+            }
+            self.metrics.beat();
+        }
+        Handled::Done
+    }
+
+    /// Whether the backlog already needs more than one digest message.
+    fn backlog_fills_a_message(&self) -> bool {
+        let events: Vec<&Event> = self.backlog.iter().map(|(_, e)| e).collect();
+        events.len() > 1 && render_digests(&events).len() > 1
+    }
+
+    /// Post the first digest message of the backlog (or the single alert, when only one waits).
+    async fn post_next_digest(&mut self, shutdown: &mut Shutdown) -> Handled {
+        let backlog = std::mem::take(&mut self.backlog);
+        let events: Vec<&Event> = backlog.iter().map(|(_, e)| e).collect();
+        let (message, covered, text) = if events.len() == 1 {
+            (
+                self.render_one(events[0]),
+                vec![events[0].key.clone()],
+                render_text(events[0], &self.render),
+            )
+        } else {
+            let first = render_digests(&events)
+                .into_iter()
+                .next()
+                .expect("a non-empty backlog");
+            let covered: Vec<_> = first.events.iter().map(|e| e.key.clone()).collect();
+            let text = first
+                .events
+                .iter()
+                .map(|e| iam_alarm_core::render::headline(e))
+                .collect::<Vec<_>>()
+                .join("\n");
+            (first.message, covered, text)
+        };
+        let (done, rest): (Vec<_>, Vec<_>) = backlog
+            .into_iter()
+            .partition(|(_, e)| covered.contains(&e.key));
+        self.backlog = rest;
+        let received: Vec<&Received> = done.iter().map(|(m, _)| m).collect();
+        match self.post(&message, &text, &received, shutdown).await {
+            Posted::Accepted => {
+                info!(
+                    events = done.len(),
+                    waiting = self.backlog.len(),
+                    "digest posted"
+                );
+                let pairs: Vec<(&Received, &Event)> = done.iter().map(|(m, e)| (m, e)).collect();
+                self.accepted(&pairs).await;
+                Handled::Done
+            }
+            Posted::Refused(err) => {
+                for (m, _) in &done {
+                    self.dead_letter(m, &err.to_string()).await;
+                }
+                Handled::Done
+            }
+            Posted::Interrupted => {
+                for (m, _) in &done {
+                    self.release(m).await;
+                }
+                self.release_backlog().await;
+                Handled::Released
+            }
+        }
+    }
+
+    /// Discord accepted these alerts: remember them, count them, delete their messages.
+    async fn accepted(&mut self, alerts: &[(&Received, &Event)]) {
+        self.metrics
+            .posted
+            .fetch_add(alerts.len() as u64, Ordering::Relaxed);
+        self.metrics.last_alert.store(now_unix(), Ordering::Relaxed);
+        for (message, event) in alerts {
+            if let Err(e) = self.dedup.insert(event.key.clone()) {
+                warn!(error = %e, "cannot journal the posted event id");
+            }
+            self.delete(message).await;
+        }
+    }
+
+    /// Post until Discord accepts, keeping `messages`, the rest of the batch and the backlog hidden meanwhile.
+    async fn post(
+        &self,
+        rendered: &CreateMessage,
+        text: &str,
+        messages: &[&Received],
+        shutdown: &mut Shutdown,
+    ) -> Posted {
         let mut attempt = 0u32;
         loop {
-            let err = match self.sink.deliver(event, &rendered).await {
-                Ok(()) => return Ok(()),
+            let err = match self.sink.deliver(rendered, text).await {
+                Ok(()) => return Posted::Accepted,
                 Err(e) => e,
             };
             self.metrics.count_discord_error(err.kind());
             let DeliveryError::Retry { after, .. } = &err else {
-                error!(message_id = %message.message_id, event_id = %event.key, error = %err, "Discord refused the alert");
-                return Err(Some(err));
+                error!(messages = messages.len(), error = %err, "Discord refused the alert");
+                return Posted::Refused(err);
             };
             attempt += 1;
             let delay = after.map_or_else(|| backoff(&self.poll, attempt), |a| a + jitter(a / 10));
-            warn!(
-                message_id = %message.message_id, event_id = %event.key, attempt, error = %err,
-                retry_in = ?delay, "Discord did not accept the alert; retrying"
-            );
-            // Keep the message, and the rest of its batch, ours for the wait and the next attempt.
-            for m in std::iter::once(message).chain(&self.waiting) {
-                let hidden = delay + self.poll.visibility;
-                if let Err(e) = self.queue.set_visibility(&m.receipt, hidden).await {
-                    warn!(message_id = %m.message_id, error = %e, "cannot extend visibility");
-                }
-            }
+            warn!(attempt, error = %err, retry_in = ?delay, "Discord did not accept the alert; retrying");
+            let held = messages
+                .iter()
+                .copied()
+                .chain(&self.waiting)
+                .chain(self.backlog.iter().map(|(m, _)| m));
+            self.extend(held, delay + self.poll.visibility).await;
             self.metrics.beat();
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = shutdown.triggered() => return Err(None),
+                _ = shutdown.triggered() => return Posted::Interrupted,
             }
+        }
+    }
+
+    async fn extend<'a>(&self, messages: impl Iterator<Item = &'a Received>, hidden: Duration) {
+        for m in messages {
+            if let Err(e) = self.queue.set_visibility(&m.receipt, hidden).await {
+                warn!(message_id = %m.message_id, error = %e, "cannot extend visibility");
+            }
+        }
+    }
+
+    async fn release_backlog(&mut self) {
+        for (m, _) in std::mem::take(&mut self.backlog) {
+            self.release(&m).await;
         }
     }
 

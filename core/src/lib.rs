@@ -5,6 +5,7 @@
 //! respects every Discord limit ([`message`]).
 
 pub mod buttons;
+pub mod digest;
 pub mod envelope;
 pub mod event;
 pub mod message;

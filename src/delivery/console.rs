@@ -2,16 +2,10 @@
 
 use std::io::Write;
 
-use iam_alarm_core::render::{render_text, RenderOptions};
-use iam_alarm_core::Event;
-
-pub struct Console {
-    pub options: RenderOptions,
-}
+pub struct Console;
 
 impl Console {
-    pub fn print(&self, event: &Event) {
-        let text = render_text(event, &self.options);
+    pub fn print(&self, text: &str) {
         let mut out = std::io::stdout().lock();
         // A closed stdout must not crash the bot; the log still has the alert.
         let _ = writeln!(out, "{text}");

@@ -10,6 +10,7 @@ use reqwest::{Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use super::pacing::Pacer;
 use super::DeliveryError;
 
 pub const DEFAULT_API_BASE: &str = "https://discord.com";
@@ -18,6 +19,8 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct DiscordRest {
     http: reqwest::Client,
+    /// The alert channel's (or webhook's) bucket and the global limit.
+    pacer: Pacer,
     /// `https://discord.com/api/v10` (or the configured replacement).
     api: String,
     auth: Auth,
@@ -33,6 +36,7 @@ impl DiscordRest {
     pub fn bot(base: Option<&Url>, token: SecretString) -> DiscordRest {
         DiscordRest {
             http: client(),
+            pacer: Pacer::default(),
             api: api_root(base),
             auth: Auth::Bot(token),
         }
@@ -41,6 +45,7 @@ impl DiscordRest {
     pub fn webhook(url: SecretString) -> DiscordRest {
         DiscordRest {
             http: client(),
+            pacer: Pacer::default(),
             api: String::new(),
             auth: Auth::Webhook(url),
         }
@@ -53,13 +58,44 @@ impl DiscordRest {
         message: &CreateMessage,
     ) -> Result<(), DeliveryError> {
         let url = format!("{}/channels/{channel_id}/messages", self.api);
+        self.pacer.acquire().await;
         let response = self
             .authorised(self.http.post(url))
             .json(message)
             .send()
             .await
             .map_err(transport_error)?;
-        check(response).await.map(drop)
+        self.paced(response).await
+    }
+
+    /// Whether an alert could be posted now without waiting for the rate limit.
+    pub fn has_room(&self) -> bool {
+        self.pacer.has_room()
+    }
+
+    /// How long until the rate limit lets a message go (zero: now).
+    pub fn time_to_room(&self) -> std::time::Duration {
+        self.pacer.time_to_room()
+    }
+
+    /// Learn the bucket from the answer, and honour a 429's wait for every later request too.
+    async fn paced(&self, response: Response) -> Result<(), DeliveryError> {
+        self.pacer.update(response.headers());
+        match check(response).await {
+            Err(DeliveryError::Retry {
+                kind: "rate_limited",
+                after: Some(after),
+                detail,
+            }) => {
+                self.pacer.block_for(after);
+                Err(DeliveryError::Retry {
+                    kind: "rate_limited",
+                    after: Some(after),
+                    detail,
+                })
+            }
+            other => other.map(drop),
+        }
     }
 
     /// `POST {webhook}?wait=true` (wait, so a 2xx means the message exists).
@@ -67,6 +103,7 @@ impl DiscordRest {
         let Auth::Webhook(url) = &self.auth else {
             unreachable!("execute_webhook on a bot client")
         };
+        self.pacer.acquire().await;
         let response = self
             .http
             .post(url.expose_secret())
@@ -75,7 +112,7 @@ impl DiscordRest {
             .send()
             .await
             .map_err(transport_error)?;
-        check(response).await.map(drop)
+        self.paced(response).await
     }
 
     /// The channel's most recent messages (newest first), as raw JSON.

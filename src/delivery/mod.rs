@@ -4,11 +4,11 @@
 
 pub mod console;
 pub mod discord;
+pub mod pacing;
 
 use std::time::Duration;
 
 use iam_alarm_core::message::CreateMessage;
-use iam_alarm_core::Event;
 
 pub use discord::DiscordRest;
 
@@ -52,18 +52,31 @@ pub enum Sink {
 }
 
 impl Sink {
-    pub async fn deliver(
-        &self,
-        event: &Event,
-        message: &CreateMessage,
-    ) -> Result<(), DeliveryError> {
+    /// Post one message; the console prints `text` (the plain rendering) instead.
+    pub async fn deliver(&self, message: &CreateMessage, text: &str) -> Result<(), DeliveryError> {
         match self {
             Sink::Channel { rest, channel_id } => rest.create_message(*channel_id, message).await,
             Sink::Webhook { rest } => rest.execute_webhook(message).await,
             Sink::Console(console) => {
-                console.print(event);
+                console.print(text);
                 Ok(())
             }
+        }
+    }
+
+    /// How long until the rate limit lets an alert go (zero: now).
+    pub fn time_to_room(&self) -> std::time::Duration {
+        match self {
+            Sink::Channel { rest, .. } | Sink::Webhook { rest } => rest.time_to_room(),
+            Sink::Console(_) => std::time::Duration::ZERO,
+        }
+    }
+
+    /// Whether an alert could go out now without waiting for Discord's rate limit (the console always can).
+    pub fn has_room(&self) -> bool {
+        match self {
+            Sink::Channel { rest, .. } | Sink::Webhook { rest } => rest.has_room(),
+            Sink::Console(_) => true,
         }
     }
 

@@ -20,6 +20,10 @@ use tokio::sync::{mpsc, Notify};
 pub const APPLICATION_ID: u64 = 900_000_000_000_000_001;
 pub const BOT_USER_ID: u64 = 900_000_000_000_000_002;
 pub const TOKEN: &str = "fake-bot-token-never-logged";
+/// Discord's per-channel limit on creating messages, and the global request limit.
+pub const CHANNEL_LIMIT: usize = 5;
+pub const CHANNEL_WINDOW: Duration = Duration::from_secs(5);
+pub const GLOBAL_LIMIT: usize = 50;
 
 /// A fault to answer the next channel-message POST with.
 #[derive(Clone, Debug)]
@@ -51,6 +55,11 @@ struct Inner {
     next_id: u64,
     gateway: Option<mpsc::UnboundedSender<Value>>,
     sequence: u64,
+    /// Accepted message posts in the sliding windows of Discord's limits.
+    channel_posts: VecDeque<Instant>,
+    global_posts: VecDeque<Instant>,
+    /// 429s answered because a limit was reached.
+    rate_limited: usize,
     /// Refuse slash-command registration (403), as Discord does for a bot invited without `applications.commands`.
     refuse_registration: bool,
     /// Interactions dispatched by tests: id → (token, when dispatched, message id for component presses).
@@ -159,6 +168,11 @@ impl FakeDiscord {
 
     pub fn refuse_registration(&self) {
         self.inner.lock().unwrap().refuse_registration = true;
+    }
+
+    /// How many 429s the fake answered because a real Discord limit was reached.
+    pub fn rate_limited(&self) -> usize {
+        self.inner.lock().unwrap().rate_limited
     }
 
     pub fn set_persistent_fault(&self, status: Option<u16>) {
@@ -548,7 +562,39 @@ async fn record_post(fake: FakeDiscord, channel: u64, body: Value) -> Response {
                 false,
             ),
             (fault, None) => {
-                if let Some(violation) = limit_violation(&body) {
+                // Discord's limits: 5 messages per 5 s in a channel, 50 requests per second in all.
+                let window = |times: &mut VecDeque<Instant>, span: Duration| {
+                    while times
+                        .front()
+                        .is_some_and(|t| now.duration_since(*t) >= span)
+                    {
+                        times.pop_front();
+                    }
+                };
+                window(&mut inner.channel_posts, CHANNEL_WINDOW);
+                window(&mut inner.global_posts, Duration::from_secs(1));
+                let channel_full = inner.channel_posts.len() >= CHANNEL_LIMIT;
+                let global_full = inner.global_posts.len() >= GLOBAL_LIMIT;
+                if channel_full || global_full {
+                    let (oldest, span) = if channel_full {
+                        (inner.channel_posts[0], CHANNEL_WINDOW)
+                    } else {
+                        (inner.global_posts[0], Duration::from_secs(1))
+                    };
+                    let after = (span - now.duration_since(oldest)).as_secs_f64();
+                    inner.rate_limited += 1;
+                    let r = answer(
+                        &mut inner,
+                        429,
+                        json!({"message": "You are being rate limited.", "retry_after": after, "global": global_full}),
+                        vec![
+                            ("retry-after", format!("{after:.3}")),
+                            ("x-ratelimit-remaining", "0".into()),
+                            ("x-ratelimit-reset-after", format!("{after:.3}")),
+                        ],
+                    );
+                    (r, false)
+                } else if let Some(violation) = limit_violation(&body) {
                     let r = answer(
                         &mut inner,
                         400,
@@ -581,7 +627,18 @@ async fn record_post(fake: FakeDiscord, channel: u64, body: Value) -> Response {
                         }
                     };
                     let posted = inner.messages[index].clone();
-                    let r = answer(&mut inner, 200, message_json(&posted), vec![]);
+                    inner.channel_posts.push_back(now);
+                    inner.global_posts.push_back(now);
+                    let remaining = CHANNEL_LIMIT - inner.channel_posts.len();
+                    let reset =
+                        (CHANNEL_WINDOW - now.duration_since(inner.channel_posts[0])).as_secs_f64();
+                    let headers = vec![
+                        ("x-ratelimit-limit", CHANNEL_LIMIT.to_string()),
+                        ("x-ratelimit-remaining", remaining.to_string()),
+                        ("x-ratelimit-reset-after", format!("{reset:.3}")),
+                        ("x-ratelimit-bucket", "channel-messages".to_owned()),
+                    ];
+                    let r = answer(&mut inner, 200, message_json(&posted), headers);
                     (r, matches!(fault, Some(Fault::RecordThenHang)))
                 }
             }

@@ -1,6 +1,7 @@
 //! iam-alarm's integration tests: one binary, one module per topic.
 
 mod aws_stub;
+mod bursts;
 mod cli;
 mod corpus;
 mod deploy;

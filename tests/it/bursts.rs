@@ -1,0 +1,172 @@
+//! Bursts: what Discord's rate limit can't take at once is grouped into digests that still name every user; a
+//! lone event is not held back; a digest can be acknowledged like any alert.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, TestApp};
+use crate::support::{eventbridge, own_fixture, sns};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// The n-th CreateUser of a burst, SNS-enveloped as the pipeline delivers it.
+pub fn burst_event(n: usize) -> (String, String) {
+    let mut record: Value =
+        serde_json::from_str(&own_fixture("records/CreateUser-AssumedRole-session.json")).unwrap();
+    let user = format!("burst-user-{n:04}");
+    record["eventID"] = json!(format!("00000000-0000-4000-8000-{n:012}"));
+    record["requestParameters"]["userName"] = json!(user);
+    record["responseElements"]["user"]["userName"] = json!(user);
+    (user, sns(&eventbridge(&record.to_string(), true)))
+}
+
+pub async fn send_all(app: &TestApp, bodies: &[String]) {
+    for chunk in bodies.chunks(10) {
+        let mut batch = app.sqs.send_message_batch().queue_url(&app.queue_url);
+        for (i, body) in chunk.iter().enumerate() {
+            batch = batch.entries(
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        batch.send().await.unwrap();
+    }
+}
+
+fn channel_text(app: &TestApp) -> String {
+    app.discord
+        .messages()
+        .iter()
+        .map(|m| m.body.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_is_grouped_and_names_every_user_once() {
+    let mut app = spawn_app().await;
+    let (users, bodies): (Vec<String>, Vec<String>) = (0..120).map(burst_event).unzip();
+    send_all(&app, &bodies).await;
+    app.start_bot_ready().await;
+    app.discord
+        .wait_until_or_log(
+            "every user named",
+            LIMIT,
+            |d| {
+                let text = d
+                    .messages()
+                    .iter()
+                    .map(|m| m.body.to_string())
+                    .collect::<String>();
+                users.iter().all(|u| text.contains(u.as_str()))
+            },
+            || app.bot_log(),
+        )
+        .await;
+    app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
+    let text = channel_text(&app);
+    for u in &users {
+        assert_eq!(
+            text.matches(&format!("{u}`")).count()
+                + text.matches(&format!("**{u}**")).count().min(1),
+            1,
+            "{u} named once"
+        );
+    }
+    let messages = app.discord.messages();
+    assert!(
+        messages.len() <= 10,
+        "{} messages for 120 events",
+        messages.len()
+    );
+    let digests = messages
+        .iter()
+        .filter(|m| {
+            m.body["embeds"][0]["footer"]["text"]
+                .as_str()
+                .is_none_or(|f| !f.starts_with("eventID"))
+        })
+        .count();
+    assert!(digests >= 1, "the burst beyond the bucket was grouped");
+    assert_eq!(
+        app.discord.rate_limited(),
+        0,
+        "paced by the headers, not by 429s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_event_gets_its_own_full_alert() {
+    let mut app = spawn_app().await;
+    app.start_bot_ready().await;
+    let (user, body) = burst_event(7);
+    app.send(&body).await;
+    app.discord
+        .wait_until_or_log(
+            "the alert",
+            LIMIT,
+            |d| d.messages().len() == 1,
+            || app.bot_log(),
+        )
+        .await;
+    let m = &app.discord.messages()[0].body;
+    assert_eq!(m["embeds"][0]["title"], format!("IAM user created: {user}"));
+    assert_eq!(
+        m["embeds"][0]["footer"]["text"],
+        "eventID 00000000-0000-4000-8000-000000000007"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_digest_can_be_acknowledged() {
+    let mut app = spawn_app().await;
+    let (_, bodies): (Vec<String>, Vec<String>) = (0..20).map(burst_event).unzip();
+    send_all(&app, &bodies).await;
+    app.start_bot_ready().await;
+    app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
+    let digest = app
+        .discord
+        .messages()
+        .into_iter()
+        .find(|m| {
+            m.body["content"]
+                .as_str()
+                .unwrap_or("")
+                .contains("in a burst")
+        })
+        .expect("a digest message");
+    let ack = digest.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(ack.starts_with("ack:digest-"), "{ack}");
+    let member = json!({
+        "user": {"id": "500000000000000001", "username": "alice", "discriminator": "0", "global_name": null, "avatar": null},
+        "roles": [], "permissions": "32", "joined_at": "2024-01-01T00:00:00.000000+00:00",
+        "deaf": false, "mute": false, "flags": 0, "pending": false
+    });
+    let mut i = json!({
+        "type": 3, "version": 1, "guild_id": crate::helpers::GUILD_ID.to_string(),
+        "channel_id": crate::helpers::CHANNEL_ID.to_string(), "member": member, "app_permissions": "0",
+        "locale": "en-US", "entitlements": [], "attachment_size_limit": 10485760,
+        "authorizing_integration_owners": {}, "context": 0,
+        "data": {"custom_id": ack, "component_type": 2}
+    });
+    i["message"] = crate::fake_discord::message_json(&digest);
+    let id = app.discord.dispatch_interaction(i, Some(digest.id.clone()));
+    app.discord
+        .wait_until_or_log(
+            "the acknowledgement",
+            LIMIT,
+            |d| !d.replies(&id).is_empty(),
+            || app.bot_log(),
+        )
+        .await;
+    let r = &app.discord.replies(&id)[0];
+    assert_eq!(r.callback_type(), Some(7));
+    assert!(r.text().contains("Acknowledged"), "{}", r.text());
+}
