@@ -60,6 +60,8 @@ struct Inner {
     global_posts: VecDeque<Instant>,
     /// 429s answered because a limit was reached.
     rate_limited: usize,
+    /// Discord's rate limits apply (the default); off only to measure the pipeline's own latency.
+    enforce_limits: bool,
     /// Refuse slash-command registration (403), as Discord does for a bot invited without `applications.commands`.
     refuse_registration: bool,
     /// Interactions dispatched by tests: id → (token, when dispatched, message id for component presses).
@@ -117,6 +119,7 @@ impl FakeDiscord {
             addr,
             inner: Arc::new(Mutex::new(Inner {
                 next_id: 1_000_000_000_000_000_000,
+                enforce_limits: true,
                 ..Inner::default()
             })),
             changed: Arc::new(Notify::new()),
@@ -168,6 +171,12 @@ impl FakeDiscord {
 
     pub fn refuse_registration(&self) {
         self.inner.lock().unwrap().refuse_registration = true;
+    }
+
+    /// Turn Discord's rate limits off (the latency benchmark measures the pipeline, not the bucket).
+    #[allow(dead_code)] // used by examples/bench.rs, which shares this file
+    pub fn enforce_limits(&self, on: bool) {
+        self.inner.lock().unwrap().enforce_limits = on;
     }
 
     /// How many 429s the fake answered because a real Discord limit was reached.
@@ -571,6 +580,10 @@ async fn record_post(fake: FakeDiscord, channel: u64, body: Value) -> Response {
                         times.pop_front();
                     }
                 };
+                if !inner.enforce_limits {
+                    inner.channel_posts.clear();
+                    inner.global_posts.clear();
+                }
                 window(&mut inner.channel_posts, CHANNEL_WINDOW);
                 window(&mut inner.global_posts, Duration::from_secs(1));
                 let channel_full = inner.channel_posts.len() >= CHANNEL_LIMIT;
