@@ -192,23 +192,13 @@ impl Poller {
                 }
                 continue;
             }
-            // Gather more of the burst while the bucket refills.
-            let wait = if room {
-                Duration::ZERO
-            } else {
-                self.sink.time_to_room()
-            };
+            // Gather more of the burst while the bucket refills. A long poll returns at once when messages are
+            // there, so this never spins on an empty queue; a second without any means the burst has settled.
             let batch = tokio::select! {
-                r = self.queue.receive(10, Duration::ZERO, self.poll.visibility) => r.unwrap_or_default(),
+                r = self.queue.receive(10, Duration::from_secs(1), self.poll.visibility) => r.unwrap_or_default(),
                 _ = shutdown.triggered() => Vec::new(),
             };
             queue_dry = batch.is_empty();
-            if queue_dry && !room {
-                tokio::select! {
-                    _ = tokio::time::sleep(wait.min(Duration::from_millis(200))) => {}
-                    _ = shutdown.triggered() => {}
-                }
-            }
             if let Handled::Released = self.handle_batch(batch, shutdown).await {
                 return Handled::Released;
             }
