@@ -71,27 +71,6 @@ impl Page {
     }
 }
 
-pub async fn turn_page(
-    ctx: &serenity::Context,
-    data: &Data,
-    press: &serenity::ComponentInteraction,
-    page: Page,
-) -> Result<(), Error> {
-    press
-        .create_response(ctx, serenity::CreateInteractionResponse::Acknowledge)
-        .await?;
-    let (embed, components) = build(data, &page).await?;
-    press
-        .edit_response(
-            ctx,
-            serenity::EditInteractionResponse::new()
-                .embed(embed)
-                .components(components),
-        )
-        .await?;
-    Ok(())
-}
-
 /// Filter, sort (newest first) and page the user list.
 pub fn select(users: Vec<UserName>, page: &Page, now: DateTime<Utc>) -> Vec<UserName> {
     let mut users: Vec<UserName> = users
@@ -107,7 +86,7 @@ pub fn select(users: Vec<UserName>, page: &Page, now: DateTime<Utc>) -> Vec<User
     users
 }
 
-async fn build(
+pub(crate) async fn build(
     data: &Data,
     page: &Page,
 ) -> Result<(serenity::CreateEmbed, Vec<serenity::CreateActionRow>), Error> {

@@ -70,10 +70,11 @@ pub async fn on_component(
         };
     }
     if let Some(page) = iam_users::Page::parse(id) {
-        return iam_users::turn_page(ctx, data, press, page).await;
+        return render::turn_page(ctx, press, iam_users::build(data, &page)).await;
     }
     if let Some(page) = recent_changes::Page::parse(id) {
-        return recent_changes::turn_page(ctx, data, press, page).await;
+        let view = async { Ok(recent_changes::build(data, &page).await) };
+        return render::turn_page(ctx, press, view).await;
     }
     tracing::warn!(custom_id = id, "button press with an unknown custom_id");
     render::ephemeral_component(

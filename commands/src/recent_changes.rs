@@ -87,27 +87,6 @@ impl Page {
     }
 }
 
-pub async fn turn_page(
-    ctx: &serenity::Context,
-    data: &Data,
-    press: &serenity::ComponentInteraction,
-    page: Page,
-) -> Result<(), Error> {
-    press
-        .create_response(ctx, serenity::CreateInteractionResponse::Acknowledge)
-        .await?;
-    let (embed, components) = build(data, &page).await;
-    press
-        .edit_response(
-            ctx,
-            serenity::EditInteractionResponse::new()
-                .embed(embed)
-                .components(components),
-        )
-        .await?;
-    Ok(())
-}
-
 /// One line: time, actor → target, action, outcome.
 pub fn line(e: &Event) -> String {
     let when = e
@@ -130,7 +109,7 @@ pub fn line(e: &Event) -> String {
     )
 }
 
-async fn build(
+pub(crate) async fn build(
     data: &Data,
     page: &Page,
 ) -> (serenity::CreateEmbed, Vec<serenity::CreateActionRow>) {

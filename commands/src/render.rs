@@ -49,3 +49,27 @@ pub fn pager(
         button(next, "noop:next", "Next ▶").disabled(!has_next),
     ])]
 }
+
+/// One page of a paginated reply: its embed and its pager.
+pub type PageView = (serenity::CreateEmbed, Vec<serenity::CreateActionRow>);
+
+/// Turn a page in place: acknowledge the press at once (Discord's 3 seconds), then show what `page` builds.
+pub async fn turn_page(
+    ctx: &serenity::Context,
+    press: &serenity::ComponentInteraction,
+    page: impl std::future::Future<Output = Result<PageView, Error>>,
+) -> Result<(), Error> {
+    press
+        .create_response(ctx, serenity::CreateInteractionResponse::Acknowledge)
+        .await?;
+    let (embed, components) = page.await?;
+    press
+        .edit_response(
+            ctx,
+            serenity::EditInteractionResponse::new()
+                .embed(embed)
+                .components(components),
+        )
+        .await?;
+    Ok(())
+}
