@@ -23,9 +23,6 @@ pub const CUSTOM_ID_MAX: usize = 100;
 pub const BUTTON_LABEL_MAX: usize = 80;
 pub const NONCE_MAX: usize = 25;
 
-/// Message flag: only the invoking user sees the reply.
-pub const FLAG_EPHEMERAL: u64 = 1 << 6;
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CreateMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
