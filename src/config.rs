@@ -350,6 +350,24 @@ mod tests {
     }
 
     #[test]
+    fn log_format_is_text_or_json() {
+        assert_eq!(
+            LogFormat::from_env(&[("LOG_FORMAT", "")]).unwrap(),
+            LogFormat::Text
+        );
+        assert_eq!(
+            LogFormat::from_env(&[("LOG_FORMAT", "json")]).unwrap(),
+            LogFormat::Json
+        );
+        assert_eq!(
+            LogFormat::from_env(&[("LOG_FORMAT", "xml")])
+                .unwrap_err()
+                .variable,
+            "LOG_FORMAT"
+        );
+    }
+
+    #[test]
     fn secrets_never_print() {
         let secret = "https://discord.com/api/webhooks/1/SECRET-TOKEN";
         let c = RunConfig::from_env(&[QUEUE, ("DISCORD_WEBHOOK_URL", secret)]).unwrap();
