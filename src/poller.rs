@@ -8,6 +8,7 @@
 //! backlog (its messages kept hidden) until the bucket refills, and is then posted as digests grouped by actor
 //! and action that name every affected user (see `iam_alarm_core::digest`).
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 use iam_alarm_core::digest::render_digests;
 use iam_alarm_core::message::CreateMessage;
 use iam_alarm_core::render::{render_message, render_text, RenderOptions};
-use iam_alarm_core::{classify, Event, Rejection, WatchedEvents};
+use iam_alarm_core::{classify, Event, EventKey, Rejection, WatchedEvents};
 use tracing::{error, info, warn};
 
 use crate::aws::sqs::{Queue, Received};
@@ -146,7 +147,7 @@ impl Poller {
             return Handled::Done;
         }
         let rendered = self.render_one(&event);
-        let text = render_text(&event, &self.render);
+        let text = || render_text(&event, &self.render);
         match self.post(&rendered, &text, &[message], shutdown).await {
             Posted::Accepted => {
                 info!(message_id = id, event_id = %event.key, event = %event.event_name, "alert posted");
@@ -222,31 +223,31 @@ impl Poller {
     async fn post_next_digest(&mut self, shutdown: &mut Shutdown) -> Handled {
         let backlog = std::mem::take(&mut self.backlog);
         let events: Vec<&Event> = backlog.iter().map(|(_, e)| e).collect();
-        let (message, covered, text) = if events.len() == 1 {
-            (
-                self.render_one(events[0]),
-                vec![events[0].key.clone()],
-                render_text(events[0], &self.render),
-            )
+        let (message, covered) = if events.len() == 1 {
+            (self.render_one(events[0]), HashSet::from([&events[0].key]))
         } else {
             let first = render_digests(&events)
                 .into_iter()
                 .next()
                 .expect("a non-empty backlog");
-            let covered: Vec<_> = first.events.iter().map(|e| e.key.clone()).collect();
-            let text = first
-                .events
-                .iter()
-                .map(|e| iam_alarm_core::render::headline(e))
-                .collect::<Vec<_>>()
-                .join("\n");
-            (first.message, covered, text)
+            let covered = first.events.iter().map(|e| &e.key).collect();
+            (first.message, covered)
         };
+        let covered: HashSet<EventKey> = covered.into_iter().cloned().collect();
         let (done, rest): (Vec<_>, Vec<_>) = backlog
             .into_iter()
             .partition(|(_, e)| covered.contains(&e.key));
         self.backlog = rest;
         let received: Vec<&Received> = done.iter().map(|(m, _)| m).collect();
+        // Only the console needs the plain text.
+        let text = || match done.as_slice() {
+            [(_, one)] => render_text(one, &self.render),
+            many => many
+                .iter()
+                .map(|(_, e)| iam_alarm_core::render::headline(e))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
         match self.post(&message, &text, &received, shutdown).await {
             Posted::Accepted => {
                 info!(
@@ -292,7 +293,7 @@ impl Poller {
     async fn post(
         &self,
         rendered: &CreateMessage,
-        text: &str,
+        text: &(dyn Fn() -> String + Sync),
         messages: &[&Received],
         shutdown: &mut Shutdown,
     ) -> Posted {

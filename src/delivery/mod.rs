@@ -52,13 +52,17 @@ pub enum Sink {
 }
 
 impl Sink {
-    /// Post one message; the console prints `text` (the plain rendering) instead.
-    pub async fn deliver(&self, message: &CreateMessage, text: &str) -> Result<(), DeliveryError> {
+    /// Post one message; the console prints `text()` (the plain rendering, built only here) instead.
+    pub async fn deliver(
+        &self,
+        message: &CreateMessage,
+        text: &(dyn Fn() -> String + Sync),
+    ) -> Result<(), DeliveryError> {
         match self {
             Sink::Channel { rest, channel_id } => rest.create_message(*channel_id, message).await,
             Sink::Webhook { rest } => rest.execute_webhook(message).await,
             Sink::Console(console) => {
-                console.print(text);
+                console.print(&text());
                 Ok(())
             }
         }
