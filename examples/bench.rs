@@ -82,11 +82,14 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// moto_server with its per-message clock made cheap (see `scripts/moto_server_fast_clock.py`): stock moto takes
+/// longer to fill a 1,000-message queue than the burst target allows, whatever the bot does.
 fn start_moto() -> (Moto, String) {
-    let server = support::repo_root().join(".venv/moto/bin/moto_server");
+    let root = support::repo_root();
     let port = free_port();
     let moto = Moto(
-        Command::new(server)
+        Command::new(root.join(".venv/moto/bin/python"))
+            .arg(root.join("scripts/moto_server_fast_clock.py"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

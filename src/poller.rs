@@ -39,10 +39,18 @@ pub struct Poller {
     /// Received messages not yet handled (the rest of the current batch), kept hidden while we wait.
     pub waiting: Vec<Received>,
     /// Alerts beyond the rate limit, waiting to go out as digests.
-    pub backlog: Vec<(Received, Event)>,
+    pub backlog: Vec<Pending>,
 }
 
-/// The longest a burst's first event waits for its digest while more keep arriving.
+/// An alert in the backlog.
+pub struct Pending {
+    message: Received,
+    event: Event,
+    /// When it joined the backlog.
+    since: Instant,
+}
+
+/// The longest an event waits for its digest while more of its burst keeps arriving.
 const MAX_HOLD: Duration = Duration::from_secs(10);
 
 /// How handling ended.
@@ -135,7 +143,8 @@ impl Poller {
                 return Handled::Done;
             }
         };
-        if self.dedup.contains(&event.key) || self.backlog.iter().any(|(_, e)| e.key == event.key) {
+        if self.dedup.contains(&event.key) || self.backlog.iter().any(|p| p.event.key == event.key)
+        {
             info!(message_id = id, event_id = %event.key, "already posted; deleting duplicate");
             self.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
             self.delete(message).await;
@@ -143,7 +152,11 @@ impl Poller {
         }
         // A lone event goes out at once; what the rate limit can't take now joins the burst's backlog.
         if !self.backlog.is_empty() || !self.sink.has_room() {
-            self.backlog.push((message.clone(), event));
+            self.backlog.push(Pending {
+                message: message.clone(),
+                event,
+                since: Instant::now(),
+            });
             return Handled::Done;
         }
         let rendered = self.render_one(&event);
@@ -173,11 +186,11 @@ impl Poller {
     }
 
     /// Post the backlog as digests. A digest goes when the rate limit has room and the burst has settled: the
-    /// queue ran dry, a full message's worth is waiting, or the oldest event has waited `MAX_HOLD`. Meanwhile
-    /// the rest of the burst is gathered and the backlog's messages are kept hidden.
+    /// queue ran dry, a full message's worth is waiting, or the oldest waiting event has waited `MAX_HOLD`
+    /// (measured per event, so a slow trickle yields one digest per hold, not one per refill). Meanwhile the
+    /// rest of the burst is gathered and the backlog's messages are kept hidden.
     async fn drain_backlog(&mut self, shutdown: &mut Shutdown) -> Handled {
         let mut last_extension = Instant::now();
-        let held_since = Instant::now();
         let mut queue_dry = false;
         while !self.backlog.is_empty() {
             if shutdown.is_triggered() {
@@ -186,7 +199,7 @@ impl Poller {
             }
             let room = self.sink.has_room();
             if room
-                && (queue_dry || held_since.elapsed() >= MAX_HOLD || self.backlog_fills_a_message())
+                && (queue_dry || self.oldest_wait() >= MAX_HOLD || self.backlog_fills_a_message())
             {
                 if let Handled::Released = self.post_next_digest(shutdown).await {
                     return Handled::Released;
@@ -204,8 +217,11 @@ impl Poller {
                 return Handled::Released;
             }
             if last_extension.elapsed() > self.poll.visibility / 3 {
-                self.extend(self.backlog.iter().map(|(m, _)| m), self.poll.visibility)
-                    .await;
+                self.extend(
+                    self.backlog.iter().map(|p| &p.message),
+                    self.poll.visibility,
+                )
+                .await;
                 last_extension = Instant::now();
             }
             self.metrics.beat();
@@ -213,16 +229,25 @@ impl Poller {
         Handled::Done
     }
 
+    /// How long the longest-waiting event of the backlog has waited.
+    fn oldest_wait(&self) -> Duration {
+        self.backlog
+            .iter()
+            .map(|p| p.since.elapsed())
+            .max()
+            .unwrap_or_default()
+    }
+
     /// Whether the backlog already needs more than one digest message.
     fn backlog_fills_a_message(&self) -> bool {
-        let events: Vec<&Event> = self.backlog.iter().map(|(_, e)| e).collect();
+        let events: Vec<&Event> = self.backlog.iter().map(|p| &p.event).collect();
         events.len() > 1 && render_digests(&events).len() > 1
     }
 
     /// Post the first digest message of the backlog (or the single alert, when only one waits).
     async fn post_next_digest(&mut self, shutdown: &mut Shutdown) -> Handled {
         let backlog = std::mem::take(&mut self.backlog);
-        let events: Vec<&Event> = backlog.iter().map(|(_, e)| e).collect();
+        let events: Vec<&Event> = backlog.iter().map(|p| &p.event).collect();
         let (message, covered) = if events.len() == 1 {
             (self.render_one(events[0]), HashSet::from([&events[0].key]))
         } else {
@@ -236,15 +261,15 @@ impl Poller {
         let covered: HashSet<EventKey> = covered.into_iter().cloned().collect();
         let (done, rest): (Vec<_>, Vec<_>) = backlog
             .into_iter()
-            .partition(|(_, e)| covered.contains(&e.key));
+            .partition(|p| covered.contains(&p.event.key));
         self.backlog = rest;
-        let received: Vec<&Received> = done.iter().map(|(m, _)| m).collect();
+        let received: Vec<&Received> = done.iter().map(|p| &p.message).collect();
         // Only the console needs the plain text.
         let text = || match done.as_slice() {
-            [(_, one)] => render_text(one, &self.render),
+            [one] => render_text(&one.event, &self.render),
             many => many
                 .iter()
-                .map(|(_, e)| iam_alarm_core::render::headline(e))
+                .map(|p| iam_alarm_core::render::headline(&p.event))
                 .collect::<Vec<_>>()
                 .join("\n"),
         };
@@ -255,19 +280,20 @@ impl Poller {
                     waiting = self.backlog.len(),
                     "digest posted"
                 );
-                let pairs: Vec<(&Received, &Event)> = done.iter().map(|(m, e)| (m, e)).collect();
+                let pairs: Vec<(&Received, &Event)> =
+                    done.iter().map(|p| (&p.message, &p.event)).collect();
                 self.accepted(&pairs).await;
                 Handled::Done
             }
             Posted::Refused(err) => {
-                for (m, _) in &done {
-                    self.dead_letter(m, &err.to_string()).await;
+                for p in &done {
+                    self.dead_letter(&p.message, &err.to_string()).await;
                 }
                 Handled::Done
             }
             Posted::Interrupted => {
-                for (m, _) in &done {
-                    self.release(m).await;
+                for p in &done {
+                    self.release(&p.message).await;
                 }
                 self.release_backlog().await;
                 Handled::Released
@@ -281,11 +307,20 @@ impl Poller {
             .posted
             .fetch_add(alerts.len() as u64, Ordering::Relaxed);
         self.metrics.last_alert.store(now_unix(), Ordering::Relaxed);
-        for (message, event) in alerts {
+        for (_, event) in alerts {
             if let Err(e) = self.dedup.insert(event.key.clone()) {
                 warn!(error = %e, "cannot journal the posted event id");
             }
-            self.delete(message).await;
+        }
+        match alerts {
+            [(message, _)] => self.delete(message).await,
+            many => {
+                let receipts: Vec<&str> = many.iter().map(|(m, _)| m.receipt.as_str()).collect();
+                for failed in self.queue.delete_many(&receipts).await {
+                    // Not fatal: the message comes back and de-duplication skips it.
+                    warn!(message_id = %many[failed.index].0.message_id, error = %failed.error, "cannot delete message");
+                }
+            }
         }
     }
 
@@ -315,7 +350,7 @@ impl Poller {
                 .iter()
                 .copied()
                 .chain(&self.waiting)
-                .chain(self.backlog.iter().map(|(m, _)| m));
+                .chain(self.backlog.iter().map(|p| &p.message));
             self.extend(held, delay + self.poll.visibility).await;
             self.metrics.beat();
             tokio::select! {
@@ -326,16 +361,24 @@ impl Poller {
     }
 
     async fn extend<'a>(&self, messages: impl Iterator<Item = &'a Received>, hidden: Duration) {
-        for m in messages {
-            if let Err(e) = self.queue.set_visibility(&m.receipt, hidden).await {
-                warn!(message_id = %m.message_id, error = %e, "cannot extend visibility");
-            }
+        let messages: Vec<&Received> = messages.collect();
+        let receipts: Vec<&str> = messages.iter().map(|m| m.receipt.as_str()).collect();
+        for failed in self.queue.set_visibility_many(&receipts, hidden).await {
+            warn!(message_id = %messages[failed.index].message_id, error = %failed.error, "cannot extend visibility");
         }
     }
 
+    /// Hand the backlog back to the queue at once, so another consumer (or our restart) gets it now.
     async fn release_backlog(&mut self) {
-        for (m, _) in std::mem::take(&mut self.backlog) {
-            self.release(&m).await;
+        let backlog = std::mem::take(&mut self.backlog);
+        let receipts: Vec<&str> = backlog.iter().map(|p| p.message.receipt.as_str()).collect();
+        for failed in self
+            .queue
+            .set_visibility_many(&receipts, Duration::ZERO)
+            .await
+        {
+            warn!(message_id = %backlog[failed.index].message.message_id, error = %failed.error,
+                "cannot release message; it returns after its visibility timeout");
         }
     }
 

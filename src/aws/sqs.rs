@@ -1,8 +1,13 @@
 //! The SQS queue the bot consumes, and its dead-letter queue.
 
+use std::future::Future;
 use std::time::Duration;
 
-use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::{
+    BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry,
+    DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
+    QueueAttributeName,
+};
 use aws_sdk_sqs::Client;
 
 use super::AwsError;
@@ -11,6 +16,8 @@ use super::AwsError;
 pub const REASON_ATTRIBUTE: &str = "iam-alarm-reason";
 /// The MessageId the message had on the main queue.
 pub const ORIGINAL_ID_ATTRIBUTE: &str = "iam-alarm-original-message-id";
+/// SQS takes at most ten entries per batch call.
+const BATCH_MAX: usize = 10;
 
 #[derive(Clone, Debug)]
 pub struct Queue {
@@ -115,6 +122,55 @@ impl Queue {
         Ok(())
     }
 
+    /// Delete many messages, ten per call (SQS's batch limit). Returns the ones SQS did not delete, and why.
+    pub async fn delete_many(&self, receipts: &[&str]) -> Vec<BatchFailure> {
+        in_batches(receipts, |chunk| async move {
+            let entries = chunk.iter().enumerate().map(|(i, receipt)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(*receipt)
+                    .build()
+                    .expect("id and receipt handle are set")
+            });
+            self.client
+                .delete_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries.collect()))
+                .send()
+                .await
+                .map(|out| out.failed)
+                .map_err(|e| AwsError::new("sqs:DeleteMessage", e))
+        })
+        .await
+    }
+
+    /// Set the visibility of many messages, ten per call. Returns the ones SQS did not change, and why.
+    pub async fn set_visibility_many(
+        &self,
+        receipts: &[&str],
+        visibility: Duration,
+    ) -> Vec<BatchFailure> {
+        in_batches(receipts, |chunk| async move {
+            let entries = chunk.iter().enumerate().map(|(i, receipt)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(*receipt)
+                    .visibility_timeout(secs(visibility))
+                    .build()
+                    .expect("id and receipt handle are set")
+            });
+            self.client
+                .change_message_visibility_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries.collect()))
+                .send()
+                .await
+                .map(|out| out.failed)
+                .map_err(|e| AwsError::new("sqs:ChangeMessageVisibility", e))
+        })
+        .await
+    }
+
     /// Send a body, optionally with iam-alarm's dead-letter attributes.
     pub async fn send(&self, body: &str, reason: Option<(&str, &str)>) -> Result<(), AwsError> {
         let mut req = self
@@ -198,6 +254,40 @@ impl Queue {
             url,
         }))
     }
+}
+
+/// One entry of a batch call that SQS did not carry out.
+#[derive(Debug, Clone)]
+pub struct BatchFailure {
+    /// Its position in the receipts given.
+    pub index: usize,
+    pub error: String,
+}
+
+/// Run a batch call over `receipts` ten at a time; each call gets its chunk (entry ids are positions in it)
+/// and answers with the entries SQS refused. A call that fails as a whole fails its every entry.
+async fn in_batches<'r, F, Fut>(receipts: &'r [&'r str], mut call: F) -> Vec<BatchFailure>
+where
+    F: FnMut(&'r [&'r str]) -> Fut,
+    Fut: Future<Output = Result<Vec<BatchResultErrorEntry>, AwsError>>,
+{
+    let mut failures = Vec::new();
+    for (chunk_no, chunk) in receipts.chunks(BATCH_MAX).enumerate() {
+        let base = chunk_no * BATCH_MAX;
+        match call(chunk).await {
+            Ok(refused) => failures.extend(refused.iter().filter_map(|f| {
+                Some(BatchFailure {
+                    index: base + f.id().parse::<usize>().ok().filter(|i| *i < chunk.len())?,
+                    error: format!("{}: {}", f.code(), f.message().unwrap_or_default()),
+                })
+            })),
+            Err(e) => failures.extend((0..chunk.len()).map(|i| BatchFailure {
+                index: base + i,
+                error: e.to_string(),
+            })),
+        }
+    }
+    failures
 }
 
 #[derive(Debug, Clone)]

@@ -157,6 +157,8 @@ fn code_actions() -> BTreeSet<String> {
             if op.is_empty() || op == "clone" || !part[op.len()..].starts_with("()") {
                 continue;
             }
+            // IAM authorises SQS's batch calls by their single action (DeleteMessageBatch is sqs:DeleteMessage).
+            let op = op.strip_suffix("_batch").unwrap_or(&op);
             let pascal: String = op
                 .split('_')
                 .map(|w| {
