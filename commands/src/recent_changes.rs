@@ -123,10 +123,7 @@ pub(crate) async fn build(
     let events: Vec<Event> = outcome
         .events
         .iter()
-        .filter_map(|t| {
-            let record: serde_json::Value = serde_json::from_str(t.record.as_deref()?).ok()?;
-            Some(Event::from_record(record.as_object()?))
-        })
+        .filter_map(|t| Event::from_json(t.record.as_deref()?).ok())
         .filter(|e| {
             e.action
                 .is_some_and(|a| page.event.map_or(data.watched.contains(a), |w| w == a))

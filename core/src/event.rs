@@ -1,14 +1,15 @@
 //! The CloudTrail record as a responder needs it: who did what to whom, from where, when, and did it work.
 //!
-//! Built from the raw JSON map without a rigid schema: CloudTrail records vary by event version, identity type
-//! and source, and a field of an unexpected type must never make an alert disappear. Every accessor here
-//! tolerates absence and wrong types.
+//! Built from the lenient [`Record`] reader: CloudTrail records vary by event version, identity type and source,
+//! and a field of an unexpected type must never make an alert disappear. Every field may be absent.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::fmt;
 
+use crate::envelope::MalformedBody;
+use crate::record::{Record, UserIdentity};
 use crate::watch::Action;
 
 /// One CloudTrail record, resolved.
@@ -50,14 +51,14 @@ impl EventKey {
             .then(|| EventKey(s.to_owned()))
     }
 
-    fn for_record(record: &Map<String, Value>) -> EventKey {
-        if let Some(id) = str_at(record, &["eventID"]) {
-            if let Some(key) = EventKey::from_posted(id) {
-                return key;
-            }
+    fn for_record(record: &Record<'_>, text: &str) -> EventKey {
+        if let Some(key) = record.event_id.get().and_then(EventKey::from_posted) {
+            return key;
         }
-        // serde_json's map is ordered by key, so the same record hashes alike in every envelope.
-        let canonical = serde_json::to_vec(record).unwrap_or_default();
+        // serde_json's map is ordered by key, so the same record hashes alike in every envelope and layout.
+        let canonical = serde_json::from_str::<Value>(text)
+            .and_then(|v| serde_json::to_vec(&v))
+            .unwrap_or_default();
         let digest = Sha256::digest(&canonical);
         EventKey(format!("h-{}", hex(&digest[..16])))
     }
@@ -70,7 +71,13 @@ impl fmt::Display for EventKey {
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    s
 }
 
 /// Who made the call.
@@ -206,25 +213,46 @@ pub struct Detail {
 }
 
 impl Event {
-    /// Resolve a record. Infallible: every field may be absent or of the wrong type.
-    pub fn from_record(record: &Map<String, Value>) -> Event {
-        let event_name = str_at(record, &["eventName"]).unwrap_or("").to_owned();
-        let event_source = str_at(record, &["eventSource"]).unwrap_or("").to_owned();
+    /// Resolve a record given as JSON text: infallible for any JSON object, since every field may be absent or
+    /// of the wrong type.
+    pub fn from_json(text: &str) -> Result<Event, MalformedBody> {
+        match serde_json::from_str::<Record>(text) {
+            Ok(record) => Ok(Event::from_record(&record, text)),
+            // Valid JSON the one-pass reader refuses has a repeated key: read its canonical form, in which the
+            // last value of a key wins.
+            Err(_) => match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(map)) => {
+                    let canonical = serde_json::to_string(&map).unwrap_or_default();
+                    let record = serde_json::from_str::<Record>(&canonical).unwrap_or_default();
+                    Ok(Event::from_record(&record, &canonical))
+                }
+                Ok(_) => Err(MalformedBody::NotAnObject("record")),
+                Err(e) => Err(MalformedBody::NotJson(e.to_string())),
+            },
+        }
+    }
+
+    /// Resolve a record read from `text`.
+    fn from_record(record: &Record<'_>, text: &str) -> Event {
+        let event_name = record.event_name.get().unwrap_or("").to_owned();
+        let event_source = record.event_source.get().unwrap_or("").to_owned();
         let action = Action::of_record(&event_source, &event_name);
-        let actor = resolve_actor(record);
+        let actor = resolve_actor(&record.user_identity);
         let target = resolve_target(record, &actor, action);
         Event {
-            key: EventKey::for_record(record),
-            event_id: str_at(record, &["eventID"]).map(str::to_owned),
-            time: str_at(record, &["eventTime"]).and_then(parse_time),
+            key: EventKey::for_record(record, text),
+            event_id: record.event_id.get().map(str::to_owned),
+            time: record.event_time.get().and_then(parse_time),
             outcome: resolve_outcome(record),
-            origin: str_at(record, &["sourceIPAddress"]).and_then(Origin::parse),
-            user_agent: str_at(record, &["userAgent"]).and_then(UserAgent::parse),
+            origin: record.source_ip_address.get().and_then(Origin::parse),
+            user_agent: record.user_agent.get().and_then(UserAgent::parse),
             mfa: resolve_mfa(record),
-            account: str_at(record, &["recipientAccountId"])
-                .or_else(|| str_at(record, &["userIdentity", "accountId"]))
+            account: record
+                .recipient_account_id
+                .get()
+                .or_else(|| record.user_identity.account_id.get())
                 .map(str::to_owned),
-            region: str_at(record, &["awsRegion"]).map(str::to_owned),
+            region: record.aws_region.get().map(str::to_owned),
             details: resolve_details(record, action),
             event_name,
             event_source,
@@ -233,20 +261,6 @@ impl Event {
             target,
         }
     }
-}
-
-/// A non-empty string at a path of object keys.
-pub(crate) fn str_at<'a>(root: &'a Map<String, Value>, path: &[&str]) -> Option<&'a str> {
-    let (last, parents) = path.split_last()?;
-    let mut object = root;
-    for key in parents {
-        object = object.get(*key)?.as_object()?;
-    }
-    object
-        .get(*last)?
-        .as_str()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
 }
 
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
@@ -260,31 +274,29 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-fn resolve_actor(record: &Map<String, Value>) -> Actor {
-    let id = |path: &[&str]| {
-        let mut full = vec!["userIdentity"];
-        full.extend_from_slice(path);
-        str_at(record, &full).map(str::to_owned)
-    };
-    let kind = IdentityKind::parse(str_at(record, &["userIdentity", "type"]));
-    let arn = id(&["arn"]);
-    let principal = id(&["principalId"]);
-    let issuer = id(&["sessionContext", "sessionIssuer", "userName"]);
+fn resolve_actor(identity: &UserIdentity<'_>) -> Actor {
+    let owned = |t: &crate::record::Text<'_>| t.get().map(str::to_owned);
+    let kind = IdentityKind::parse(identity.kind.get());
+    let arn = owned(&identity.arn);
+    let principal = owned(&identity.principal_id);
+    let issuer = owned(&identity.session_context.session_issuer.user_name);
+    let user_name = owned(&identity.user_name);
     let mut actor = Actor {
         kind: kind.clone(),
         name: String::new(),
         via: None,
         arn: arn.clone(),
-        account_id: id(&["accountId"]),
-        access_key_id: id(&["accessKeyId"]),
-        invoked_by: id(&["invokedBy"]),
+        account_id: owned(&identity.account_id),
+        access_key_id: owned(&identity.access_key_id),
+        invoked_by: owned(&identity.invoked_by),
         lookup_name: None,
     };
     let arn_resource = arn.as_deref().and_then(arn_resource);
 
     match kind {
         IdentityKind::IamUser => {
-            actor.name = id(&["userName"])
+            actor.name = user_name
+                .clone()
                 .or_else(|| {
                     arn_resource
                         .and_then(|r| r.strip_prefix("user/"))
@@ -351,22 +363,23 @@ fn resolve_actor(record: &Map<String, Value>) -> Actor {
         }
         IdentityKind::SamlUser => {
             // The SAML identityProvider is an opaque hash: not worth showing.
-            actor.name = id(&["userName"]).unwrap_or_default();
+            actor.name = user_name.clone().unwrap_or_default();
         }
         IdentityKind::WebIdentityUser => {
-            actor.name = id(&["userName"]).unwrap_or_default();
-            actor.via = id(&["identityProvider"]);
+            actor.name = user_name.clone().unwrap_or_default();
+            actor.via = owned(&identity.identity_provider);
         }
         IdentityKind::IdentityCenterUser => {
-            actor.name = id(&["userName"])
-                .or_else(|| id(&["onBehalfOf", "userId"]))
+            actor.name = user_name
+                .clone()
+                .or_else(|| owned(&identity.on_behalf_of.user_id))
                 .unwrap_or_default();
         }
         IdentityKind::IdentityCenter | IdentityKind::Other(_) | IdentityKind::Missing => {}
     }
     if actor.name.is_empty() {
         // Best available identifier, for unknown types and sparse records alike.
-        actor.name = id(&["userName"])
+        actor.name = user_name
             .or_else(|| arn_resource.map(last_segment))
             .or(principal)
             .or_else(|| actor.invoked_by.clone())
@@ -398,18 +411,15 @@ pub fn permission_set(role: &str) -> Option<String> {
     (!set.is_empty()).then(|| set.to_owned())
 }
 
-fn resolve_target(
-    record: &Map<String, Value>,
-    actor: &Actor,
-    action: Option<Action>,
-) -> Option<Target> {
-    let requested = str_at(record, &["requestParameters", "userName"]);
+fn resolve_target(record: &Record<'_>, actor: &Actor, action: Option<Action>) -> Option<Target> {
+    let response = &record.response_elements;
+    let requested = record.request_parameters.user_name.get();
     let named = requested
-        .or_else(|| str_at(record, &["responseElements", "user", "userName"]))
-        .or_else(|| str_at(record, &["responseElements", "accessKey", "userName"]))
-        .or_else(|| str_at(record, &["responseElements", "loginProfile", "userName"]));
-    let arn = str_at(record, &["responseElements", "user", "arn"]).map(str::to_owned);
-    let user_id = str_at(record, &["responseElements", "user", "userId"]).map(str::to_owned);
+        .or_else(|| response.user.user_name.get())
+        .or_else(|| response.access_key.user_name.get())
+        .or_else(|| response.login_profile.user_name.get());
+    let arn = response.user.arn.get().map(str::to_owned);
+    let user_id = response.user.user_id.get().map(str::to_owned);
     if let Some(name) = named {
         // Named only in the response, and that is the caller: a self-service call.
         let is_caller =
@@ -441,34 +451,32 @@ fn resolve_target(
     })
 }
 
-fn resolve_outcome(record: &Map<String, Value>) -> Outcome {
-    if let Some(code) = str_at(record, &["errorCode"]) {
+fn resolve_outcome(record: &Record<'_>) -> Outcome {
+    let message = || record.error_message.get().map(str::to_owned);
+    if let Some(code) = record.error_code.get() {
         return Outcome::Failure {
             code: code.to_owned(),
-            message: str_at(record, &["errorMessage"]).map(str::to_owned),
+            message: message(),
         };
     }
     // Console sign-in reports failure in the response instead of an errorCode.
-    if str_at(record, &["responseElements", "ConsoleLogin"]) == Some("Failure") {
+    if record.response_elements.console_login.get() == Some("Failure") {
         return Outcome::Failure {
             code: "Failure".to_owned(),
-            message: str_at(record, &["errorMessage"]).map(str::to_owned),
+            message: message(),
         };
     }
     Outcome::Success
 }
 
-fn resolve_mfa(record: &Map<String, Value>) -> Option<bool> {
-    let attr = str_at(
-        record,
-        &[
-            "userIdentity",
-            "sessionContext",
-            "attributes",
-            "mfaAuthenticated",
-        ],
-    )
-    .or_else(|| str_at(record, &["additionalEventData", "MFAUsed"]))?;
+fn resolve_mfa(record: &Record<'_>) -> Option<bool> {
+    let attr = record
+        .user_identity
+        .session_context
+        .attributes
+        .mfa_authenticated
+        .get()
+        .or_else(|| record.additional_event_data.mfa_used.get())?;
     match attr.to_ascii_lowercase().as_str() {
         "true" | "yes" => Some(true),
         "false" | "no" => Some(false),
@@ -476,10 +484,12 @@ fn resolve_mfa(record: &Map<String, Value>) -> Option<bool> {
     }
 }
 
-fn resolve_details(record: &Map<String, Value>, action: Option<Action>) -> Vec<Detail> {
+fn resolve_details(record: &Record<'_>, action: Option<Action>) -> Vec<Detail> {
+    let request = &record.request_parameters;
+    let response = &record.response_elements;
     let mut out = Vec::new();
-    let mut add = |label: &'static str, path: &[&str], code: bool| {
-        if let Some(v) = str_at(record, path) {
+    let mut add = |label: &'static str, value: &crate::record::Text<'_>, code: bool| {
+        if let Some(v) = value.get() {
             out.push(Detail {
                 label,
                 value: v.to_owned(),
@@ -489,34 +499,28 @@ fn resolve_details(record: &Map<String, Value>, action: Option<Action>) -> Vec<D
     };
     match action {
         Some(Action::AttachUserPolicy | Action::DetachUserPolicy) => {
-            add("Policy", &["requestParameters", "policyArn"], true)
+            add("Policy", &request.policy_arn, true)
         }
         Some(Action::PutUserPolicy | Action::DeleteUserPolicy) => {
-            add("Inline policy", &["requestParameters", "policyName"], true)
+            add("Inline policy", &request.policy_name, true)
         }
         Some(Action::AddUserToGroup | Action::RemoveUserFromGroup) => {
-            add("Group", &["requestParameters", "groupName"], true)
+            add("Group", &request.group_name, true)
         }
-        Some(Action::CreateAccessKey) => add(
-            "New access key",
-            &["responseElements", "accessKey", "accessKeyId"],
-            true,
-        ),
+        Some(Action::CreateAccessKey) => {
+            add("New access key", &response.access_key.access_key_id, true)
+        }
         Some(Action::DeleteAccessKey | Action::UpdateAccessKey) => {
-            add("Access key", &["requestParameters", "accessKeyId"], true);
-            add("New status", &["requestParameters", "status"], false);
+            add("Access key", &request.access_key_id, true);
+            add("New status", &request.status, false);
         }
         Some(Action::CreateUser) => {
-            add("User ARN", &["responseElements", "user", "arn"], true);
-            add("Path", &["requestParameters", "path"], true);
+            add("User ARN", &response.user.arn, true);
+            add("Path", &request.path, true);
         }
         _ => {}
     }
-    if let Some(reset) = record
-        .get("requestParameters")
-        .and_then(|p| p.get("passwordResetRequired"))
-        .and_then(Value::as_bool)
-    {
+    if let Some(reset) = request.password_reset_required.0 {
         out.push(Detail {
             label: "Password reset required",
             value: if reset { "yes" } else { "no" }.to_owned(),
@@ -612,7 +616,7 @@ mod tests {
     use serde_json::json;
 
     fn event(v: Value) -> Event {
-        Event::from_record(v.as_object().unwrap())
+        Event::from_json(&v.to_string()).unwrap()
     }
 
     #[test]

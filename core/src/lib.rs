@@ -10,6 +10,7 @@ pub mod envelope;
 pub mod event;
 pub mod message;
 pub mod metrics;
+pub mod record;
 pub mod render;
 pub mod text;
 pub mod watch;
@@ -45,8 +46,8 @@ pub enum NotAlert {
 pub fn classify(body: &str, watched: &WatchedEvents) -> Result<Event, Rejection> {
     match envelope::unwrap_body(body)? {
         Unwrapped::NotAlert(reason) => Err(Rejection::NotAlert(reason.into())),
-        Unwrapped::Record { record, .. } => {
-            let event = Event::from_record(&record);
+        Unwrapped::Record { text, .. } => {
+            let event = Event::from_json(&text)?;
             match event.action {
                 Some(action) if watched.contains(action) => Ok(event),
                 _ => Err(Rejection::NotAlert(NotAlert::NotWatched {

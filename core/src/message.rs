@@ -3,6 +3,8 @@
 //! Own types rather than serenity's builders: the payload is what the core produces, `iam-alarm render`
 //! prints, and the delivery code posts verbatim, so it must be plain data that serialises exactly.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::text::{discord_len, truncate};
@@ -68,7 +70,8 @@ pub struct EmbedAuthor {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmbedField {
-    pub name: String,
+    /// Field names are ours, never from an event: mostly constants.
+    pub name: Cow<'static, str>,
     pub value: String,
     #[serde(default)]
     pub inline: bool,

@@ -13,7 +13,7 @@ use crate::message::{
     ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed, EmbedField, EmbedFooter,
     CONTENT_MAX, EMBEDS_TOTAL_MAX, FIELD_VALUE_MAX, NONCE_MAX, TITLE_MAX,
 };
-use crate::text::{code_capped, escape_capped, plain_capped, truncate};
+use crate::text::{code_capped, escape_capped, plain_capped, truncate_owned};
 
 /// Colours, by what a responder should feel.
 pub mod colour {
@@ -121,14 +121,16 @@ fn target_name(event: &Event) -> String {
 /// The message to create in the alert channel (or to execute on a webhook).
 pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
     let severity = Severity::of(event);
-    let title = escaped_title(severity, event);
+    let headline = headline(event);
+    let actor = escape_capped(&event.actor.display(), NAME_CAP * 2);
+    let url = console_url(event);
     let mut embed = Embed {
-        title: Some(title),
-        description: Some(summary(event)),
-        url: console_url(event),
+        title: Some(escaped_title(severity, &headline)),
+        description: Some(summary(event, &actor)),
+        url: url.clone(),
         color: Some(severity.colour()),
         author: None,
-        fields: fields(event, opts),
+        fields: fields(event, &actor, opts),
         footer: Some(EmbedFooter {
             text: format!("{FOOTER_PREFIX}{}", plain_capped(event.key.as_str(), 200)),
         }),
@@ -138,21 +140,23 @@ pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
     };
     embed.fit(EMBEDS_TOTAL_MAX);
 
-    let content = truncate(
-        &format!(
+    let content = truncate_owned(
+        format!(
             "{} **{}** by {}",
             severity.emoji(),
-            escape_capped(&headline(event), NAME_CAP * 2),
+            escape_capped(&headline, NAME_CAP * 2),
             escape_capped(&event.actor.display(), NAME_CAP)
         ),
         CONTENT_MAX,
     );
 
     let (components, nonce) = match opts.destination {
-        Destination::Bot => (vec![ActionRow::new(buttons(event))], Some(nonce_for(event))),
+        Destination::Bot => (
+            vec![ActionRow::new(buttons(event, url))],
+            Some(nonce_for(event)),
+        ),
         Destination::Webhook => (
-            console_url(event)
-                .map(|u| vec![ActionRow::new(vec![Button::link("Open in CloudTrail", u)])])
+            url.map(|u| vec![ActionRow::new(vec![Button::link("Open in CloudTrail", u)])])
                 .unwrap_or_default(),
             None,
         ),
@@ -168,7 +172,7 @@ pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
     }
 }
 
-fn escaped_title(severity: Severity, event: &Event) -> String {
+fn escaped_title(severity: Severity, headline: &str) -> String {
     let prefix = match severity {
         Severity::Root => "🚨 ROOT · ",
         Severity::Failed => "⛔ ",
@@ -176,16 +180,12 @@ fn escaped_title(severity: Severity, event: &Event) -> String {
         Severity::Change => "",
     };
     let budget = TITLE_MAX - crate::text::discord_len(prefix);
-    format!("{prefix}{}", escape_capped(&headline(event), budget))
+    format!("{prefix}{}", escape_capped(headline, budget))
 }
 
 /// "**alice** (IAM user) created IAM user **bob**." plus the failure, if any.
-fn summary(event: &Event) -> String {
-    let actor = format!(
-        "**{}** ({})",
-        escape_capped(&event.actor.display(), NAME_CAP * 2),
-        kind_label(event)
-    );
+fn summary(event: &Event, actor: &str) -> String {
+    let actor = format!("**{actor}** ({})", kind_label(event));
     let target = event
         .target
         .as_ref()
@@ -220,20 +220,16 @@ fn summary(event: &Event) -> String {
     s
 }
 
-fn fields(event: &Event, opts: &RenderOptions) -> Vec<EmbedField> {
-    let mut f = Vec::with_capacity(14);
-    let mut push = |name: &str, value: String, inline: bool| {
+fn fields(event: &Event, actor: &str, opts: &RenderOptions) -> Vec<EmbedField> {
+    let mut f = Vec::with_capacity(16);
+    let mut push = |name: &'static str, value: String, inline: bool| {
         f.push(EmbedField {
-            name: name.to_owned(),
-            value: truncate(&value, FIELD_VALUE_MAX),
+            name: name.into(),
+            value: truncate_owned(value, FIELD_VALUE_MAX),
             inline,
         })
     };
-    push(
-        "Actor",
-        escape_capped(&event.actor.display(), NAME_CAP * 2),
-        true,
-    );
+    push("Actor", actor.to_owned(), true);
     push("Identity type", identity_field(event), true);
     push(
         "Target user",
@@ -384,7 +380,7 @@ pub fn console_url(event: &Event) -> Option<String> {
     })
 }
 
-fn buttons(event: &Event) -> Vec<Button> {
+fn buttons(event: &Event, console_url: Option<String>) -> Vec<Button> {
     let mut row = vec![Button::action(
         ButtonStyle::Success,
         "Acknowledge",
@@ -397,7 +393,7 @@ fn buttons(event: &Event) -> Vec<Button> {
             ButtonId::Activity(lookup).encode(),
         ));
     }
-    if let Some(url) = console_url(event) {
+    if let Some(url) = console_url {
         row.push(Button::link("Open in CloudTrail", url));
     }
     row
@@ -405,8 +401,13 @@ fn buttons(event: &Event) -> Vec<Button> {
 
 /// Discord's idempotency nonce for this event: the same event always yields the same nonce.
 pub fn nonce_for(event: &Event) -> String {
-    let digest = Sha256::digest(format!("iam-alarm:{}", event.key).as_bytes());
-    hex(&digest)[..NONCE_MAX].to_owned()
+    let digest = Sha256::new()
+        .chain_update(b"iam-alarm:")
+        .chain_update(event.key.as_str().as_bytes())
+        .finalize();
+    let mut nonce = hex(&digest[..NONCE_MAX.div_ceil(2)]);
+    nonce.truncate(NONCE_MAX);
+    nonce
 }
 
 /// The event key in a footer we wrote, if this footer is ours.

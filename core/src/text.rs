@@ -9,28 +9,26 @@ pub const ELLIPSIS: char = '…';
 
 /// Length as Discord's limits are checked (conservatively: UTF-16 code units).
 pub fn discord_len(s: &str) -> usize {
-    s.chars().map(char::len_utf16).sum()
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().map(char::len_utf16).sum()
+    }
 }
 
 /// Cut `s` to at most `max` units, ending in "…" when anything was cut. Never splits a character.
 pub fn truncate(s: &str, max: usize) -> String {
-    if discord_len(s) <= max {
-        return s.to_owned();
+    capped(s.chars().map(Piece::Char), s.len(), max)
+}
+
+/// [`truncate`], keeping the string itself when it fits.
+pub fn truncate_owned(s: String, max: usize) -> String {
+    // A UTF-8 byte count is never below the UTF-16 count, so short strings need no counting.
+    if s.len() <= max || discord_len(&s) <= max {
+        s
+    } else {
+        truncate(&s, max)
     }
-    let mut out = String::new();
-    let mut used = 0;
-    let budget = max.saturating_sub(ELLIPSIS.len_utf16());
-    for c in s.chars() {
-        if used + c.len_utf16() > budget {
-            break;
-        }
-        used += c.len_utf16();
-        out.push(c);
-    }
-    if max >= ELLIPSIS.len_utf16() {
-        out.push(ELLIPSIS);
-    }
-    out
 }
 
 /// Escape one untrusted value for Markdown and cap it at `max` units ("…" marks a cut).
@@ -40,54 +38,83 @@ pub fn truncate(s: &str, max: usize) -> String {
 /// characters (newlines included) become spaces so one value stays on one line. An escape sequence is
 /// never split by the cap.
 pub fn escape_capped(s: &str, max: usize) -> String {
-    let s = &defuse_mass_mentions(s);
-    let mut full = String::with_capacity(s.len() + 8);
-    for (i, c) in s.chars().enumerate() {
-        escape_char(c, i == 0, &mut full);
+    let s = defuse_mass_mentions(s);
+    capped(
+        s.chars().enumerate().map(|(i, c)| escape_char(c, i == 0)),
+        s.len() + 8,
+        max,
+    )
+}
+
+/// One character of output, or an escaped one (kept whole by the cap).
+#[derive(Clone, Copy)]
+enum Piece {
+    Char(char),
+    Escaped(char),
+}
+
+impl Piece {
+    fn len(self) -> usize {
+        match self {
+            Piece::Char(c) => c.len_utf16(),
+            Piece::Escaped(c) => 1 + c.len_utf16(),
+        }
     }
-    if discord_len(&full) <= max {
-        return full;
-    }
+}
+
+/// Write `pieces` up to `max` units in one pass; when they don't all fit, cut back to the last whole piece
+/// that leaves room for "…". `size` is the expected length in bytes.
+fn capped(pieces: impl Iterator<Item = Piece>, size: usize, max: usize) -> String {
     let budget = max.saturating_sub(ELLIPSIS.len_utf16());
-    let mut out = String::with_capacity(budget.min(full.len()));
+    let mut out = String::with_capacity(size.min(max.saturating_mul(4)));
     let mut used = 0;
-    let mut piece = String::with_capacity(8);
-    for (i, c) in s.chars().enumerate() {
-        piece.clear();
-        escape_char(c, i == 0, &mut piece);
-        let n = discord_len(&piece);
-        if used + n > budget {
-            break;
+    // Where the output stood when it last fitted the budget (with room for the ellipsis).
+    let mut cut = 0;
+    for piece in pieces {
+        let n = piece.len();
+        if used + n <= budget {
+            cut = out.len() + piece_bytes(piece);
         }
         used += n;
-        out.push_str(&piece);
-    }
-    if max >= ELLIPSIS.len_utf16() {
-        out.push(ELLIPSIS);
+        if used > max {
+            out.truncate(cut);
+            if max >= ELLIPSIS.len_utf16() {
+                out.push(ELLIPSIS);
+            }
+            return out;
+        }
+        match piece {
+            Piece::Char(c) => out.push(c),
+            Piece::Escaped(c) => {
+                out.push('\\');
+                out.push(c);
+            }
+        }
     }
     out
 }
 
-fn escape_char(c: char, at_start: bool, out: &mut String) {
+fn piece_bytes(piece: Piece) -> usize {
+    match piece {
+        Piece::Char(c) => c.len_utf8(),
+        Piece::Escaped(c) => 1 + c.len_utf8(),
+    }
+}
+
+fn escape_char(c: char, at_start: bool) -> Piece {
     match c {
-        '\\' | '*' | '_' | '~' | '`' | '|' | '<' | '[' | ']' | '(' | ')' => {
-            out.push('\\');
-            out.push(c);
-        }
+        '\\' | '*' | '_' | '~' | '`' | '|' | '<' | '[' | ']' | '(' | ')' => Piece::Escaped(c),
         // Block syntax (quote, heading, list) only counts at the start of a line; values are one line.
-        '>' | '#' | '-' | '+' if at_start => {
-            out.push('\\');
-            out.push(c);
-        }
-        c if c.is_control() => out.push(' '),
-        c => out.push(c),
+        '>' | '#' | '-' | '+' if at_start => Piece::Escaped(c),
+        c if c.is_control() => Piece::Char(' '),
+        c => Piece::Char(c),
     }
 }
 
 /// `@everyone` and `@here` get a zero-width space after the `@`: they can never read as a mention, and
 /// e-mail addresses elsewhere stay copyable. (`<@id>` forms are defused by escaping `<`.)
 fn defuse_mass_mentions(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains("@everyone") || s.contains("@here") {
+    if s.contains('@') && (s.contains("@everyone") || s.contains("@here")) {
         s.replace("@everyone", "@\u{200B}everyone")
             .replace("@here", "@\u{200B}here")
             .into()
@@ -104,29 +131,33 @@ pub fn escape(s: &str) -> String {
 /// Flatten control characters, defuse mass mentions and cap, without Markdown escaping: for places Discord
 /// shows as plain text (footers) and for the console.
 pub fn plain_capped(s: &str, max: usize) -> String {
-    let flat: String = defuse_mass_mentions(s)
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    truncate(&flat, max)
+    let flat = |c: char| Piece::Char(if c.is_control() { ' ' } else { c });
+    capped(defuse_mass_mentions(s).chars().map(flat), s.len(), max)
 }
 
 /// Text for an inline code span: no Markdown or mention inside renders, so only backticks need care
 /// (Discord has no escape inside a code span; they become a look-alike quote).
 pub fn code_capped(s: &str, max: usize) -> String {
-    let flat: String = defuse_mass_mentions(s)
-        .chars()
-        .map(|c| match c {
+    let flat = |c: char| {
+        Piece::Char(match c {
             '`' => '\u{2018}',
             c if c.is_control() => ' ',
             c => c,
         })
-        .collect();
-    let body = truncate(&flat, max.saturating_sub(2));
+    };
+    let body = capped(
+        defuse_mass_mentions(s).chars().map(flat),
+        s.len(),
+        max.saturating_sub(2),
+    );
     if body.trim().is_empty() {
         return String::from("\u{2014}");
     }
-    format!("`{body}`")
+    let mut out = String::with_capacity(body.len() + 2);
+    out.push('`');
+    out.push_str(&body);
+    out.push('`');
+    out
 }
 
 #[cfg(test)]

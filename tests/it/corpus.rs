@@ -231,8 +231,7 @@ fn every_identity_shape_names_someone() {
         return;
     };
     for (file, body) in corpus_records(&dir) {
-        let value: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let event = iam_alarm_core::Event::from_record(value.as_object().unwrap());
+        let event = iam_alarm_core::Event::from_json(&body).unwrap();
         let name = event.actor.display();
         assert!(
             !name.trim().is_empty() && name != "null" && name != "None",

@@ -188,3 +188,28 @@ fn record_without_event_id_is_keyed_by_a_stable_hash() {
     assert!(a.key.as_str().starts_with("h-"));
     assert_eq!(a.key, b.key);
 }
+
+#[test]
+fn repeated_keys_read_like_a_full_parse_the_last_value_wins() {
+    let record = own_fixture(RECORD);
+    let reference = classify(&record, &WatchedEvents::default()).unwrap();
+    // A repeated key in the record, in its userIdentity, and in the SNS envelope around it.
+    let repeated = record
+        .replacen('{', r#"{"eventName":"DeleteUser","#, 1)
+        .replacen(
+            r#""userIdentity": {"#,
+            r#""userIdentity": {"type":"Root","#,
+            1,
+        );
+    assert_ne!(repeated, record, "the fixture's layout changed");
+    let bodies = [
+        repeated.clone(),
+        sns(&eventbridge(&record, true)).replacen('{', r#"{"Type":"SubscriptionConfirmation","#, 1),
+    ];
+    for body in bodies {
+        let event = classify(&body, &WatchedEvents::default()).expect("alert");
+        assert_eq!(event.key, reference.key);
+        assert_eq!(event.event_name, "CreateUser");
+        assert_eq!(event.actor, reference.actor);
+    }
+}

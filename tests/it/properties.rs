@@ -78,7 +78,7 @@ fn texts(m: &CreateMessage) -> Vec<String> {
         t.extend(e.title.clone());
         t.extend(e.description.clone());
         for f in &e.fields {
-            t.push(f.name.clone());
+            t.push(f.name.to_string());
             t.push(f.value.clone());
         }
     }
