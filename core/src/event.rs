@@ -5,8 +5,9 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use siphasher::sip128::{Hasher128, SipHasher13};
 use std::fmt;
+use std::hash::Hasher;
 
 use crate::envelope::MalformedBody;
 use crate::record::{Record, UserIdentity};
@@ -55,18 +56,33 @@ impl EventKey {
         if let Some(key) = record.event_id.get().and_then(EventKey::from_posted) {
             return key;
         }
-        // serde_json's map is ordered by key, so the same record hashes alike in every envelope and layout.
-        let canonical = serde_json::from_str::<Value>(text)
-            .and_then(|v| serde_json::to_vec(&v))
-            .unwrap_or_default();
-        let digest = Sha256::digest(&canonical);
-        EventKey(format!("h-{}", hex(&digest[..16])))
+        // serde_json's map is ordered by key, so the same record hashes alike in every envelope and layout. A
+        // stable 128-bit SipHash is plenty for telling records apart (this is no security boundary).
+        let mut hasher = HashWriter(SipHasher13::new());
+        if let Ok(record) = serde_json::from_str::<Value>(text) {
+            let _ = serde_json::to_writer(&mut hasher, &record);
+        }
+        EventKey(format!("h-{}", hex(&hasher.0.finish128().as_bytes())))
     }
 }
 
 impl fmt::Display for EventKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// Feeds serialized bytes straight into the hasher.
+struct HashWriter(SipHasher13);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.write(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

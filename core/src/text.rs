@@ -18,6 +18,10 @@ pub fn discord_len(s: &str) -> usize {
 
 /// Cut `s` to at most `max` units, ending in "…" when anything was cut. Never splits a character.
 pub fn truncate(s: &str, max: usize) -> String {
+    // A UTF-8 byte count is never below the UTF-16 count, so short strings need no counting.
+    if s.len() <= max {
+        return s.to_owned();
+    }
     capped(s.chars().map(Piece::Char), s.len(), max)
 }
 
@@ -39,6 +43,22 @@ pub fn truncate_owned(s: String, max: usize) -> String {
 /// never split by the cap.
 pub fn escape_capped(s: &str, max: usize) -> String {
     let s = defuse_mass_mentions(s);
+    if printable_ascii(&s) {
+        // Copy the runs between escapes whole; each escaped character starts the next run.
+        let mut out = String::with_capacity(s.len() + 8);
+        let mut run = 0;
+        for (i, b) in s.bytes().enumerate() {
+            if needs_escape(char::from(b), i == 0) {
+                out.push_str(&s[run..i]);
+                out.push('\\');
+                run = i;
+            }
+        }
+        out.push_str(&s[run..]);
+        if out.len() <= max {
+            return out;
+        }
+    }
     capped(
         s.chars().enumerate().map(|(i, c)| escape_char(c, i == 0)),
         s.len() + 8,
@@ -102,13 +122,28 @@ fn piece_bytes(piece: Piece) -> usize {
 }
 
 fn escape_char(c: char, at_start: bool) -> Piece {
-    match c {
-        '\\' | '*' | '_' | '~' | '`' | '|' | '<' | '[' | ']' | '(' | ')' => Piece::Escaped(c),
-        // Block syntax (quote, heading, list) only counts at the start of a line; values are one line.
-        '>' | '#' | '-' | '+' if at_start => Piece::Escaped(c),
-        c if c.is_control() => Piece::Char(' '),
-        c => Piece::Char(c),
+    if needs_escape(c, at_start) {
+        Piece::Escaped(c)
+    } else if c.is_control() {
+        Piece::Char(' ')
+    } else {
+        Piece::Char(c)
     }
+}
+
+fn needs_escape(c: char, at_start: bool) -> bool {
+    match c {
+        '\\' | '*' | '_' | '~' | '`' | '|' | '<' | '[' | ']' | '(' | ')' => true,
+        // Block syntax (quote, heading, list) only counts at the start of a line; values are one line.
+        '>' | '#' | '-' | '+' => at_start,
+        _ => false,
+    }
+}
+
+/// ASCII without control characters: one byte is one unit and nothing needs flattening, so the common case
+/// skips the per-character bookkeeping.
+fn printable_ascii(s: &str) -> bool {
+    s.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
 /// `@everyone` and `@here` get a zero-width space after the `@`: they can never read as a mention, and
@@ -131,13 +166,25 @@ pub fn escape(s: &str) -> String {
 /// Flatten control characters, defuse mass mentions and cap, without Markdown escaping: for places Discord
 /// shows as plain text (footers) and for the console.
 pub fn plain_capped(s: &str, max: usize) -> String {
+    let s = defuse_mass_mentions(s);
+    if s.len() <= max && printable_ascii(&s) {
+        return s.into_owned();
+    }
     let flat = |c: char| Piece::Char(if c.is_control() { ' ' } else { c });
-    capped(defuse_mass_mentions(s).chars().map(flat), s.len(), max)
+    capped(s.chars().map(flat), s.len(), max)
 }
 
 /// Text for an inline code span: no Markdown or mention inside renders, so only backticks need care
 /// (Discord has no escape inside a code span; they become a look-alike quote).
 pub fn code_capped(s: &str, max: usize) -> String {
+    let s = defuse_mass_mentions(s);
+    if s.len() + 2 <= max && printable_ascii(&s) && !s.contains('`') && !s.trim().is_empty() {
+        let mut out = String::with_capacity(s.len() + 2);
+        out.push('`');
+        out.push_str(&s);
+        out.push('`');
+        return out;
+    }
     let flat = |c: char| {
         Piece::Char(match c {
             '`' => '\u{2018}',
@@ -145,11 +192,7 @@ pub fn code_capped(s: &str, max: usize) -> String {
             c => c,
         })
     };
-    let body = capped(
-        defuse_mass_mentions(s).chars().map(flat),
-        s.len(),
-        max.saturating_sub(2),
-    );
+    let body = capped(s.chars().map(flat), s.len(), max.saturating_sub(2));
     if body.trim().is_empty() {
         return String::from("\u{2014}");
     }
