@@ -8,35 +8,41 @@
 //!
 //! Each layer is read in one pass that picks out only the keys telling the shapes apart; nothing else is built.
 
-use std::borrow::Cow;
-
-use serde::de::IgnoredAny;
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use crate::record::Text;
+use crate::record::{absent_otherwise, Record, Text};
 
 /// Bodies larger than this are refused before parsing (SQS itself caps messages at 1 MiB).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// What a queue message turned out to be.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Unwrapped<'a> {
-    /// A CloudTrail record (the object EventBridge carries in `detail`) as JSON text, and how it was wrapped.
-    Record { text: Cow<'a, str>, via: Wrapping },
+pub enum Unwrapped<T> {
+    /// A CloudTrail record, as the reader given to [`unwrap_body`] made it, and how it was wrapped.
+    Record { value: T, via: Wrapping },
     /// A message that is valid but carries no CloudTrail record (SNS confirmations, other EventBridge events).
     NotAlert(NotAlertReason),
 }
 
-impl Unwrapped<'_> {
-    fn into_owned(self) -> Unwrapped<'static> {
+/// The JSON text a record was read from, for what needs it again (the key of a record without an eventID).
+#[derive(Debug, Clone, Copy)]
+pub enum Source<'a> {
+    /// The record's own text.
+    Record(&'a str),
+    /// An EventBridge event's text, whose `detail` is the record.
+    Detail(&'a str),
+}
+
+impl Source<'_> {
+    /// The record as a JSON tree.
+    pub fn record_value(self) -> Option<Value> {
         match self {
-            Unwrapped::Record { text, via } => Unwrapped::Record {
-                text: Cow::Owned(text.into_owned()),
-                via,
-            },
-            Unwrapped::NotAlert(reason) => Unwrapped::NotAlert(reason),
+            Source::Record(text) => serde_json::from_str(text).ok(),
+            Source::Detail(text) => serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|mut event| Some(event.get_mut("detail")?.take())),
         }
     }
 }
@@ -79,8 +85,12 @@ pub enum MalformedBody {
     UnknownShape(String),
 }
 
-/// Unwrap one SQS body. A leading UTF-8 byte-order mark is tolerated (some tools write one).
-pub fn unwrap_body(body: &str) -> Result<Unwrapped<'_>, MalformedBody> {
+/// Unwrap one SQS body, handing the record to `read` (it borrows from the body, so it is read in place). A
+/// leading UTF-8 byte-order mark is tolerated (some tools write one).
+pub fn unwrap_body<T>(
+    body: &str,
+    read: impl FnOnce(&Record<'_>, Source<'_>) -> T,
+) -> Result<Unwrapped<T>, MalformedBody> {
     if body.len() > MAX_BODY_BYTES {
         return Err(MalformedBody::TooLarge(body.len()));
     }
@@ -90,18 +100,22 @@ pub fn unwrap_body(body: &str) -> Result<Unwrapped<'_>, MalformedBody> {
     }
     let shape = match read_shape(body) {
         Ok(shape) => shape,
-        Err(Some(canonical)) => return unwrap_canonical(canonical, unwrap_body),
+        Err(Some(canonical)) => return unwrap_body(&canonical, read),
         Err(None) => return Err(not_an_envelope(body, MalformedBody::NotJson)),
     };
     if let Some(kind) = shape.sns_type.raw() {
         if shape.topic_arn.is_seen() || shape.message_id.is_seen() {
-            return unwrap_sns(kind, &shape);
+            return unwrap_sns(kind, &shape, read);
         }
     }
-    unwrap_inner(body, &shape, false)
+    unwrap_inner(body, shape, false, read)
 }
 
-fn unwrap_sns(kind: &str, envelope: &Shape<'_>) -> Result<Unwrapped<'static>, MalformedBody> {
+fn unwrap_sns<T>(
+    kind: &str,
+    envelope: &Shape<'_>,
+    read: impl FnOnce(&Record<'_>, Source<'_>) -> T,
+) -> Result<Unwrapped<T>, MalformedBody> {
     if kind != "Notification" {
         return Ok(Unwrapped::NotAlert(NotAlertReason::SnsControl {
             kind: kind.to_owned(),
@@ -112,29 +126,29 @@ fn unwrap_sns(kind: &str, envelope: &Shape<'_>) -> Result<Unwrapped<'static>, Ma
         .message
         .raw()
         .ok_or(MalformedBody::SnsWithoutMessage)?;
-    let unwrapped = match read_shape(message) {
-        Ok(shape) => unwrap_inner(message, &shape, true),
-        Err(Some(canonical)) => unwrap_canonical(canonical, |m| {
-            let shape = read_shape(m).map_err(|_| MalformedBody::SnsWithoutMessage)?;
-            unwrap_inner(m, &shape, true)
-        }),
+    match read_shape(message) {
+        Ok(shape) => unwrap_inner(message, shape, true, read),
+        Err(Some(canonical)) => {
+            let shape = read_shape(&canonical).map_err(|_| MalformedBody::SnsWithoutMessage)?;
+            unwrap_inner(&canonical, shape, true, read)
+        }
         Err(None) => Err(not_an_envelope(message, MalformedBody::SnsMessageNotJson)),
-    };
-    unwrapped.map(Unwrapped::into_owned)
+    }
 }
 
-/// An EventBridge event or a bare record (inside SNS or directly on the queue).
-fn unwrap_inner<'a>(
-    text: &'a str,
-    shape: &Shape<'a>,
+/// An EventBridge event (its `detail` already read) or a bare record (inside SNS or directly on the queue).
+fn unwrap_inner<T>(
+    text: &str,
+    shape: Shape<'_>,
     in_sns: bool,
-) -> Result<Unwrapped<'a>, MalformedBody> {
+    read: impl FnOnce(&Record<'_>, Source<'_>) -> T,
+) -> Result<Unwrapped<T>, MalformedBody> {
     if shape.detail_type.is_seen() || shape.detail.is_seen() {
-        let detail_type = shape.detail_type.text().unwrap_or("").to_owned();
-        let Some(detail) = shape.detail.object() else {
+        let Some(Detail::Object(record)) = &shape.detail.0 else {
             return Err(MalformedBody::EventBridgeWithoutDetail);
         };
-        if !is_record(detail) {
+        if !names_itself(record) {
+            let detail_type = shape.detail_type.text().unwrap_or("").to_owned();
             return Ok(Unwrapped::NotAlert(NotAlertReason::OtherEventBridge(
                 detail_type,
             )));
@@ -144,10 +158,8 @@ fn unwrap_inner<'a>(
         } else {
             Wrapping::EventBridge
         };
-        return Ok(Unwrapped::Record {
-            text: Cow::Borrowed(detail),
-            via,
-        });
+        let value = read(record, Source::Detail(text));
+        return Ok(Unwrapped::Record { value, via });
     }
     if shape.event_name.raw().is_some() && shape.event_source.raw().is_some() {
         let via = if in_sns {
@@ -155,15 +167,28 @@ fn unwrap_inner<'a>(
         } else {
             Wrapping::Bare
         };
-        return Ok(Unwrapped::Record {
-            text: Cow::Borrowed(text),
-            via,
-        });
+        // The shape pass skipped the record's fields; read them now. It parsed, so this does too (the record
+        // type takes any value for any field), bar a repeated key the shape pass didn't read.
+        let value = match serde_json::from_str::<Record>(text) {
+            Ok(record) => read(&record, Source::Record(text)),
+            Err(_) => {
+                let canonical = canonical(text).ok_or_else(|| unknown_shape(text))?;
+                let record = serde_json::from_str::<Record>(&canonical).unwrap_or_default();
+                read(&record, Source::Record(&canonical))
+            }
+        };
+        return Ok(Unwrapped::Record { value, via });
     }
     Err(unknown_shape(text))
 }
 
-/// The keys that tell the shapes apart, read in one pass: the rest is skipped unbuilt, `detail` kept as text.
+/// A CloudTrail record names its event and service.
+fn names_itself(record: &Record<'_>) -> bool {
+    record.event_name.raw().is_some() && record.event_source.raw().is_some()
+}
+
+/// The keys that tell the shapes apart, read in one pass; an EventBridge `detail` is read as the record in the
+/// same pass, and everything else is skipped unbuilt.
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct Shape<'a> {
@@ -178,15 +203,45 @@ struct Shape<'a> {
     #[serde(rename = "detail-type", borrow)]
     detail_type: Seen<Text<'a>>,
     #[serde(borrow)]
-    detail: Seen<&'a RawValue>,
+    detail: Seen<Detail<'a>>,
     #[serde(rename = "eventName", borrow)]
     event_name: Text<'a>,
     #[serde(rename = "eventSource", borrow)]
     event_source: Text<'a>,
 }
 
+/// An EventBridge `detail`: an object is read as a record; anything else is no detail.
+#[derive(Default)]
+enum Detail<'a> {
+    Object(Box<Record<'a>>),
+    #[default]
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Detail<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DetailVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for DetailVisitor<'a> {
+            type Value = Detail<'a>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Detail<'a>, A::Error> {
+                Record::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|r| Detail::Object(Box::new(r)))
+            }
+
+            absent_otherwise!(
+                visit_bool, visit_i64, visit_u64, visit_f64, visit_str, visit_unit, visit_seq
+            );
+        }
+        deserializer.deserialize_any(DetailVisitor(std::marker::PhantomData))
+    }
+}
+
 /// A key that was present, whatever its value.
-#[derive(Debug)]
 struct Seen<T>(Option<T>);
 
 impl<T> Default for Seen<T> {
@@ -213,31 +268,21 @@ impl Seen<Text<'_>> {
     }
 }
 
-impl<'a> Seen<&'a RawValue> {
-    /// The value's JSON text, when it is an object.
-    fn object(&self) -> Option<&'a str> {
-        self.0.map(RawValue::get).filter(|t| t.starts_with('{'))
-    }
-}
-
 /// Read the shape of a JSON object. `Err(None)`: not a JSON object (or not JSON); `Err(Some(text))`: a valid
 /// object the one-pass reader refused (a repeated key), re-written canonically (the last value of a key wins).
 fn read_shape(text: &str) -> Result<Shape<'_>, Option<String>> {
     if !text.trim_start().starts_with('{') {
         return Err(None);
     }
-    serde_json::from_str(text).map_err(|_| match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => serde_json::to_string(&map).ok(),
-        _ => None,
-    })
+    serde_json::from_str(text).map_err(|_| canonical(text))
 }
 
-/// Unwrap the canonical form of an object with repeated keys, owning the result.
-fn unwrap_canonical(
-    canonical: String,
-    unwrap: impl for<'t> FnOnce(&'t str) -> Result<Unwrapped<'t>, MalformedBody>,
-) -> Result<Unwrapped<'static>, MalformedBody> {
-    unwrap(&canonical).map(Unwrapped::into_owned)
+/// A JSON object re-written with each key once (its last value), as a full parse reads it.
+fn canonical(text: &str) -> Option<String> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => serde_json::to_string(&map).ok(),
+        _ => None,
+    }
 }
 
 /// Why `text` is no envelope: not JSON (`not_json` wraps the parser's message), or JSON of another type.
@@ -263,21 +308,4 @@ fn unknown_shape(text: &str) -> MalformedBody {
     keys.sort_unstable();
     let keys = crate::text::truncate(&keys.join(","), 200);
     MalformedBody::UnknownShape(keys)
-}
-
-/// A CloudTrail record names its event and service.
-fn is_record(object: &str) -> bool {
-    #[derive(Deserialize)]
-    struct Names<'a> {
-        #[serde(rename = "eventName", borrow, default)]
-        event_name: Text<'a>,
-        #[serde(rename = "eventSource", borrow, default)]
-        event_source: Text<'a>,
-    }
-    match serde_json::from_str::<Names>(object) {
-        Ok(n) => n.event_name.raw().is_some() && n.event_source.raw().is_some(),
-        // A repeated key: judge by its last value, as reading the whole record does.
-        Err(_) => serde_json::from_str::<Value>(object)
-            .is_ok_and(|v| v["eventName"].is_string() && v["eventSource"].is_string()),
-    }
 }

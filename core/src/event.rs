@@ -9,7 +9,7 @@ use siphasher::sip128::{Hasher128, SipHasher13};
 use std::fmt;
 use std::hash::Hasher;
 
-use crate::envelope::MalformedBody;
+use crate::envelope::{MalformedBody, Source};
 use crate::record::{Record, UserIdentity};
 use crate::watch::Action;
 
@@ -52,14 +52,14 @@ impl EventKey {
             .then(|| EventKey(s.to_owned()))
     }
 
-    fn for_record(record: &Record<'_>, text: &str) -> EventKey {
+    fn for_record(record: &Record<'_>, source: Source<'_>) -> EventKey {
         if let Some(key) = record.event_id.get().and_then(EventKey::from_posted) {
             return key;
         }
         // serde_json's map is ordered by key, so the same record hashes alike in every envelope and layout. A
         // stable 128-bit SipHash is plenty for telling records apart (this is no security boundary).
         let mut hasher = HashWriter(SipHasher13::new());
-        if let Ok(record) = serde_json::from_str::<Value>(text) {
+        if let Some(record) = source.record_value() {
             let _ = serde_json::to_writer(&mut hasher, &record);
         }
         EventKey(format!("h-{}", hex(&hasher.0.finish128().as_bytes())))
@@ -233,14 +233,14 @@ impl Event {
     /// of the wrong type.
     pub fn from_json(text: &str) -> Result<Event, MalformedBody> {
         match serde_json::from_str::<Record>(text) {
-            Ok(record) => Ok(Event::from_record(&record, text)),
+            Ok(record) => Ok(Event::from_record(&record, Source::Record(text))),
             // Valid JSON the one-pass reader refuses has a repeated key: read its canonical form, in which the
             // last value of a key wins.
             Err(_) => match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(map)) => {
                     let canonical = serde_json::to_string(&map).unwrap_or_default();
                     let record = serde_json::from_str::<Record>(&canonical).unwrap_or_default();
-                    Ok(Event::from_record(&record, &canonical))
+                    Ok(Event::from_record(&record, Source::Record(&canonical)))
                 }
                 Ok(_) => Err(MalformedBody::NotAnObject("record")),
                 Err(e) => Err(MalformedBody::NotJson(e.to_string())),
@@ -248,15 +248,15 @@ impl Event {
         }
     }
 
-    /// Resolve a record read from `text`.
-    fn from_record(record: &Record<'_>, text: &str) -> Event {
+    /// Resolve a record read from `source`.
+    pub fn from_record(record: &Record<'_>, source: Source<'_>) -> Event {
         let event_name = record.event_name.get().unwrap_or("").to_owned();
         let event_source = record.event_source.get().unwrap_or("").to_owned();
         let action = Action::of_record(&event_source, &event_name);
         let actor = resolve_actor(&record.user_identity);
         let target = resolve_target(record, &actor, action);
         Event {
-            key: EventKey::for_record(record, text),
+            key: EventKey::for_record(record, source),
             event_id: record.event_id.get().map(str::to_owned),
             time: record.event_time.get().and_then(parse_time),
             outcome: resolve_outcome(record),

@@ -44,18 +44,15 @@ pub enum NotAlert {
 
 /// From a queue body to the event to alert on, or the reason there is none.
 pub fn classify(body: &str, watched: &WatchedEvents) -> Result<Event, Rejection> {
-    match envelope::unwrap_body(body)? {
+    match envelope::unwrap_body(body, Event::from_record)? {
         Unwrapped::NotAlert(reason) => Err(Rejection::NotAlert(reason.into())),
-        Unwrapped::Record { text, .. } => {
-            let event = Event::from_json(&text)?;
-            match event.action {
-                Some(action) if watched.contains(action) => Ok(event),
-                _ => Err(Rejection::NotAlert(NotAlert::NotWatched {
-                    service: text::plain_capped(&event.event_source, 100),
-                    name: text::plain_capped(&event.event_name, 100),
-                    watched: watched.to_string(),
-                })),
-            }
-        }
+        Unwrapped::Record { value: event, .. } => match event.action {
+            Some(action) if watched.contains(action) => Ok(event),
+            _ => Err(Rejection::NotAlert(NotAlert::NotWatched {
+                service: text::plain_capped(&event.event_source, 100),
+                name: text::plain_capped(&event.event_name, 100),
+                watched: watched.to_string(),
+            })),
+        },
     }
 }

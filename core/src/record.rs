@@ -210,6 +210,8 @@ macro_rules! absent_otherwise {
     };
 }
 
+pub(crate) use absent_otherwise;
+
 impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct TextVisitor<'a>(PhantomData<&'a ()>);
