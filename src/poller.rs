@@ -229,13 +229,11 @@ impl Poller {
         Handled::Done
     }
 
-    /// How long the longest-waiting event of the backlog has waited.
+    /// How long the longest-waiting event of the backlog has waited (the backlog keeps arrival order).
     fn oldest_wait(&self) -> Duration {
         self.backlog
-            .iter()
-            .map(|p| p.since.elapsed())
-            .max()
-            .unwrap_or_default()
+            .first()
+            .map_or(Duration::ZERO, |p| p.since.elapsed())
     }
 
     /// Whether the backlog already needs more than one digest message.

@@ -8,7 +8,7 @@ use iam_alarm_core::text::{code_capped, escape_capped, truncate};
 use poise::serenity_prelude as serenity;
 
 use crate::ports::{UserName, UserSummary};
-use crate::render::pager;
+use crate::render::{pager, send_page};
 use crate::{Context, Data, Error};
 
 /// Users per page: each costs a few IAM calls (keys, their last use, MFA), so only the shown page is detailed.
@@ -36,14 +36,7 @@ pub async fn iam_users(
         prefix: prefix.unwrap_or_default().chars().take(64).collect(),
     };
     let (embed, components) = build(ctx.data(), &page).await?;
-    ctx.send(
-        poise::CreateReply::default()
-            .embed(embed)
-            .components(components)
-            .ephemeral(true),
-    )
-    .await?;
-    Ok(())
+    send_page(ctx, embed, components).await
 }
 
 /// A page of the listing, carried in the buttons' `custom_id`: `iu:<page>:<days>:<prefix>`.

@@ -7,7 +7,7 @@ use iam_alarm_core::{Action, Event};
 use poise::serenity_prelude as serenity;
 
 use crate::ports::LookupAttribute;
-use crate::render::pager;
+use crate::render::{pager, send_page};
 use crate::{Context, Data, Error};
 
 pub const PER_PAGE: usize = 10;
@@ -51,14 +51,7 @@ pub async fn recent_changes(
         event,
     };
     let (embed, components) = build(ctx.data(), &page).await;
-    ctx.send(
-        poise::CreateReply::default()
-            .embed(embed)
-            .components(components)
-            .ephemeral(true),
-    )
-    .await?;
-    Ok(())
+    send_page(ctx, embed, components).await
 }
 
 /// `rc:<page>:<hours>:<event or ->`.

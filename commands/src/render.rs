@@ -2,7 +2,23 @@
 
 use poise::serenity_prelude as serenity;
 
-use crate::Error;
+use crate::{Context, Error};
+
+/// A private page (an embed and its buttons) as the answer to a slash command.
+pub async fn send_page(
+    ctx: Context<'_>,
+    embed: serenity::CreateEmbed,
+    components: Vec<serenity::CreateActionRow>,
+) -> Result<(), Error> {
+    ctx.send(
+        poise::CreateReply::default()
+            .embed(embed)
+            .components(components)
+            .ephemeral(true),
+    )
+    .await?;
+    Ok(())
+}
 
 /// A private one-line answer to a button press. Mentions inside never ping.
 pub async fn ephemeral_component(

@@ -167,16 +167,8 @@ fn unwrap_inner<T>(
         } else {
             Wrapping::Bare
         };
-        // The shape pass skipped the record's fields; read them now. It parsed, so this does too (the record
-        // type takes any value for any field), bar a repeated key the shape pass didn't read.
-        let value = match serde_json::from_str::<Record>(text) {
-            Ok(record) => read(&record, Source::Record(text)),
-            Err(_) => {
-                let canonical = canonical(text).ok_or_else(|| unknown_shape(text))?;
-                let record = serde_json::from_str::<Record>(&canonical).unwrap_or_default();
-                read(&record, Source::Record(&canonical))
-            }
-        };
+        // The shape pass skipped the record's fields; read them now.
+        let value = read_record(text, read).ok_or_else(|| unknown_shape(text))?;
         return Ok(Unwrapped::Record { value, via });
     }
     Err(unknown_shape(text))
@@ -277,6 +269,26 @@ fn read_shape(text: &str) -> Result<Shape<'_>, Option<String>> {
     serde_json::from_str(text).map_err(|_| canonical(text))
 }
 
+/// Read a record from its JSON text, handing it to `read`; `None` when the text is no JSON object.
+pub(crate) fn read_record<T>(
+    text: &str,
+    read: impl FnOnce(&Record<'_>, Source<'_>) -> T,
+) -> Option<T> {
+    // The record type takes any value for any field, but a struct would also take an array: refuse that first.
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    match serde_json::from_str::<Record>(text) {
+        Ok(record) => Some(read(&record, Source::Record(text))),
+        // Valid JSON the one-pass reader refuses has a repeated key: read its canonical form.
+        Err(_) => {
+            let canonical = canonical(text)?;
+            let record = serde_json::from_str::<Record>(&canonical).ok()?;
+            Some(read(&record, Source::Record(&canonical)))
+        }
+    }
+}
+
 /// A JSON object re-written with each key once (its last value), as a full parse reads it.
 fn canonical(text: &str) -> Option<String> {
     match serde_json::from_str::<Value>(text) {
@@ -286,7 +298,7 @@ fn canonical(text: &str) -> Option<String> {
 }
 
 /// Why `text` is no envelope: not JSON (`not_json` wraps the parser's message), or JSON of another type.
-fn not_an_envelope(text: &str, not_json: fn(String) -> MalformedBody) -> MalformedBody {
+pub(crate) fn not_an_envelope(text: &str, not_json: fn(String) -> MalformedBody) -> MalformedBody {
     match serde_json::from_str::<Value>(text) {
         Err(e) => not_json(e.to_string()),
         Ok(Value::Null) => MalformedBody::NotAnObject("null"),

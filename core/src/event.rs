@@ -4,12 +4,11 @@
 //! and a field of an unexpected type must never make an alert disappear. Every field may be absent.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde_json::Value;
 use siphasher::sip128::{Hasher128, SipHasher13};
 use std::fmt;
 use std::hash::Hasher;
 
-use crate::envelope::{MalformedBody, Source};
+use crate::envelope::{self, MalformedBody, Source};
 use crate::record::{Record, UserIdentity};
 use crate::watch::Action;
 
@@ -232,20 +231,8 @@ impl Event {
     /// Resolve a record given as JSON text: infallible for any JSON object, since every field may be absent or
     /// of the wrong type.
     pub fn from_json(text: &str) -> Result<Event, MalformedBody> {
-        match serde_json::from_str::<Record>(text) {
-            Ok(record) => Ok(Event::from_record(&record, Source::Record(text))),
-            // Valid JSON the one-pass reader refuses has a repeated key: read its canonical form, in which the
-            // last value of a key wins.
-            Err(_) => match serde_json::from_str::<Value>(text) {
-                Ok(Value::Object(map)) => {
-                    let canonical = serde_json::to_string(&map).unwrap_or_default();
-                    let record = serde_json::from_str::<Record>(&canonical).unwrap_or_default();
-                    Ok(Event::from_record(&record, Source::Record(&canonical)))
-                }
-                Ok(_) => Err(MalformedBody::NotAnObject("record")),
-                Err(e) => Err(MalformedBody::NotJson(e.to_string())),
-            },
-        }
+        envelope::read_record(text, Event::from_record)
+            .ok_or_else(|| envelope::not_an_envelope(text, MalformedBody::NotJson))
     }
 
     /// Resolve a record read from `source`.
@@ -629,7 +616,7 @@ fn user_agent_label(raw: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn event(v: Value) -> Event {
         Event::from_json(&v.to_string()).unwrap()
@@ -697,6 +684,13 @@ mod tests {
         ] {
             assert_eq!(user_agent_label(ua), label, "{ua}");
         }
+    }
+
+    #[test]
+    fn only_json_objects_are_records() {
+        assert!(Event::from_json("[]").is_err());
+        assert!(Event::from_json("not json").is_err());
+        assert!(Event::from_json("{}").is_ok());
     }
 
     #[test]
