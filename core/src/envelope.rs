@@ -35,18 +35,6 @@ pub enum Source<'a> {
     Detail(&'a str),
 }
 
-impl Source<'_> {
-    /// The record as a JSON tree.
-    pub fn record_value(self) -> Option<Value> {
-        match self {
-            Source::Record(text) => serde_json::from_str(text).ok(),
-            Source::Detail(text) => serde_json::from_str::<Value>(text)
-                .ok()
-                .and_then(|mut event| Some(event.get_mut("detail")?.take())),
-        }
-    }
-}
-
 /// How the record was wrapped on the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wrapping {

@@ -4,11 +4,10 @@
 //! and a field of an unexpected type must never make an alert disappear. Every field may be absent.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use siphasher::sip128::{Hasher128, SipHasher13};
 use std::fmt;
-use std::hash::Hasher;
 
 use crate::envelope::{self, MalformedBody, Source};
+use crate::fingerprint;
 use crate::record::{Record, UserIdentity};
 use crate::watch::Action;
 
@@ -55,33 +54,17 @@ impl EventKey {
         if let Some(key) = record.event_id.get().and_then(EventKey::from_posted) {
             return key;
         }
-        // serde_json's map is ordered by key, so the same record hashes alike in every envelope and layout. A
-        // stable 128-bit SipHash is plenty for telling records apart (this is no security boundary).
-        let mut hasher = HashWriter(SipHasher13::new());
-        if let Some(record) = source.record_value() {
-            let _ = serde_json::to_writer(&mut hasher, &record);
-        }
-        EventKey(format!("h-{}", hex(&hasher.0.finish128().as_bytes())))
+        let print = match source {
+            Source::Record(text) => fingerprint::of_json(text),
+            Source::Detail(text) => fingerprint::of_detail(text),
+        };
+        EventKey(format!("h-{}", hex(&print.unwrap_or(0).to_le_bytes())))
     }
 }
 
 impl fmt::Display for EventKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
-    }
-}
-
-/// Feeds serialized bytes straight into the hasher.
-struct HashWriter(SipHasher13);
-
-impl std::io::Write for HashWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.write(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

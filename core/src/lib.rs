@@ -8,6 +8,7 @@ pub mod buttons;
 pub mod digest;
 pub mod envelope;
 pub mod event;
+pub mod fingerprint;
 pub mod message;
 pub mod metrics;
 pub mod record;
