@@ -5,6 +5,7 @@ use sha2::{Digest, Sha256};
 
 use crate::event::{hex, Event};
 use crate::message::CUSTOM_ID_MAX;
+use crate::text::concat;
 
 /// What a button press asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,22 +28,22 @@ pub enum ActivityLookup {
 impl ButtonId {
     pub fn encode(&self) -> String {
         match self {
-            ButtonId::Acknowledge(key) => {
-                let id = format!("ack:{key}");
-                if id.len() <= CUSTOM_ID_MAX {
-                    id
-                } else {
-                    // Only unusually long keys: the handler reads the key from the message footer anyway.
-                    format!("ack:h-{}", hex(&Sha256::digest(key.as_bytes())[..16]))
-                }
+            ButtonId::Acknowledge(key) if ACK.len() + key.len() <= CUSTOM_ID_MAX => {
+                concat(&[ACK, key])
             }
-            ButtonId::Activity(ActivityLookup::AccessKey(k)) => format!("act:k:{k}"),
-            ButtonId::Activity(ActivityLookup::UserName(u)) => format!("act:u:{u}"),
+            // Only unusually long keys: the handler reads the key from the message footer anyway.
+            ButtonId::Acknowledge(key) => {
+                concat(&[ACK, "h-", &hex(&Sha256::digest(key.as_bytes())[..16])])
+            }
+            ButtonId::Activity(lookup) => {
+                let (prefix, value) = lookup.parts();
+                concat(&[prefix, value])
+            }
         }
     }
 
     pub fn parse(id: &str) -> Option<ButtonId> {
-        if let Some(key) = id.strip_prefix("ack:") {
+        if let Some(key) = id.strip_prefix(ACK) {
             return Some(ButtonId::Acknowledge(key.to_owned()));
         }
         let rest = id.strip_prefix("act:")?;
@@ -62,11 +63,24 @@ impl ButtonId {
     }
 }
 
+const ACK: &str = "ack:";
+
+impl ActivityLookup {
+    /// The id's prefix and the value after it.
+    fn parts(&self) -> (&'static str, &str) {
+        match self {
+            ActivityLookup::AccessKey(k) => ("act:k:", k),
+            ActivityLookup::UserName(u) => ("act:u:", u),
+        }
+    }
+}
+
 /// The lookup for an event's actor: its access key when it has one, else its name; none when the encoded id
 /// would not fit Discord's 100 characters (the lookup would be wrong if cut).
 pub fn activity_lookup(event: &Event) -> Option<ActivityLookup> {
     let fits = |l: ActivityLookup| {
-        (ButtonId::Activity(l.clone()).encode().len() <= CUSTOM_ID_MAX).then_some(l)
+        let (prefix, value) = l.parts();
+        (prefix.len() + value.len() <= CUSTOM_ID_MAX).then_some(l)
     };
     event
         .actor

@@ -183,20 +183,29 @@ pub struct AllowedMentions {
 impl Embed {
     /// The characters that count towards the 6,000 total of a message.
     pub fn total_len(&self) -> usize {
-        let opt = |s: &Option<String>| s.as_deref().map_or(0, discord_len);
+        self.measure(discord_len)
+    }
+
+    /// The total of the counted texts, each measured by `len`.
+    fn measure(&self, len: fn(&str) -> usize) -> usize {
+        let opt = |s: &Option<String>| s.as_deref().map_or(0, len);
         opt(&self.title)
             + opt(&self.description)
-            + self.author.as_ref().map_or(0, |a| discord_len(&a.name))
-            + self.footer.as_ref().map_or(0, |f| discord_len(&f.text))
+            + self.author.as_ref().map_or(0, |a| len(&a.name))
+            + self.footer.as_ref().map_or(0, |f| len(&f.text))
             + self
                 .fields
                 .iter()
-                .map(|f| discord_len(&f.name) + discord_len(&f.value))
+                .map(|f| len(&f.name) + len(&f.value))
                 .sum::<usize>()
     }
 
     /// Shrink the longest field values until the embed fits `budget` (never below a stub with "…").
     pub fn fit(&mut self, budget: usize) {
+        // A UTF-8 byte count is never below the unit count: an embed whose bytes fit needs no counting.
+        if self.measure(str::len) <= budget {
+            return;
+        }
         while self.total_len() > budget {
             let excess = self.total_len() - budget;
             let Some(longest) = self

@@ -5,7 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use sha2::{Digest, Sha256};
+use siphasher::sip128::{Hasher128, SipHasher13};
+use std::hash::Hasher;
 
 use crate::buttons::{activity_lookup, ButtonId};
 use crate::event::{hex, Event, IdentityKind, Origin, Outcome};
@@ -13,7 +14,10 @@ use crate::message::{
     ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed, EmbedField, EmbedFooter,
     CONTENT_MAX, EMBEDS_TOTAL_MAX, FIELD_VALUE_MAX, NONCE_MAX, TITLE_MAX,
 };
-use crate::text::{code_capped, escape_capped, plain_capped, truncate_owned};
+use crate::text::{
+    code_capped, concat, escape_capped, plain_capped, push_code, push_escaped, push_plain,
+    truncate_owned,
+};
 
 /// Colours, by what a responder should feel.
 pub mod colour {
@@ -95,35 +99,33 @@ const ID_CAP: usize = 200;
 const UA_CAP: usize = 300;
 const ERROR_CAP: usize = 500;
 
-/// "IAM user created: bob" / "Failed: create IAM user bob" (plain, unescaped).
+/// "IAM user created: bob" / "Failed attempt to create IAM user: bob" (plain, unescaped).
 pub fn headline(event: &Event) -> String {
-    let target = target_name(event);
-    match (event.action, &event.outcome) {
-        (Some(a), Outcome::Success) => format!("{}: {target}", a.headline()),
-        (Some(a), Outcome::Failure { .. }) => {
-            format!("Failed attempt to {}: {target}", a.attempt())
-        }
-        (None, Outcome::Success) => format!("{} ({})", event.event_name, event.event_source),
-        (None, Outcome::Failure { .. }) => {
-            format!("Failed {} ({})", event.event_name, event.event_source)
-        }
-    }
-}
-
-fn target_name(event: &Event) -> String {
-    event
+    let target = event
         .target
         .as_ref()
-        .map(|t| t.user_name.clone())
-        .unwrap_or_else(|| "(no user named)".to_owned())
+        .map_or("(no user named)", |t| t.user_name.as_str());
+    let (name, source) = (event.event_name.as_str(), event.event_source.as_str());
+    match (event.action, &event.outcome) {
+        (Some(a), Outcome::Success) => concat(&[a.headline(), ": ", target]),
+        (Some(a), Outcome::Failure { .. }) => {
+            concat(&["Failed attempt to ", a.attempt(), ": ", target])
+        }
+        (None, Outcome::Success) => concat(&[name, " (", source, ")"]),
+        (None, Outcome::Failure { .. }) => concat(&["Failed ", name, " (", source, ")"]),
+    }
 }
 
 /// The message to create in the alert channel (or to execute on a webhook).
 pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
     let severity = Severity::of(event);
     let headline = headline(event);
-    let actor = escape_capped(&event.actor.display(), NAME_CAP * 2);
+    let display = event.actor.display();
+    let actor = escape_capped(&display, NAME_CAP * 2);
     let url = console_url(event);
+    let mut footer = String::with_capacity(FOOTER_PREFIX.len() + event.key.as_str().len());
+    footer.push_str(FOOTER_PREFIX);
+    push_plain(&mut footer, event.key.as_str(), 200);
     let mut embed = Embed {
         title: Some(escaped_title(severity, &headline)),
         description: Some(summary(event, &actor)),
@@ -131,24 +133,19 @@ pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
         color: Some(severity.colour()),
         author: None,
         fields: fields(event, &actor, opts),
-        footer: Some(EmbedFooter {
-            text: format!("{FOOTER_PREFIX}{}", plain_capped(event.key.as_str(), 200)),
-        }),
+        footer: Some(EmbedFooter { text: footer }),
         timestamp: event
             .time
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
     };
     embed.fit(EMBEDS_TOTAL_MAX);
 
-    let content = truncate_owned(
-        format!(
-            "{} **{}** by {}",
-            severity.emoji(),
-            escape_capped(&headline, NAME_CAP * 2),
-            escape_capped(&event.actor.display(), NAME_CAP)
-        ),
-        CONTENT_MAX,
-    );
+    let mut content = String::with_capacity(headline.len() + display.len() + 32);
+    content.push_str(severity.emoji());
+    content.push_str(" **");
+    push_escaped(&mut content, &headline, NAME_CAP * 2);
+    content.push_str("** by ");
+    push_escaped(&mut content, &display, NAME_CAP);
 
     let (components, nonce) = match opts.destination {
         Destination::Bot => (
@@ -162,7 +159,7 @@ pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
         ),
     };
     CreateMessage {
-        content: Some(content),
+        content: Some(truncate_owned(content, CONTENT_MAX)),
         embeds: vec![embed],
         components,
         allowed_mentions: AllowedMentions::default(),
@@ -180,39 +177,56 @@ fn escaped_title(severity: Severity, headline: &str) -> String {
         Severity::Change => "",
     };
     let budget = TITLE_MAX - crate::text::discord_len(prefix);
-    format!("{prefix}{}", escape_capped(headline, budget))
+    let mut title = String::with_capacity(prefix.len() + headline.len() + 8);
+    title.push_str(prefix);
+    push_escaped(&mut title, headline, budget);
+    title
 }
 
 /// "**alice** (IAM user) created IAM user **bob**." plus the failure, if any.
 fn summary(event: &Event, actor: &str) -> String {
-    let actor = format!("**{actor}** ({})", kind_label(event));
-    let target = event
-        .target
-        .as_ref()
-        .map(|t| {
-            let name = format!("**{}**", escape_capped(&t.user_name, NAME_CAP));
+    let mut s = String::with_capacity(actor.len() + 192);
+    s.push_str("**");
+    s.push_str(actor);
+    s.push_str("** (");
+    push_kind_label(&mut s, event);
+    s.push_str(") ");
+    let push_target = |s: &mut String| match &event.target {
+        Some(t) => {
+            s.push_str("**");
+            push_escaped(s, &t.user_name, NAME_CAP);
+            s.push_str("**");
             if t.is_caller {
-                format!("{name} (themselves)")
-            } else {
-                name
+                s.push_str(" (themselves)");
             }
-        })
-        .unwrap_or_else(|| "an unnamed user".to_owned());
-    let mut s = match (event.action, &event.outcome) {
-        (Some(a), Outcome::Success) => format!("{actor} {}.", a.sentence(&target)),
-        (Some(a), Outcome::Failure { .. }) => {
-            format!("{actor} tried to {} {target}, and failed.", a.attempt())
         }
-        (None, _) => format!(
-            "{actor} called {}.",
-            escape_capped(&event.event_name, NAME_CAP)
-        ),
+        None => s.push_str("an unnamed user"),
     };
+    match (event.action, &event.outcome) {
+        (Some(a), Outcome::Success) => {
+            let (before, after) = a.sentence();
+            s.push_str(before);
+            push_target(&mut s);
+            s.push_str(after);
+            s.push('.');
+        }
+        (Some(a), Outcome::Failure { .. }) => {
+            s.push_str("tried to ");
+            s.push_str(a.attempt());
+            s.push(' ');
+            push_target(&mut s);
+            s.push_str(", and failed.");
+        }
+        (None, _) => {
+            s.push_str("called ");
+            push_escaped(&mut s, &event.event_name, NAME_CAP);
+            s.push('.');
+        }
+    }
     if let Some(invoker) = &event.actor.invoked_by {
-        s.push_str(&format!(
-            "\nCalled through {}.",
-            escape_capped(invoker, NAME_CAP)
-        ));
+        s.push_str("\nCalled through ");
+        push_escaped(&mut s, invoker, NAME_CAP);
+        s.push('.');
     }
     if event.actor.is_root() {
         s.push_str("\n**The account's root user acted.** Root should almost never be used.");
@@ -267,7 +281,13 @@ fn fields(event: &Event, actor: &str, opts: &RenderOptions) -> Vec<EmbedField> {
     push(
         "Client",
         match &event.user_agent {
-            Some(ua) => format!("{}\n{}", ua.label, code_capped(&ua.raw, UA_CAP)),
+            Some(ua) => {
+                let mut s = String::with_capacity(ua.label.len() + ua.raw.len().min(UA_CAP) + 4);
+                s.push_str(ua.label);
+                s.push('\n');
+                push_code(&mut s, &ua.raw, UA_CAP);
+                s
+            }
             None => "not recorded".to_owned(),
         },
         false,
@@ -314,35 +334,35 @@ fn fields(event: &Event, actor: &str, opts: &RenderOptions) -> Vec<EmbedField> {
 }
 
 /// The identity type; unknown types are shown as CloudTrail named them, so they are untrusted text too.
-fn kind_label(event: &Event) -> String {
-    escape_capped(event.actor.kind.label(), 64)
+fn push_kind_label(out: &mut String, event: &Event) {
+    push_escaped(out, event.actor.kind.label(), 64);
 }
 
 /// The identity type, with the role or permission set spelled out for sessions.
 fn identity_field(event: &Event) -> String {
-    let label = kind_label(event);
-    match (&event.actor.kind, &event.actor.via) {
-        (IdentityKind::AssumedRole, Some(role)) => {
-            format!("{label}\nrole {}", escape_capped(role, NAME_CAP))
-        }
-        (IdentityKind::IdentityCenter, Some(set)) => {
-            format!("{label}\npermission set {}", escape_capped(set, NAME_CAP))
-        }
-        (IdentityKind::FederatedUser, Some(user)) => {
-            format!("{label}\nfederated by {}", escape_capped(user, NAME_CAP))
-        }
-        _ => label,
-    }
+    let mut s = String::with_capacity(64);
+    push_kind_label(&mut s, event);
+    let (what, name) = match (&event.actor.kind, &event.actor.via) {
+        (IdentityKind::AssumedRole, Some(role)) => ("\nrole ", role),
+        (IdentityKind::IdentityCenter, Some(set)) => ("\npermission set ", set),
+        (IdentityKind::FederatedUser, Some(user)) => ("\nfederated by ", user),
+        _ => return s,
+    };
+    s.push_str(what);
+    push_escaped(&mut s, name, NAME_CAP);
+    s
 }
 
 fn result(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Success => "✅ Succeeded".to_owned(),
         Outcome::Failure { code, message } => {
-            let mut s = format!("❌ Failed: {}", code_capped(code, 100));
+            let mut s = String::with_capacity(128 + message.as_ref().map_or(0, String::len));
+            s.push_str("❌ Failed: ");
+            push_code(&mut s, code, 100);
             if let Some(m) = message {
                 s.push('\n');
-                s.push_str(&escape_capped(m, ERROR_CAP));
+                push_escaped(&mut s, m, ERROR_CAP);
             }
             s
         }
@@ -354,13 +374,15 @@ fn when(time: Option<DateTime<Utc>>, tz: Option<Tz>) -> String {
     let Some(t) = time else {
         return "not recorded".to_owned();
     };
-    let unix = t.timestamp();
-    let mut s = format!("<t:{unix}:f> (<t:{unix}:R>)");
+    let unix = t.timestamp().to_string();
+    let mut s = concat(&["<t:", &unix, ":f> (<t:", &unix, ":R>)"]);
     if let Some(tz) = tz {
-        s.push_str(&format!(
+        use std::fmt::Write as _;
+        let _ = write!(
+            s,
             "\n{}",
             t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z")
-        ));
+        );
     }
     s
 }
@@ -376,7 +398,14 @@ pub fn console_url(event: &Event) -> Option<String> {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     };
     (safe(id) && safe(region)).then(|| {
-        format!("https://{region}.console.aws.amazon.com/cloudtrailv2/home?region={region}#/events/{id}")
+        concat(&[
+            "https://",
+            region,
+            ".console.aws.amazon.com/cloudtrailv2/home?region=",
+            region,
+            "#/events/",
+            id,
+        ])
     })
 }
 
@@ -401,11 +430,11 @@ fn buttons(event: &Event, console_url: Option<String>) -> Vec<Button> {
 
 /// Discord's idempotency nonce for this event: the same event always yields the same nonce.
 pub fn nonce_for(event: &Event) -> String {
-    let digest = Sha256::new()
-        .chain_update(b"iam-alarm:")
-        .chain_update(event.key.as_str().as_bytes())
-        .finalize();
-    let mut nonce = hex(&digest[..NONCE_MAX.div_ceil(2)]);
+    // A stable 128-bit hash is plenty: the nonce only tells our own messages apart.
+    let mut hasher = SipHasher13::new();
+    hasher.write(b"iam-alarm:");
+    hasher.write(event.key.as_str().as_bytes());
+    let mut nonce = hex(&hasher.finish128().as_bytes());
     nonce.truncate(NONCE_MAX);
     nonce
 }

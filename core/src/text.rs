@@ -7,13 +7,23 @@
 /// The ellipsis that marks a cut.
 pub const ELLIPSIS: char = '…';
 
+/// The parts, joined in one allocation of the right size.
+pub fn concat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    parts.iter().for_each(|p| s.push_str(p));
+    s
+}
+
 /// Length as Discord's limits are checked (conservatively: UTF-16 code units).
 pub fn discord_len(s: &str) -> usize {
     if s.is_ascii() {
-        s.len()
-    } else {
-        s.chars().map(char::len_utf16).sum()
+        return s.len();
     }
+    // Every byte but a continuation byte starts a character; a four-byte one (lead byte 0xF0 and up) is a
+    // surrogate pair, two units.
+    s.bytes()
+        .map(|b| usize::from((b & 0xC0) != 0x80) + usize::from(b >= 0xF0))
+        .sum()
 }
 
 /// Cut `s` to at most `max` units, ending in "…" when anything was cut. Never splits a character.
@@ -42,10 +52,17 @@ pub fn truncate_owned(s: String, max: usize) -> String {
 /// characters (newlines included) become spaces so one value stays on one line. An escape sequence is
 /// never split by the cap.
 pub fn escape_capped(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max) + 8);
+    push_escaped(&mut out, s, max);
+    out
+}
+
+/// [`escape_capped`], appended to `out` (the cap counts only what is appended).
+pub fn push_escaped(out: &mut String, s: &str, max: usize) {
     let s = defuse_mass_mentions(s);
     if printable_ascii(&s) {
         // Copy the runs between escapes whole; each escaped character starts the next run.
-        let mut out = String::with_capacity(s.len() + 8);
+        let start = out.len();
         let mut run = 0;
         for (i, b) in s.bytes().enumerate() {
             if needs_escape(char::from(b), i == 0) {
@@ -55,15 +72,16 @@ pub fn escape_capped(s: &str, max: usize) -> String {
             }
         }
         out.push_str(&s[run..]);
-        if out.len() <= max {
-            return out;
+        if out.len() - start <= max {
+            return;
         }
+        out.truncate(start);
     }
-    capped(
+    push_capped(
+        out,
         s.chars().enumerate().map(|(i, c)| escape_char(c, i == 0)),
-        s.len() + 8,
         max,
-    )
+    );
 }
 
 /// One character of output, or an escaped one (kept whole by the cap).
@@ -82,14 +100,20 @@ impl Piece {
     }
 }
 
-/// Write `pieces` up to `max` units in one pass; when they don't all fit, cut back to the last whole piece
-/// that leaves room for "…". `size` is the expected length in bytes.
+/// A fresh string of `pieces`, capped as [`push_capped`] does. `size` is the expected length in bytes.
 fn capped(pieces: impl Iterator<Item = Piece>, size: usize, max: usize) -> String {
-    let budget = max.saturating_sub(ELLIPSIS.len_utf16());
     let mut out = String::with_capacity(size.min(max.saturating_mul(4)));
+    push_capped(&mut out, pieces, max);
+    out
+}
+
+/// Append `pieces` up to `max` units in one pass; when they don't all fit, cut back to the last whole piece
+/// that leaves room for "…".
+fn push_capped(out: &mut String, pieces: impl Iterator<Item = Piece>, max: usize) {
+    let budget = max.saturating_sub(ELLIPSIS.len_utf16());
     let mut used = 0;
     // Where the output stood when it last fitted the budget (with room for the ellipsis).
-    let mut cut = 0;
+    let mut cut = out.len();
     for piece in pieces {
         let n = piece.len();
         if used + n <= budget {
@@ -101,7 +125,7 @@ fn capped(pieces: impl Iterator<Item = Piece>, size: usize, max: usize) -> Strin
             if max >= ELLIPSIS.len_utf16() {
                 out.push(ELLIPSIS);
             }
-            return out;
+            return;
         }
         match piece {
             Piece::Char(c) => out.push(c),
@@ -111,7 +135,6 @@ fn capped(pieces: impl Iterator<Item = Piece>, size: usize, max: usize) -> Strin
             }
         }
     }
-    out
 }
 
 fn piece_bytes(piece: Piece) -> usize {
@@ -166,24 +189,38 @@ pub fn escape(s: &str) -> String {
 /// Flatten control characters, defuse mass mentions and cap, without Markdown escaping: for places Discord
 /// shows as plain text (footers) and for the console.
 pub fn plain_capped(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max));
+    push_plain(&mut out, s, max);
+    out
+}
+
+/// [`plain_capped`], appended to `out` (the cap counts only what is appended).
+pub fn push_plain(out: &mut String, s: &str, max: usize) {
     let s = defuse_mass_mentions(s);
     if s.len() <= max && printable_ascii(&s) {
-        return s.into_owned();
+        out.push_str(&s);
+        return;
     }
     let flat = |c: char| Piece::Char(if c.is_control() { ' ' } else { c });
-    capped(s.chars().map(flat), s.len(), max)
+    push_capped(out, s.chars().map(flat), max);
 }
 
 /// Text for an inline code span: no Markdown or mention inside renders, so only backticks need care
 /// (Discord has no escape inside a code span; they become a look-alike quote).
 pub fn code_capped(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max) + 2);
+    push_code(&mut out, s, max);
+    out
+}
+
+/// [`code_capped`], appended to `out` (the cap counts only what is appended).
+pub fn push_code(out: &mut String, s: &str, max: usize) {
     let s = defuse_mass_mentions(s);
     if s.len() + 2 <= max && printable_ascii(&s) && !s.contains('`') && !s.trim().is_empty() {
-        let mut out = String::with_capacity(s.len() + 2);
         out.push('`');
         out.push_str(&s);
         out.push('`');
-        return out;
+        return;
     }
     let flat = |c: char| {
         Piece::Char(match c {
@@ -192,15 +229,15 @@ pub fn code_capped(s: &str, max: usize) -> String {
             c => c,
         })
     };
-    let body = capped(s.chars().map(flat), s.len(), max.saturating_sub(2));
-    if body.trim().is_empty() {
-        return String::from("\u{2014}");
+    let start = out.len();
+    out.push('`');
+    push_capped(out, s.chars().map(flat), max.saturating_sub(2));
+    if out[start + 1..].trim().is_empty() {
+        out.truncate(start);
+        out.push('\u{2014}');
+    } else {
+        out.push('`');
     }
-    let mut out = String::with_capacity(body.len() + 2);
-    out.push('`');
-    out.push_str(&body);
-    out.push('`');
-    out
 }
 
 #[cfg(test)]

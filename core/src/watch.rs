@@ -103,23 +103,24 @@ impl Action {
         }
     }
 
-    /// A one-line summary of the change after the actor's name: "created IAM user bob".
-    pub fn sentence(self, target: &str) -> String {
+    /// A one-line summary of the change after the actor's name, as the words before and after the target:
+    /// ("created IAM user ", "") reads "created IAM user bob".
+    pub fn sentence(self) -> (&'static str, &'static str) {
         match self {
-            Action::CreateUser => format!("created IAM user {target}"),
-            Action::DeleteUser => format!("deleted IAM user {target}"),
-            Action::CreateAccessKey => format!("created an access key for {target}"),
-            Action::DeleteAccessKey => format!("deleted an access key of {target}"),
-            Action::UpdateAccessKey => format!("changed the status of an access key of {target}"),
-            Action::CreateLoginProfile => format!("set a console password for {target}"),
-            Action::UpdateLoginProfile => format!("changed the console password of {target}"),
-            Action::DeleteLoginProfile => format!("removed the console password of {target}"),
-            Action::AttachUserPolicy => format!("attached a policy to {target}"),
-            Action::DetachUserPolicy => format!("detached a policy from {target}"),
-            Action::PutUserPolicy => format!("wrote an inline policy on {target}"),
-            Action::DeleteUserPolicy => format!("deleted an inline policy from {target}"),
-            Action::AddUserToGroup => format!("added {target} to a group"),
-            Action::RemoveUserFromGroup => format!("removed {target} from a group"),
+            Action::CreateUser => ("created IAM user ", ""),
+            Action::DeleteUser => ("deleted IAM user ", ""),
+            Action::CreateAccessKey => ("created an access key for ", ""),
+            Action::DeleteAccessKey => ("deleted an access key of ", ""),
+            Action::UpdateAccessKey => ("changed the status of an access key of ", ""),
+            Action::CreateLoginProfile => ("set a console password for ", ""),
+            Action::UpdateLoginProfile => ("changed the console password of ", ""),
+            Action::DeleteLoginProfile => ("removed the console password of ", ""),
+            Action::AttachUserPolicy => ("attached a policy to ", ""),
+            Action::DetachUserPolicy => ("detached a policy from ", ""),
+            Action::PutUserPolicy => ("wrote an inline policy on ", ""),
+            Action::DeleteUserPolicy => ("deleted an inline policy from ", ""),
+            Action::AddUserToGroup => ("added ", " to a group"),
+            Action::RemoveUserFromGroup => ("removed ", " from a group"),
         }
     }
 
