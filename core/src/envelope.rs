@@ -8,10 +8,13 @@
 //!
 //! Each layer is read in one pass that picks out only the keys telling the shapes apart; nothing else is built.
 
+use std::borrow::Cow;
+
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+use crate::flat_json;
 use crate::record::{absent_otherwise, Record, Text};
 
 /// Bodies larger than this are refused before parsing (SQS itself caps messages at 1 MiB).
@@ -86,6 +89,9 @@ pub fn unwrap_body<T>(
     if body.trim().is_empty() {
         return Err(MalformedBody::Empty);
     }
+    if let Some(sns) = flat_sns(body) {
+        return unwrap_sns(sns, read);
+    }
     let shape = match read_shape(body) {
         Ok(shape) => shape,
         Err(Some(canonical)) => return unwrap_body(&canonical, read),
@@ -93,27 +99,60 @@ pub fn unwrap_body<T>(
     };
     if let Some(kind) = shape.sns_type.raw() {
         if shape.topic_arn.is_seen() || shape.message_id.is_seen() {
-            return unwrap_sns(kind, &shape, read);
+            let sns = Sns {
+                kind: kind.into(),
+                topic: shape.topic_arn.text().map(Into::into),
+                message: shape.message.raw().map(Into::into),
+            };
+            return unwrap_sns(sns, read);
         }
     }
     unwrap_inner(body, shape, false, read)
 }
 
+/// What an SNS notification envelope says.
+struct Sns<'a> {
+    kind: Cow<'a, str>,
+    topic: Option<Cow<'a, str>>,
+    message: Option<Cow<'a, str>>,
+}
+
+/// An SNS notification as AWS writes it — its own keys only, every value a string — read by the fast path;
+/// `None` for anything else (the first other key ends it early), which the general reader then reads.
+fn flat_sns(body: &str) -> Option<Sns<'_>> {
+    let (mut kind, mut topic, mut message, mut message_id) = (None, None, None, false);
+    // A repeated key's last value wins, as in the general reader.
+    flat_json::for_each_member(body, |key, value| {
+        match &*key {
+            "Type" => kind = Some(value),
+            "TopicArn" => topic = Some(value),
+            "Message" => message = Some(value),
+            "MessageId" => message_id = true,
+            "Subject" | "Timestamp" | "SignatureVersion" | "Signature" | "SigningCertURL"
+            | "SigningCertUrl" | "UnsubscribeURL" | "UnsubscribeUrl" => {}
+            _ => return None,
+        }
+        Some(())
+    })?;
+    (topic.is_some() || message_id).then_some(Sns {
+        kind: kind?,
+        topic,
+        message,
+    })
+}
+
 fn unwrap_sns<T>(
-    kind: &str,
-    envelope: &Shape<'_>,
+    envelope: Sns<'_>,
     read: impl FnOnce(&Record<'_>, Source<'_>) -> T,
 ) -> Result<Unwrapped<T>, MalformedBody> {
-    if kind != "Notification" {
+    if envelope.kind != "Notification" {
         return Ok(Unwrapped::NotAlert(NotAlertReason::SnsControl {
-            kind: kind.to_owned(),
-            topic: envelope.topic_arn.text().unwrap_or("(unknown)").to_owned(),
+            kind: envelope.kind.into_owned(),
+            topic: envelope.topic.as_deref().unwrap_or("(unknown)").to_owned(),
         }));
     }
-    let message = envelope
-        .message
-        .raw()
-        .ok_or(MalformedBody::SnsWithoutMessage)?;
+    let message = envelope.message.ok_or(MalformedBody::SnsWithoutMessage)?;
+    let message = &*message;
     match read_shape(message) {
         Ok(shape) => unwrap_inner(message, shape, true, read),
         Err(Some(canonical)) => {

@@ -5,7 +5,6 @@
 //! gets the same key bare, inside an EventBridge event, or inside an SNS notification. A stable 128-bit SipHash is
 //! plenty for telling records apart; this is no security boundary.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::hash::Hasher;
 
@@ -23,8 +22,8 @@ pub fn of_detail(text: &str) -> Option<u128> {
     serde_json::from_str::<Detail>(text).ok()?.0
 }
 
-// Each value is written to the hasher as its tag and contents, so `"1"`, `1` and `[1]` differ; strings and
-// objects carry their length and arrays an end mark, so no two values write the same bytes.
+// The canonical form: each value as its tag and contents, so `"1"`, `1` and `[1]` differ; strings and objects
+// carry their length and arrays an end mark, so no two values have the same form.
 const NULL: u8 = 0;
 const BOOL: u8 = 1;
 const NEGATIVE: u8 = 2;
@@ -39,22 +38,55 @@ struct Fingerprint(u128);
 
 impl<'de> Deserialize<'de> for Fingerprint {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // About the size of the text, so it is rarely grown.
+        let mut canon = Canon {
+            out: Vec::with_capacity(2048),
+            members: Vec::with_capacity(32),
+        };
+        d.deserialize_any(Feed(&mut canon))?;
         let mut h = SipHasher13::new();
-        d.deserialize_any(Feed(&mut h))?;
+        h.write(&canon.out);
         Ok(Fingerprint(h.finish128().as_u128()))
     }
 }
 
-/// Writes the canonical form of one value into a hasher.
-struct Feed<'h>(&'h mut SipHasher13);
+/// The canonical form being written, and the members of the objects still open.
+struct Canon {
+    out: Vec<u8>,
+    members: Vec<Member>,
+}
 
-impl Feed<'_> {
-    fn bytes(self, tag: u8, bytes: &[u8]) {
-        self.0.write(&[tag]);
-        self.0.write(&(bytes.len() as u64).to_le_bytes());
-        self.0.write(bytes);
+/// Where one member (its key, then its value) stands in the canonical form.
+#[derive(Clone, Copy)]
+struct Member {
+    start: usize,
+    key_end: usize,
+    end: usize,
+    /// The key's first eight bytes, big-endian: most keys are told apart by them without a full comparison.
+    prefix: u64,
+}
+
+impl Member {
+    fn key<'o>(&self, out: &'o [u8]) -> &'o [u8] {
+        &out[self.start..self.key_end]
     }
 }
+
+impl Canon {
+    fn bytes(&mut self, tag: u8, bytes: &[u8]) {
+        self.out.push(tag);
+        self.len(bytes.len());
+        self.out.extend_from_slice(bytes);
+    }
+
+    fn len(&mut self, n: usize) {
+        // JSON text of at most 2 MiB (MAX_BODY_BYTES) can't hold a longer string or object.
+        self.out.extend_from_slice(&(n as u32).to_le_bytes());
+    }
+}
+
+/// Writes the canonical form of one value.
+struct Feed<'c>(&'c mut Canon);
 
 impl<'de> DeserializeSeed<'de> for Feed<'_> {
     type Value = ();
@@ -72,89 +104,117 @@ impl<'de> Visitor<'de> for Feed<'_> {
     }
 
     fn visit_unit<E>(self) -> Result<(), E> {
-        self.0.write(&[NULL]);
+        self.0.out.push(NULL);
         Ok(())
     }
 
     fn visit_bool<E>(self, v: bool) -> Result<(), E> {
-        self.0.write(&[BOOL, u8::from(v)]);
+        self.0.out.extend_from_slice(&[BOOL, u8::from(v)]);
         Ok(())
     }
 
     fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        self.bytes(NEGATIVE, &v.to_le_bytes());
+        self.0.bytes(NEGATIVE, &v.to_le_bytes());
         Ok(())
     }
 
     fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        self.bytes(UNSIGNED, &v.to_le_bytes());
+        self.0.bytes(UNSIGNED, &v.to_le_bytes());
         Ok(())
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-        self.bytes(FLOAT, &v.to_bits().to_le_bytes());
+        self.0.bytes(FLOAT, &v.to_bits().to_le_bytes());
         Ok(())
     }
 
     fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.bytes(STRING, v.as_bytes());
+        self.0.bytes(STRING, v.as_bytes());
         Ok(())
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        self.0.write(&[ARRAY]);
+        self.0.out.push(ARRAY);
         while seq.next_element_seed(Feed(self.0))?.is_some() {}
-        self.0.write(&[END]);
+        self.0.out.push(END);
         Ok(())
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        // Each member (key and value) hashes on its own, and the members go in key order: the text's order
-        // doesn't matter. Keys are borrowed from the text unless they hold an escape.
-        let mut members: Vec<(Cow<'de, str>, u64)> = Vec::with_capacity(16);
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            let mut h = SipHasher13::new();
-            h.write(&(key.len() as u64).to_le_bytes());
-            h.write(key.as_bytes());
-            map.next_value_seed(Feed(&mut h))?;
-            members.push((key, h.finish()));
+        // Members (key, then value) are written as they come, then put in key order in place, so the text's
+        // order doesn't matter. A nested object is already in order when its member ends.
+        let canon = self.0;
+        let start = canon.out.len();
+        let open = canon.members.len();
+        while map.next_key_seed(Key(canon))?.is_some() {
+            let key_end = canon.out.len();
+            map.next_value_seed(Feed(canon))?;
+            let start = canon.members[open..].last().map_or(start, |m| m.end);
+            // The key is its 4-byte length, then its bytes.
+            let mut prefix = [0; 8];
+            let key = &canon.out[start + 4..key_end];
+            let n = key.len().min(8);
+            prefix[..n].copy_from_slice(&key[..n]);
+            canon.members.push(Member {
+                start,
+                key_end,
+                end: canon.out.len(),
+                prefix: u64::from_be_bytes(prefix),
+            });
         }
-        members.sort_by(|a, b| a.0.cmp(&b.0)); // stable: a repeated key keeps its values in text order
-        members.reverse(); // now a repeated key's last value comes first, and it wins
-        members.dedup_by(|next, kept| next.0 == kept.0);
-        self.0.write(&[OBJECT]);
-        self.0.write(&(members.len() as u64).to_le_bytes());
-        for (_, member) in &members {
-            self.0.write(&member.to_le_bytes());
+        let Canon { out, members } = canon;
+        let object = &mut members[open..];
+        // Stable, so a repeated key keeps its values in text order; the last one wins.
+        object.sort_by(|a, b| {
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| a.key(out).cmp(b.key(out)))
+        });
+        let end = out.len();
+        out.push(OBJECT);
+        out.extend_from_slice(&[0; 4]); // the count, once known
+        let mut count = 0u32;
+        for (i, m) in object.iter().enumerate() {
+            if object
+                .get(i + 1)
+                .is_some_and(|next| next.prefix == m.prefix && next.key(out) == m.key(out))
+            {
+                continue;
+            }
+            out.extend_from_within(m.start..m.end);
+            count += 1;
         }
+        out[end + 1..end + 5].copy_from_slice(&count.to_le_bytes());
+        let written = out.len() - end;
+        out.copy_within(end.., start);
+        out.truncate(start + written);
+        members.truncate(open);
         Ok(())
     }
 }
 
-/// An object key, borrowed from the text when it holds no escape.
-struct KeySeed;
+/// Writes an object key (keys are always strings in JSON) as its length and bytes.
+struct Key<'c>(&'c mut Canon);
 
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Cow<'de, str>;
+impl<'de> DeserializeSeed<'de> for Key<'_> {
+    type Value = ();
 
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
 
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object key")
-            }
+impl Visitor<'_> for Key<'_> {
+    type Value = ();
 
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
-                Ok(Cow::Borrowed(v))
-            }
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
 
-            fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
-                Ok(Cow::Owned(v.to_owned()))
-            }
-        }
-        d.deserialize_str(KeyVisitor)
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.0.len(v.len());
+        self.0.out.extend_from_slice(v.as_bytes());
+        Ok(())
     }
 }
 
@@ -256,6 +316,10 @@ mod tests {
         assert_ne!(
             of_json(r#"{"a":1,"b":2,"a":3}"#),
             of_json(r#"{"b":2,"a":1}"#)
+        );
+        assert_eq!(
+            of_json(r#"{"a":{"x":1,"y":{"q":[1,{"r":2,"s":3}]},"x":3},"b":[{"k":1,"j":2}]}"#),
+            of_json(r#"{"b":[{"j":2,"k":1}],"a":{"y":{"q":[1,{"s":3,"r":2}]},"x":3}}"#)
         );
     }
 

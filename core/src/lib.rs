@@ -9,6 +9,7 @@ pub mod digest;
 pub mod envelope;
 pub mod event;
 pub mod fingerprint;
+pub mod flat_json;
 pub mod message;
 pub mod metrics;
 pub mod record;

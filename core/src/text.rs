@@ -172,13 +172,25 @@ fn printable_ascii(s: &str) -> bool {
 /// `@everyone` and `@here` get a zero-width space after the `@`: they can never read as a mention, and
 /// e-mail addresses elsewhere stay copyable. (`<@id>` forms are defused by escaping `<`.)
 fn defuse_mass_mentions(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains('@') && (s.contains("@everyone") || s.contains("@here")) {
-        s.replace("@everyone", "@\u{200B}everyone")
-            .replace("@here", "@\u{200B}here")
-            .into()
-    } else {
-        s.into()
+    let mention = |at: usize| {
+        let rest = &s[at + 1..];
+        rest.starts_with("everyone") || rest.starts_with("here")
+    };
+    let Some(first) = s.match_indices('@').map(|(i, _)| i).find(|&i| mention(i)) else {
+        return s.into();
+    };
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut run = 0;
+    for (i, _) in s[first..].match_indices('@') {
+        let at = first + i;
+        if mention(at) {
+            out.push_str(&s[run..=at]);
+            out.push('\u{200B}');
+            run = at + 1;
+        }
     }
+    out.push_str(&s[run..]);
+    out.into()
 }
 
 /// Escape without a cap (for text that is capped as a whole later).
@@ -270,6 +282,10 @@ mod tests {
         assert_eq!(escape("[x](http://e)"), "\\[x\\]\\(http://e\\)");
         assert_eq!(escape("# big"), "\\# big");
         assert_eq!(escape("a#-b"), "a#-b");
+        assert_eq!(
+            escape("@@here x@everyone@heree @ @her"),
+            "@@\u{200B}here x@\u{200B}everyone@\u{200B}heree @ @her"
+        );
     }
 
     #[test]
@@ -280,6 +296,16 @@ mod tests {
         assert!(t.ends_with('…'));
         assert!(!t.trim_end_matches('…').ends_with("\\\\"));
         assert_eq!(t.trim_end_matches('…').len() % 2, 0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn mass_mentions_are_defused_like_replacing_each(s in "([@a-z]|here|everyone|é){0,24}") {
+            let replaced = s
+                .replace("@everyone", "@\u{200B}everyone")
+                .replace("@here", "@\u{200B}here");
+            proptest::prop_assert_eq!(defuse_mass_mentions(&s), replaced);
+        }
     }
 
     #[test]
