@@ -250,6 +250,7 @@ mod tests {
         for d in &digests {
             assert_eq!(d.message.limit_violations(), Vec::<String>::new());
             let text = serde_json::to_string(&d.message).unwrap();
+            assert_eq!(d.message.to_json(), text.as_bytes(), "the body we post");
             for e in &d.events {
                 assert!(
                     text.contains(&e.target.as_ref().unwrap().user_name),

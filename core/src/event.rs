@@ -9,6 +9,7 @@ use std::fmt;
 use crate::envelope::{self, MalformedBody, Source};
 use crate::fingerprint;
 use crate::record::{Record, UserIdentity};
+use crate::text::concat;
 use crate::watch::Action;
 
 /// One CloudTrail record, resolved.
@@ -99,8 +100,8 @@ impl Actor {
     /// "alice@example.com via AdministratorAccess", "deploy (role ci-runner)", "root".
     pub fn display(&self) -> String {
         match (&self.kind, &self.via) {
-            (IdentityKind::IdentityCenter, Some(set)) => format!("{} via {}", self.name, set),
-            (_, Some(via)) if *via != self.name => format!("{} via {}", self.name, via),
+            (IdentityKind::IdentityCenter, Some(set)) => concat(&[&self.name, " via ", set]),
+            (_, Some(via)) if *via != self.name => concat(&[&self.name, " via ", via]),
             _ => self.name.clone(),
         }
     }

@@ -11,6 +11,7 @@ pub mod event;
 pub mod fingerprint;
 pub mod flat_json;
 pub mod message;
+mod message_json;
 pub mod metrics;
 pub mod record;
 pub mod render;

@@ -186,6 +186,11 @@ impl Embed {
         self.measure(discord_len)
     }
 
+    /// The bytes of its texts (never fewer than [`Embed::total_len`] counts).
+    pub fn text_bytes(&self) -> usize {
+        self.measure(str::len)
+    }
+
     /// The total of the counted texts, each measured by `len`.
     fn measure(&self, len: fn(&str) -> usize) -> usize {
         let opt = |s: &Option<String>| s.as_deref().map_or(0, len);
@@ -203,7 +208,7 @@ impl Embed {
     /// Shrink the longest field values until the embed fits `budget` (never below a stub with "…").
     pub fn fit(&mut self, budget: usize) {
         // A UTF-8 byte count is never below the unit count: an embed whose bytes fit needs no counting.
-        if self.measure(str::len) <= budget {
+        if self.text_bytes() <= budget {
             return;
         }
         while self.total_len() > budget {

@@ -65,7 +65,7 @@ pub fn push_escaped(out: &mut String, s: &str, max: usize) {
         let start = out.len();
         let mut run = 0;
         for (i, b) in s.bytes().enumerate() {
-            if needs_escape(char::from(b), i == 0) {
+            if (ESCAPED >> b) & 1 == 1 || (i == 0 && needs_escape(char::from(b), true)) {
                 out.push_str(&s[run..i]);
                 out.push('\\');
                 run = i;
@@ -154,7 +154,20 @@ fn escape_char(c: char, at_start: bool) -> Piece {
     }
 }
 
-fn needs_escape(c: char, at_start: bool) -> bool {
+/// The ASCII characters [`needs_escape`] escapes anywhere, as a bit set.
+const ESCAPED: u128 = {
+    let mut set = 0u128;
+    let mut b = 0u8;
+    while b < 128 {
+        if needs_escape(b as char, false) {
+            set |= 1 << b;
+        }
+        b += 1;
+    }
+    set
+};
+
+const fn needs_escape(c: char, at_start: bool) -> bool {
     match c {
         '\\' | '*' | '_' | '~' | '`' | '|' | '<' | '[' | ']' | '(' | ')' => true,
         // Block syntax (quote, heading, list) only counts at the start of a line; values are one line.
@@ -166,12 +179,18 @@ fn needs_escape(c: char, at_start: bool) -> bool {
 /// ASCII without control characters: one byte is one unit and nothing needs flattening, so the common case
 /// skips the per-character bookkeeping.
 fn printable_ascii(s: &str) -> bool {
-    s.bytes().all(|b| (0x20..0x7f).contains(&b))
+    // Without an early exit, so it runs many bytes at a time.
+    s.bytes()
+        .fold(true, |ok, b| ok & (b.wrapping_sub(0x20) < 0x5f))
 }
 
 /// `@everyone` and `@here` get a zero-width space after the `@`: they can never read as a mention, and
 /// e-mail addresses elsewhere stay copyable. (`<@id>` forms are defused by escaping `<`.)
 fn defuse_mass_mentions(s: &str) -> std::borrow::Cow<'_, str> {
+    // Most values have no `@` at all: a scan without an early exit tells that fastest.
+    if !s.bytes().fold(false, |at, b| at | (b == b'@')) {
+        return s.into();
+    }
     let mention = |at: usize| {
         let rest = &s[at + 1..];
         rest.starts_with("everyone") || rest.starts_with("here")
@@ -228,7 +247,10 @@ pub fn code_capped(s: &str, max: usize) -> String {
 /// [`code_capped`], appended to `out` (the cap counts only what is appended).
 pub fn push_code(out: &mut String, s: &str, max: usize) {
     let s = defuse_mass_mentions(s);
-    if s.len() + 2 <= max && printable_ascii(&s) && !s.contains('`') && !s.trim().is_empty() {
+    let plain = s.bytes().fold(true, |ok, b| {
+        ok & (b.wrapping_sub(0x20) < 0x5f) & (b != b'`')
+    });
+    if s.len() + 2 <= max && plain && !s.trim().is_empty() {
         out.push('`');
         out.push_str(&s);
         out.push('`');

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use iam_alarm_core::message::CreateMessage;
+use reqwest::header::CONTENT_TYPE;
 use reqwest::{Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -61,7 +62,8 @@ impl DiscordRest {
         self.pacer.acquire().await;
         let response = self
             .authorised(self.http.post(url))
-            .json(message)
+            .header(CONTENT_TYPE, "application/json")
+            .body(message.to_json())
             .send()
             .await
             .map_err(transport_error)?;
@@ -108,7 +110,8 @@ impl DiscordRest {
             .http
             .post(url.expose_secret())
             .query(&[("wait", "true")])
-            .json(message)
+            .header(CONTENT_TYPE, "application/json")
+            .body(message.to_json())
             .send()
             .await
             .map_err(transport_error)?;
