@@ -74,32 +74,37 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Option<Cow<'a, str>> {
         self.expect(b'"')?;
         let start = self.at;
-        // The text so far, once an escape made a copy necessary.
-        let mut unescaped: Option<Vec<u8>> = None;
-        let mut run = start;
+        self.at = special(self.bytes, self.at);
+        match self.next()? {
+            // Quotes and backslashes are ASCII, so the slices fall on character boundaries.
+            b'"' => return Some(Cow::Borrowed(&self.text[start..self.at - 1])),
+            b'\\' => {}
+            _ => return None, // a control character
+        }
+        // An escape: the text is copied, run by run between escapes.
+        let mut out = Vec::with_capacity(self.bytes.len() - start);
+        out.extend_from_slice(&self.bytes[start..self.at - 1]);
         loop {
+            self.escape(&mut out)?;
+            let run = self.at;
             self.at = special(self.bytes, self.at);
-            let end = self.at;
+            match self.bytes.get(run..run + SHORT) {
+                // A short run (the common case between `\"`s) goes as one fixed-size copy, cut to length.
+                Some(chunk) if self.at - run <= SHORT => {
+                    let len = out.len() + self.at - run;
+                    out.extend_from_slice(chunk);
+                    out.truncate(len);
+                }
+                _ => out.extend_from_slice(&self.bytes[run..self.at]),
+            }
             match self.next()? {
-                // Quotes and backslashes are ASCII, so the slices fall on character boundaries.
-                b'"' => {
-                    let Some(mut out) = unescaped else {
-                        return Some(Cow::Borrowed(&self.text[start..end]));
-                    };
-                    out.extend_from_slice(&self.bytes[run..end]);
-                    // Whole characters are copied and escapes add whole characters: always UTF-8.
-                    return String::from_utf8(out).ok().map(Cow::Owned);
-                }
-                b'\\' => {
-                    let out = unescaped
-                        .get_or_insert_with(|| Vec::with_capacity(self.bytes.len() - start));
-                    out.extend_from_slice(&self.bytes[run..end]);
-                    self.escape(out)?;
-                    run = self.at;
-                }
-                _ => return None, // a control character
+                b'"' => break,
+                b'\\' => {}
+                _ => return None,
             }
         }
+        // Whole characters are copied and escapes add whole characters: always UTF-8.
+        String::from_utf8(out).ok().map(Cow::Owned)
     }
 
     /// The escape after a backslash, written to `out`.
@@ -145,6 +150,9 @@ impl<'a> Reader<'a> {
         })
     }
 }
+
+/// Runs of text up to this long are copied as one fixed-size block.
+const SHORT: usize = 16;
 
 /// The index of the first quote, backslash or control character at or after `from` (the length if none),
 /// looked for eight bytes at a time.
