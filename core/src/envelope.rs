@@ -10,12 +10,12 @@
 
 use std::borrow::Cow;
 
-use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::flat_json;
-use crate::record::{absent_otherwise, Record, Text};
+use crate::record::{IfObject, Record, Text};
 
 /// Bodies larger than this are refused before parsing (SQS itself caps messages at 1 MiB).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -171,7 +171,7 @@ fn unwrap_inner<T>(
     read: impl FnOnce(&Record<'_>, Source<'_>) -> T,
 ) -> Result<Unwrapped<T>, MalformedBody> {
     if shape.detail_type.is_seen() || shape.detail.is_seen() {
-        let Some(Detail::Object(record)) = &shape.detail.0 else {
+        let Some(IfObject(Some(record))) = &shape.detail.0 else {
             return Err(MalformedBody::EventBridgeWithoutDetail);
         };
         if !names_itself(record) {
@@ -221,43 +221,13 @@ struct Shape<'a> {
     message: Text<'a>,
     #[serde(rename = "detail-type", borrow)]
     detail_type: Seen<Text<'a>>,
+    /// An EventBridge `detail`: an object is read as the record; anything else is no detail.
     #[serde(borrow)]
-    detail: Seen<Detail<'a>>,
+    detail: Seen<IfObject<Box<Record<'a>>>>,
     #[serde(rename = "eventName", borrow)]
     event_name: Text<'a>,
     #[serde(rename = "eventSource", borrow)]
     event_source: Text<'a>,
-}
-
-/// An EventBridge `detail`: an object is read as a record; anything else is no detail.
-#[derive(Default)]
-enum Detail<'a> {
-    Object(Box<Record<'a>>),
-    #[default]
-    Other,
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Detail<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct DetailVisitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for DetailVisitor<'a> {
-            type Value = Detail<'a>;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Detail<'a>, A::Error> {
-                Record::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(|r| Detail::Object(Box::new(r)))
-            }
-
-            absent_otherwise!(
-                visit_bool, visit_i64, visit_u64, visit_f64, visit_str, visit_unit, visit_seq
-            );
-        }
-        deserializer.deserialize_any(DetailVisitor(std::marker::PhantomData))
-    }
 }
 
 /// A key that was present, whatever its value.

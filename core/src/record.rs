@@ -179,6 +179,16 @@ pub struct Flag(pub Option<bool>);
 #[derive(Debug, Default)]
 pub struct Obj<T>(T);
 
+/// A nested object, or `None` for a value of any other type.
+#[derive(Debug)]
+pub struct IfObject<T>(pub Option<T>);
+
+impl<T> Default for IfObject<T> {
+    fn default() -> Self {
+        IfObject(None)
+    }
+}
+
 impl<T> Deref for Obj<T> {
     type Target = T;
 
@@ -209,8 +219,6 @@ macro_rules! absent_otherwise {
         }
     };
 }
-
-pub(crate) use absent_otherwise;
 
 impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -266,23 +274,30 @@ impl<'de> Deserialize<'de> for Flag {
 
 impl<'de, T: Deserialize<'de> + Default> Deserialize<'de> for Obj<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjVisitor<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for ObjVisitor<T> {
-            type Value = Obj<T>;
+        IfObject::deserialize(deserializer).map(|o| Obj(o.0.unwrap_or_default()))
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for IfObject<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = IfObject<T>;
 
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("any JSON value")
             }
 
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Obj<T>, A::Error> {
-                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Obj)
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<IfObject<T>, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|t| IfObject(Some(t)))
             }
 
             absent_otherwise!(
                 visit_bool, visit_i64, visit_u64, visit_f64, visit_str, visit_unit, visit_seq
             );
         }
-        deserializer.deserialize_any(ObjVisitor(PhantomData))
+        deserializer.deserialize_any(ObjectVisitor(PhantomData))
     }
 }
 
