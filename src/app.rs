@@ -203,6 +203,8 @@ fn responders(
             queue,
             dead_letter,
         }),
+        guild: poise::serenity_prelude::GuildId::new(bot.guild_id),
+        alert_channel: poise::serenity_prelude::ChannelId::new(bot.channel_id),
         responder_role: bot
             .responder_role_id
             .map(poise::serenity_prelude::RoleId::new),

@@ -105,7 +105,8 @@ pub enum SinkConfig {
 pub struct BotConfig {
     pub token: SecretString,
     pub channel_id: u64,
-    pub guild_id: Option<u64>,
+    /// The one server the bot serves: commands are registered there and interactions from anywhere else refused.
+    pub guild_id: u64,
     pub responder_role_id: Option<u64>,
     /// Replaces `https://discord.com` (a REST proxy, or the tests' fake Discord).
     pub api_url: Option<Url>,
@@ -261,7 +262,12 @@ impl RunConfig {
                 SinkConfig::Bot(BotConfig {
                     token: SecretString::from(token.trim().to_owned()),
                     channel_id,
-                    guild_id: snowflake(env, "DISCORD_GUILD_ID")?,
+                    guild_id: snowflake(env, "DISCORD_GUILD_ID")?.ok_or_else(|| {
+                        ConfigError::new(
+                            "DISCORD_GUILD_ID",
+                            "is required with DISCORD_TOKEN: the one server the bot serves (its commands are registered there; interactions from anywhere else are refused)",
+                        )
+                    })?,
                     responder_role_id: snowflake(env, "RESPONDER_ROLE_ID")?,
                     api_url,
                 })
@@ -337,6 +343,7 @@ mod tests {
             QUEUE,
             ("DISCORD_TOKEN", "t0k3n"),
             ("ALERT_CHANNEL_ID", "42"),
+            ("DISCORD_GUILD_ID", "7"),
         ])
         .unwrap();
         assert!(matches!(
@@ -345,6 +352,14 @@ mod tests {
         ));
         let e = RunConfig::from_env(&[QUEUE, ("DISCORD_TOKEN", "t0k3n")]).unwrap_err();
         assert_eq!(e.variable, "ALERT_CHANNEL_ID");
+        // The trust boundary: a bot without its one server would answer any server that invites it.
+        let e = RunConfig::from_env(&[
+            QUEUE,
+            ("DISCORD_TOKEN", "t0k3n"),
+            ("ALERT_CHANNEL_ID", "42"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.variable, "DISCORD_GUILD_ID");
         let e = RunConfig::from_env(&[("DISCORD_TOKEN", "t0k3n")]).unwrap_err();
         assert_eq!(e.variable, "SQS_QUEUE_URL");
     }
@@ -382,6 +397,7 @@ mod tests {
             QUEUE,
             ("DISCORD_TOKEN", "SECRET-TOKEN"),
             ("ALERT_CHANNEL_ID", "1"),
+            ("DISCORD_GUILD_ID", "2"),
         ])
         .unwrap();
         assert!(!format!("{c:?}").contains("SECRET-TOKEN"));

@@ -40,7 +40,7 @@ impl Gateway {
                 .proxy(base.as_str().trim_end_matches('/'))
                 .ratelimiter_disabled(true);
         }
-        let guild = config.guild_id;
+        let guild = serenity::GuildId::new(config.guild_id);
         let framework = poise::Framework::builder()
             .options(poise::FrameworkOptions {
                 commands: iam_alarm_commands::all(),
@@ -53,23 +53,14 @@ impl Gateway {
             .setup(move |ctx, ready, framework| {
                 Box::pin(async move {
                     info!(bot = %ready.user.name, guilds = ready.guilds.len(), "gateway ready");
+                    warn_about_other_guilds(ready, guild);
                     let commands = &framework.options().commands;
-                    let registered = match guild {
-                        Some(g) => {
-                            poise::builtins::register_in_guild(
-                                ctx,
-                                commands,
-                                serenity::GuildId::new(g),
-                            )
-                            .await
-                        }
-                        None => poise::builtins::register_globally(ctx, commands).await,
-                    };
-                    if let Err(e) = registered {
+                    if let Err(e) = poise::builtins::register_in_guild(ctx, commands, guild).await {
                         let _ = fatal.send(GatewayError::Registration(e.to_string()));
                         return Err(e.into());
                     }
-                    info!(count = commands.len(), guild = ?guild, "slash commands registered");
+                    info!(count = commands.len(), %guild, "slash commands registered in the guild");
+                    remove_global_commands(ctx).await;
                     // READY itself arrives before the event handler has its data.
                     data.metrics
                         .gateway_connected
@@ -99,6 +90,29 @@ impl Gateway {
     }
 }
 
+/// The bot serves one server; being a member of others usually means someone invited a public bot.
+fn warn_about_other_guilds(ready: &serenity::Ready, ours: serenity::GuildId) {
+    for other in ready.guilds.iter().map(|g| g.id).filter(|id| *id != ours) {
+        warn!(guild = %other, "the bot is a member of a server it does not serve; its interactions are refused (remove the bot there and turn off \"Public Bot\")");
+    }
+}
+
+/// Global commands are leftovers of an older setup: they would show the commands in every server and DM.
+/// Failing to remove them is not fatal (the guild check refuses their use anyway), so it is only logged.
+async fn remove_global_commands(ctx: &serenity::Context) {
+    match ctx.http.get_global_commands().await {
+        Ok(global) if global.is_empty() => {}
+        Ok(global) => {
+            let names: Vec<&str> = global.iter().map(|c| c.name.as_str()).collect();
+            match serenity::Command::set_global_commands(ctx, Vec::new()).await {
+                Ok(_) => info!(?names, "removed leftover global commands"),
+                Err(e) => warn!(?names, error = %e, "cannot remove leftover global commands"),
+            }
+        }
+        Err(e) => warn!(error = %e, "cannot list global commands"),
+    }
+}
+
 /// Every gateway event: connection state for `/healthz`, and button presses by `custom_id`.
 async fn on_event(
     ctx: poise::FrameworkContext<'_, Data, Error>,
@@ -117,6 +131,7 @@ async fn on_event(
                 .create_followup(
                     ctx.serenity_context,
                     serenity::CreateInteractionResponseFollowup::new()
+                        .allowed_mentions(serenity::CreateAllowedMentions::new())
                         .content(
                             "Something went wrong on our side; the details are in the bot's log.",
                         )
@@ -152,14 +167,10 @@ async fn on_error(err: poise::FrameworkError<'_, Data, Error>) {
         poise::FrameworkError::CommandCheckFailed { error: None, .. } => {}
         poise::FrameworkError::Command { error, ctx, .. } => {
             error!(command = %ctx.command().name, %error, "command failed");
-            let _ = ctx
-                .send(
-                    poise::CreateReply::default()
-                        .content(
-                            "Something went wrong on our side; the details are in the bot's log.",
-                        )
-                        .ephemeral(true),
-                )
+            let _ =
+                ctx.send(iam_alarm_commands::private_reply().content(
+                    "Something went wrong on our side; the details are in the bot's log.",
+                ))
                 .await;
         }
         other => {

@@ -37,7 +37,7 @@ pub async fn health(ctx: Context<'_>) -> Result<(), Error> {
     });
     checks.push(Check::ok(bot));
     let embed = render(&checks);
-    ctx.send(poise::CreateReply::default().embed(embed).ephemeral(true))
+    ctx.send(crate::render::private_reply().embed(embed))
         .await?;
     Ok(())
 }

@@ -19,6 +19,7 @@ use iam_alarm_core::WatchedEvents;
 use poise::serenity_prelude as serenity;
 
 use ports::{EventHistory, IamDirectory, PipelineProbe};
+pub use render::private_reply;
 
 /// Shared by every command and button, built once at start-up.
 pub struct Data {
@@ -27,6 +28,10 @@ pub struct Data {
     pub iam: Arc<dyn IamDirectory>,
     pub history: Arc<dyn EventHistory>,
     pub probe: Arc<dyn PipelineProbe>,
+    /// The one server the bot serves; interactions from anywhere else are refused.
+    pub guild: serenity::GuildId,
+    /// Where alerts are posted; alert buttons act only on the bot's own messages there.
+    pub alert_channel: serenity::ChannelId,
     /// Members with this role may act; `None`: members with Manage Server.
     pub responder_role: Option<serenity::RoleId>,
     pub watched: WatchedEvents,
@@ -55,11 +60,15 @@ pub async fn on_component(
     data: &Data,
     press: &serenity::ComponentInteraction,
 ) -> Result<(), Error> {
-    if !permissions::may_act(press.member.as_ref(), data.responder_role) {
-        return permissions::refuse_component(ctx, press, data.responder_role).await;
+    if let Err(refusal) = permissions::admit(data, press.guild_id, press.member.as_ref()) {
+        return permissions::refuse_component(ctx, press, refusal).await;
     }
     let id = press.data.custom_id.as_str();
     if let Some(button) = iam_alarm_core::buttons::ButtonId::parse(id) {
+        let bot = ctx.cache.current_user().id;
+        if let Err(refusal) = permissions::admit_alert_button(data, press, bot) {
+            return permissions::refuse_component(ctx, press, refusal).await;
+        }
         return match button {
             iam_alarm_core::buttons::ButtonId::Acknowledge(_) => {
                 acknowledge::press(ctx, data, press).await

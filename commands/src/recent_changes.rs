@@ -35,12 +35,9 @@ pub async fn recent_changes(
     let event = match event.map(|e| e.trim().parse::<Action>()) {
         Some(Ok(a)) => Some(a),
         Some(Err(e)) => {
-            ctx.send(
-                poise::CreateReply::default()
-                    .content(e.to_string())
-                    .ephemeral(true),
-            )
-            .await?;
+            // The message echoes what the member typed: it must not ping anyone.
+            ctx.send(crate::render::private_reply().content(e.to_string()))
+                .await?;
             return Ok(());
         }
         None => None,

@@ -4,19 +4,22 @@ use poise::serenity_prelude as serenity;
 
 use crate::{Context, Error};
 
+/// The start of every slash-command answer: private, and nothing in it pings anyone (replies may echo input
+/// or event text).
+pub fn private_reply() -> poise::CreateReply {
+    poise::CreateReply::default()
+        .ephemeral(true)
+        .allowed_mentions(serenity::CreateAllowedMentions::new())
+}
+
 /// A private page (an embed and its buttons) as the answer to a slash command.
 pub async fn send_page(
     ctx: Context<'_>,
     embed: serenity::CreateEmbed,
     components: Vec<serenity::CreateActionRow>,
 ) -> Result<(), Error> {
-    ctx.send(
-        poise::CreateReply::default()
-            .embed(embed)
-            .components(components)
-            .ephemeral(true),
-    )
-    .await?;
+    ctx.send(private_reply().embed(embed).components(components))
+        .await?;
     Ok(())
 }
 
@@ -83,6 +86,7 @@ pub async fn turn_page(
         .edit_response(
             ctx,
             serenity::EditInteractionResponse::new()
+                .allowed_mentions(serenity::CreateAllowedMentions::new())
                 .embed(embed)
                 .components(components),
         )

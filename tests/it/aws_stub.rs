@@ -32,6 +32,8 @@ struct Script {
     /// IAM users served by ListUsers, `page_size` per page; `None`: forward IAM to moto.
     users: Option<(Vec<String>, usize)>,
     list_users_markers: Vec<Option<String>>,
+    /// Every request the stub received, answered or forwarded.
+    requests: usize,
 }
 
 #[derive(Clone)]
@@ -69,6 +71,11 @@ impl AwsStub {
         self.script.lock().unwrap().lookup_requests.clone()
     }
 
+    /// How many requests reached the stub (every IAM/CloudTrail call routed to it).
+    pub fn requests(&self) -> usize {
+        self.script.lock().unwrap().requests
+    }
+
     pub fn list_users_markers(&self) -> Vec<Option<String>> {
         self.script.lock().unwrap().list_users_markers.clone()
     }
@@ -97,6 +104,7 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    stub.script.lock().unwrap().requests += 1;
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())

@@ -52,6 +52,10 @@ struct Inner {
     /// Answer every POST with this status until cleared.
     persistent_fault: Option<u16>,
     command_registrations: Vec<Value>,
+    /// The application's global commands (GET/PUT `/applications/{app}/commands`).
+    global_commands: Vec<Value>,
+    /// The servers READY says the bot is a member of.
+    member_of: Vec<u64>,
     next_id: u64,
     gateway: Option<mpsc::UnboundedSender<Value>>,
     sequence: u64,
@@ -152,7 +156,7 @@ impl FakeDiscord {
             )
             .route(
                 "/api/v10/applications/{app}/commands",
-                put(register_commands),
+                put(set_global_commands).get(global_commands),
             )
             .route("/ws", get(websocket))
             .fallback(unknown)
@@ -219,6 +223,26 @@ impl FakeDiscord {
             .filter(|r| r.interaction == interaction)
             .cloned()
             .collect()
+    }
+
+    /// Global commands the application already has (leftovers of an older setup).
+    pub fn seed_global_commands(&self, names: &[&str]) {
+        self.inner.lock().unwrap().global_commands = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| command_json(json!({"name": name, "description": "old"}), 900 + i))
+            .collect();
+    }
+
+    pub fn global_command_names(&self) -> Vec<String> {
+        let inner = self.inner.lock().unwrap();
+        let names = inner.global_commands.iter().map(|c| c["name"].as_str());
+        names.map(|n| n.unwrap_or_default().to_owned()).collect()
+    }
+
+    /// The servers READY names (the bot's own and any it was invited to).
+    pub fn set_member_of(&self, guilds: &[u64]) {
+        self.inner.lock().unwrap().member_of = guilds.to_vec();
     }
 
     /// The id Discord gave a registered command.
@@ -345,23 +369,7 @@ async fn register_commands(
         let missing = json!({"message": "Missing Access", "code": 50001});
         return (StatusCode::FORBIDDEN, Json(missing)).into_response();
     }
-    let commands: Vec<Value> = body
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .enumerate()
-        .map(|(i, mut c)| {
-            c["id"] = json!((APPLICATION_ID + 100 + i as u64).to_string());
-            c["application_id"] = json!(APPLICATION_ID.to_string());
-            c["version"] = json!("1");
-            if c.get("type").is_none() {
-                c["type"] = json!(1);
-            }
-            c
-        })
-        .collect();
-    let answer = Value::Array(commands);
+    let answer = commands_from(&body, 100);
     fake.inner
         .lock()
         .unwrap()
@@ -369,6 +377,49 @@ async fn register_commands(
         .push(answer.clone());
     fake.touch();
     Json(answer).into_response()
+}
+
+/// The commands of a PUT as Discord answers them, with ids from `first_id` on.
+fn commands_from(body: &Value, first_id: usize) -> Value {
+    let list = body.as_array().cloned().unwrap_or_default().into_iter();
+    list.enumerate()
+        .map(|(i, c)| command_json(c, first_id + i))
+        .collect()
+}
+
+/// A command as Discord answers it: the request's fields plus the ids Discord assigns.
+fn command_json(mut c: Value, index: usize) -> Value {
+    c["id"] = json!((APPLICATION_ID + index as u64).to_string());
+    c["application_id"] = json!(APPLICATION_ID.to_string());
+    c["version"] = json!("1");
+    if c.get("type").is_none() {
+        c["type"] = json!(1);
+    }
+    c
+}
+
+async fn global_commands(State(fake): State<FakeDiscord>, headers: HeaderMap) -> Response {
+    if !authorised(&headers) {
+        return unauthorised();
+    }
+    Json(Value::Array(
+        fake.inner.lock().unwrap().global_commands.clone(),
+    ))
+    .into_response()
+}
+
+async fn set_global_commands(
+    State(fake): State<FakeDiscord>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if !authorised(&headers) {
+        return unauthorised();
+    }
+    let commands = commands_from(&body, 900);
+    fake.inner.lock().unwrap().global_commands = commands.as_array().cloned().unwrap_or_default();
+    fake.touch();
+    Json(commands).into_response()
 }
 
 /// Discord's own limits, counted independently of the bot's code (code points, as Discord counts).
@@ -739,8 +790,10 @@ async fn gateway_session(fake: FakeDiscord, mut socket: WebSocket) {
                         if socket.send(Message::Text(ack.to_string().into())).await.is_err() { break }
                     }
                     Some(2) => {
+                        let guilds: Vec<Value> = fake.inner.lock().unwrap().member_of.iter()
+                            .map(|g| json!({"id": g.to_string(), "unavailable": true})).collect();
                         let ready = json!({
-                            "v": 10, "user": bot_user(), "guilds": [], "session_id": "fake-session",
+                            "v": 10, "user": bot_user(), "guilds": guilds, "session_id": "fake-session",
                             "resume_gateway_url": format!("ws://{}/ws", fake.addr), "shard": [0, 1],
                             "application": {"id": APPLICATION_ID.to_string(), "flags": 0}
                         });

@@ -8,10 +8,10 @@ locals {
       AWS_REGION       = data.aws_region.current.name
       WATCHED_EVENTS   = join(",", var.watched_events)
       ALERT_CHANNEL_ID = try(var.ecs.alert_channel_id, "")
+      DISCORD_GUILD_ID = try(var.ecs.discord_guild_id, "")
       HEALTH_ADDR      = "127.0.0.1:8080"
       LOG_FORMAT       = "json"
     },
-    try(var.ecs.discord_guild_id, null) == null ? {} : { DISCORD_GUILD_ID = var.ecs.discord_guild_id },
     try(var.ecs.responder_role_id, null) == null ? {} : { RESPONDER_ROLE_ID = var.ecs.responder_role_id },
     try(var.ecs.alert_timezone, null) == null ? {} : { ALERT_TIMEZONE = var.ecs.alert_timezone },
   )

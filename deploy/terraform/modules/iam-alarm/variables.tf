@@ -62,10 +62,11 @@ variable "ecs" {
     # Secrets Manager or SSM Parameter Store ARN holding the bot token.
     discord_token_secret_arn = string
     alert_channel_id         = string
-    discord_guild_id         = optional(string)
-    responder_role_id        = optional(string)
-    alert_timezone           = optional(string)
-    assign_public_ip         = optional(bool, false)
+    # The one server the bot serves (required: interactions from anywhere else are refused).
+    discord_guild_id  = string
+    responder_role_id = optional(string)
+    alert_timezone    = optional(string)
+    assign_public_ip  = optional(bool, false)
   })
   default = null
 }
