@@ -74,6 +74,10 @@ pub enum MalformedBody {
     EventBridgeWithoutDetail,
     #[error("not an SNS envelope, EventBridge event or CloudTrail record (keys: {0})")]
     UnknownShape(String),
+    #[error(
+        "the record has no eventID and no fingerprint can be computed from it (too deeply nested?)"
+    )]
+    Unkeyable,
 }
 
 /// Unwrap one SQS body, handing the record to `read` (it borrows from the body, so it is read in place). A

@@ -3,7 +3,7 @@
 //! Built from the lenient [`Record`] reader: CloudTrail records vary by event version, identity type and source,
 //! and a field of an unexpected type must never make an alert disappear. Every field may be absent.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use std::fmt;
 
 use crate::envelope::{self, MalformedBody, Source};
@@ -22,7 +22,10 @@ pub struct Event {
     pub event_source: String,
     /// The lifecycle action, when this is one of IAM's user-lifecycle calls.
     pub action: Option<Action>,
+    /// When it happened; only a time Discord can show (years 1970 to 9999).
     pub time: Option<DateTime<Utc>>,
+    /// The record's `eventTime` when it is present but not such a time (shown as text, never as a timestamp).
+    pub invalid_time: Option<String>,
     pub actor: Actor,
     pub target: Option<Target>,
     pub outcome: Outcome,
@@ -51,15 +54,19 @@ impl EventKey {
             .then(|| EventKey(s.to_owned()))
     }
 
-    fn for_record(record: &Record<'_>, source: Source<'_>) -> EventKey {
+    /// The `eventID`, or `h-` and the record's fingerprint. A record with neither can't be told apart from
+    /// others, so it is malformed (never a shared key that would make later records look like duplicates).
+    fn for_record(record: &Record<'_>, source: Source<'_>) -> Result<EventKey, MalformedBody> {
         if let Some(key) = record.event_id.get().and_then(EventKey::from_posted) {
-            return key;
+            return Ok(key);
         }
         let print = match source {
             Source::Record(text) => fingerprint::of_json(text),
             Source::Detail(text) => fingerprint::of_detail(text),
         };
-        EventKey(format!("h-{}", hex(&print.unwrap_or(0).to_le_bytes())))
+        print
+            .map(|p| EventKey(format!("h-{}", hex(&p))))
+            .ok_or(MalformedBody::Unkeyable)
     }
 }
 
@@ -216,20 +223,25 @@ impl Event {
     /// of the wrong type.
     pub fn from_json(text: &str) -> Result<Event, MalformedBody> {
         envelope::read_record(text, Event::from_record)
-            .ok_or_else(|| envelope::not_an_envelope(text, MalformedBody::NotJson))
+            .ok_or_else(|| envelope::not_an_envelope(text, MalformedBody::NotJson))?
     }
 
-    /// Resolve a record read from `source`.
-    pub fn from_record(record: &Record<'_>, source: Source<'_>) -> Event {
+    /// Resolve a record read from `source`; malformed only when it has no `eventID` and no fingerprint.
+    pub fn from_record(record: &Record<'_>, source: Source<'_>) -> Result<Event, MalformedBody> {
         let event_name = record.event_name.get().unwrap_or("").to_owned();
         let event_source = record.event_source.get().unwrap_or("").to_owned();
         let action = Action::of_record(&event_source, &event_name);
         let actor = resolve_actor(&record.user_identity);
         let target = resolve_target(record, &actor, action);
-        Event {
-            key: EventKey::for_record(record, source),
+        Ok(Event {
+            key: EventKey::for_record(record, source)?,
             event_id: record.event_id.get().map(str::to_owned),
             time: record.event_time.get().and_then(parse_time),
+            invalid_time: record
+                .event_time
+                .get()
+                .filter(|t| parse_time(t).is_none())
+                .map(str::to_owned),
             outcome: resolve_outcome(record),
             origin: record.source_ip_address.get().and_then(Origin::parse),
             user_agent: record.user_agent.get().and_then(UserAgent::parse),
@@ -246,19 +258,24 @@ impl Event {
             action,
             actor,
             target,
-        }
+        })
     }
 }
 
+/// A time Discord can show: years 1970 to 9999 (Discord refuses other embed timestamps, and `<t:…>` of a
+/// negative or huge number renders as nonsense).
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    // Tolerate the space-separated form some log pipelines normalise to.
-    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .map(|t| t.and_utc())
+    let parsed = DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .ok()
+        .or_else(|| {
+            // Tolerate the space-separated form some log pipelines normalise to.
+            ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
+                .iter()
+                .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+                .map(|t| t.and_utc())
+        })?;
+    (1970..=9999).contains(&parsed.year()).then_some(parsed)
 }
 
 fn resolve_actor(identity: &UserIdentity<'_>) -> Actor {
@@ -601,6 +618,26 @@ fn user_agent_label(raw: &str) -> &'static str {
 mod tests {
     use super::*;
     use serde_json::{json, Value};
+
+    #[test]
+    fn a_record_without_event_id_that_cannot_be_fingerprinted_is_malformed_never_a_shared_key() {
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let record = format!(
+            r#"{{"eventSource":"iam.amazonaws.com","eventName":"CreateUser","x":{deep},"requestParameters":{{"userName":"a"}}}}"#
+        );
+        match crate::classify(&record, &crate::WatchedEvents::all()) {
+            Err(crate::Rejection::Malformed(_)) => {}
+            other => panic!("expected malformed, got {other:?}"),
+        }
+        let key = |user: &str| {
+            let r = json!({"eventSource": "iam.amazonaws.com", "eventName": "CreateUser",
+                           "requestParameters": {"userName": user}});
+            event(r).key
+        };
+        assert_ne!(key("a"), key("b"));
+        assert!(key("a").as_str().starts_with("h-"));
+        assert_ne!(key("a").as_str(), format!("h-{}", "0".repeat(32)));
+    }
 
     fn event(v: Value) -> Event {
         Event::from_json(&v.to_string()).unwrap()

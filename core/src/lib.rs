@@ -49,13 +49,16 @@ pub enum NotAlert {
 pub fn classify(body: &str, watched: &WatchedEvents) -> Result<Event, Rejection> {
     match envelope::unwrap_body(body, Event::from_record)? {
         Unwrapped::NotAlert(reason) => Err(Rejection::NotAlert(reason.into())),
-        Unwrapped::Record { value: event, .. } => match event.action {
-            Some(action) if watched.contains(action) => Ok(event),
-            _ => Err(Rejection::NotAlert(NotAlert::NotWatched {
-                service: text::plain_capped(&event.event_source, 100),
-                name: text::plain_capped(&event.event_name, 100),
-                watched: watched.to_string(),
-            })),
-        },
+        Unwrapped::Record { value: event, .. } => {
+            let event = event?;
+            match event.action {
+                Some(action) if watched.contains(action) => Ok(event),
+                _ => Err(Rejection::NotAlert(NotAlert::NotWatched {
+                    service: text::plain_capped(&event.event_source, 100),
+                    name: text::plain_capped(&event.event_name, 100),
+                    watched: watched.to_string(),
+                })),
+            }
+        }
     }
 }

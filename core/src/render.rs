@@ -3,7 +3,6 @@
 //! Everything taken from the event is untrusted: names go through [`escape_capped`], identifiers into code
 //! spans through [`code_capped`]; `allowed_mentions` is empty, so nothing can ping even if it slipped through.
 
-use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use siphasher::sip128::{Hasher128, SipHasher13};
 use std::hash::Hasher;
@@ -14,10 +13,7 @@ use crate::message::{
     ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed, EmbedField, EmbedFooter,
     CONTENT_MAX, EMBEDS_TOTAL_MAX, FIELD_VALUE_MAX, NONCE_MAX, TITLE_MAX,
 };
-use crate::text::{
-    code_capped, concat, escape_capped, plain_capped, push_code, push_escaped, push_plain,
-    truncate_owned,
-};
+use crate::text::{code_capped, concat, escape_capped, plain_capped, truncate};
 
 /// Colours, by what a responder should feel.
 pub mod colour {
@@ -123,9 +119,7 @@ pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
     let display = event.actor.display();
     let actor = escape_capped(&display, NAME_CAP * 2);
     let url = console_url(event);
-    let mut footer = String::with_capacity(FOOTER_PREFIX.len() + event.key.as_str().len());
-    footer.push_str(FOOTER_PREFIX);
-    push_plain(&mut footer, event.key.as_str(), 200);
+    let footer = format!("{FOOTER_PREFIX}{}", plain_capped(event.key.as_str(), 200));
     let mut embed = Embed {
         title: Some(escaped_title(severity, &headline)),
         description: Some(summary(event, &actor)),
@@ -140,12 +134,12 @@ pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
     };
     embed.fit(EMBEDS_TOTAL_MAX);
 
-    let mut content = String::with_capacity(headline.len() + display.len() + 32);
-    content.push_str(severity.emoji());
-    content.push_str(" **");
-    push_escaped(&mut content, &headline, NAME_CAP * 2);
-    content.push_str("** by ");
-    push_escaped(&mut content, &display, NAME_CAP);
+    let content = format!(
+        "{} **{}** by {}",
+        severity.emoji(),
+        escape_capped(&headline, NAME_CAP * 2),
+        escape_capped(&display, NAME_CAP)
+    );
 
     let (components, nonce) = match opts.destination {
         Destination::Bot => (
@@ -159,7 +153,7 @@ pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
         ),
     };
     CreateMessage {
-        content: Some(truncate_owned(content, CONTENT_MAX)),
+        content: Some(truncate(&content, CONTENT_MAX)),
         embeds: vec![embed],
         components,
         allowed_mentions: AllowedMentions::default(),
@@ -177,56 +171,31 @@ fn escaped_title(severity: Severity, headline: &str) -> String {
         Severity::Change => "",
     };
     let budget = TITLE_MAX - crate::text::discord_len(prefix);
-    let mut title = String::with_capacity(prefix.len() + headline.len() + 8);
-    title.push_str(prefix);
-    push_escaped(&mut title, headline, budget);
-    title
+    format!("{prefix}{}", escape_capped(headline, budget))
 }
 
 /// "**alice** (IAM user) created IAM user **bob**." plus the failure, if any.
 fn summary(event: &Event, actor: &str) -> String {
-    let mut s = String::with_capacity(actor.len() + 192);
-    s.push_str("**");
-    s.push_str(actor);
-    s.push_str("** (");
-    push_kind_label(&mut s, event);
-    s.push_str(") ");
-    let push_target = |s: &mut String| match &event.target {
-        Some(t) => {
-            s.push_str("**");
-            push_escaped(s, &t.user_name, NAME_CAP);
-            s.push_str("**");
-            if t.is_caller {
-                s.push_str(" (themselves)");
-            }
+    let target = match &event.target {
+        Some(t) if t.is_caller => {
+            format!("**{}** (themselves)", escape_capped(&t.user_name, NAME_CAP))
         }
-        None => s.push_str("an unnamed user"),
+        Some(t) => format!("**{}**", escape_capped(&t.user_name, NAME_CAP)),
+        None => "an unnamed user".to_owned(),
     };
-    match (event.action, &event.outcome) {
+    let what = match (event.action, &event.outcome) {
         (Some(a), Outcome::Success) => {
             let (before, after) = a.sentence();
-            s.push_str(before);
-            push_target(&mut s);
-            s.push_str(after);
-            s.push('.');
+            format!("{before}{target}{after}.")
         }
         (Some(a), Outcome::Failure { .. }) => {
-            s.push_str("tried to ");
-            s.push_str(a.attempt());
-            s.push(' ');
-            push_target(&mut s);
-            s.push_str(", and failed.");
+            format!("tried to {} {target}, and failed.", a.attempt())
         }
-        (None, _) => {
-            s.push_str("called ");
-            push_escaped(&mut s, &event.event_name, NAME_CAP);
-            s.push('.');
-        }
-    }
+        (None, _) => format!("called {}.", escape_capped(&event.event_name, NAME_CAP)),
+    };
+    let mut s = format!("**{actor}** ({}) {what}", kind_label(event));
     if let Some(invoker) = &event.actor.invoked_by {
-        s.push_str("\nCalled through ");
-        push_escaped(&mut s, invoker, NAME_CAP);
-        s.push('.');
+        s += &format!("\nCalled through {}.", escape_capped(invoker, NAME_CAP));
     }
     if event.actor.is_root() {
         s.push_str("\n**The account's root user acted.** Root should almost never be used.");
@@ -239,7 +208,7 @@ fn fields(event: &Event, actor: &str, opts: &RenderOptions) -> Vec<EmbedField> {
     let mut push = |name: &'static str, value: String, inline: bool| {
         f.push(EmbedField {
             name: name.into(),
-            value: truncate_owned(value, FIELD_VALUE_MAX),
+            value: truncate(&value, FIELD_VALUE_MAX),
             inline,
         })
     };
@@ -281,13 +250,7 @@ fn fields(event: &Event, actor: &str, opts: &RenderOptions) -> Vec<EmbedField> {
     push(
         "Client",
         match &event.user_agent {
-            Some(ua) => {
-                let mut s = String::with_capacity(ua.label.len() + ua.raw.len().min(UA_CAP) + 4);
-                s.push_str(ua.label);
-                s.push('\n');
-                push_code(&mut s, &ua.raw, UA_CAP);
-                s
-            }
+            Some(ua) => format!("{}\n{}", ua.label, code_capped(&ua.raw, UA_CAP)),
             None => "not recorded".to_owned(),
         },
         false,
@@ -308,7 +271,7 @@ fn fields(event: &Event, actor: &str, opts: &RenderOptions) -> Vec<EmbedField> {
             .map_or_else(|| "—".to_owned(), |r| code_capped(r, 64)),
         true,
     );
-    push("When", when(event.time, opts.timezone), true);
+    push("When", when(event, opts.timezone), true);
     for d in &event.details {
         let value = if d.code {
             code_capped(&d.value, ID_CAP)
@@ -334,35 +297,32 @@ fn fields(event: &Event, actor: &str, opts: &RenderOptions) -> Vec<EmbedField> {
 }
 
 /// The identity type; unknown types are shown as CloudTrail named them, so they are untrusted text too.
-fn push_kind_label(out: &mut String, event: &Event) {
-    push_escaped(out, event.actor.kind.label(), 64);
+fn kind_label(event: &Event) -> String {
+    escape_capped(event.actor.kind.label(), 64)
 }
 
 /// The identity type, with the role or permission set spelled out for sessions.
 fn identity_field(event: &Event) -> String {
-    let mut s = String::with_capacity(64);
-    push_kind_label(&mut s, event);
     let (what, name) = match (&event.actor.kind, &event.actor.via) {
-        (IdentityKind::AssumedRole, Some(role)) => ("\nrole ", role),
-        (IdentityKind::IdentityCenter, Some(set)) => ("\npermission set ", set),
-        (IdentityKind::FederatedUser, Some(user)) => ("\nfederated by ", user),
-        _ => return s,
+        (IdentityKind::AssumedRole, Some(role)) => ("role", role),
+        (IdentityKind::IdentityCenter, Some(set)) => ("permission set", set),
+        (IdentityKind::FederatedUser, Some(user)) => ("federated by", user),
+        _ => return kind_label(event),
     };
-    s.push_str(what);
-    push_escaped(&mut s, name, NAME_CAP);
-    s
+    format!(
+        "{}\n{what} {}",
+        kind_label(event),
+        escape_capped(name, NAME_CAP)
+    )
 }
 
 fn result(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Success => "✅ Succeeded".to_owned(),
         Outcome::Failure { code, message } => {
-            let mut s = String::with_capacity(128 + message.as_ref().map_or(0, String::len));
-            s.push_str("❌ Failed: ");
-            push_code(&mut s, code, 100);
+            let mut s = format!("❌ Failed: {}", code_capped(code, 100));
             if let Some(m) = message {
-                s.push('\n');
-                push_escaped(&mut s, m, ERROR_CAP);
+                s += &format!("\n{}", escape_capped(m, ERROR_CAP));
             }
             s
         }
@@ -370,19 +330,17 @@ fn result(outcome: &Outcome) -> String {
 }
 
 /// Discord renders `<t:…>` in each viewer's own zone; the configured zone is for shared references.
-fn when(time: Option<DateTime<Utc>>, tz: Option<Tz>) -> String {
-    let Some(t) = time else {
-        return "not recorded".to_owned();
+fn when(event: &Event, tz: Option<Tz>) -> String {
+    let Some(t) = event.time else {
+        return match &event.invalid_time {
+            Some(raw) => format!("invalid time: {}", code_capped(raw, 64)),
+            None => "not recorded".to_owned(),
+        };
     };
-    let unix = t.timestamp().to_string();
-    let mut s = concat(&["<t:", &unix, ":f> (<t:", &unix, ":R>)"]);
+    let unix = t.timestamp();
+    let mut s = format!("<t:{unix}:f> (<t:{unix}:R>)");
     if let Some(tz) = tz {
-        use std::fmt::Write as _;
-        let _ = write!(
-            s,
-            "\n{}",
-            t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z")
-        );
+        s += &format!("\n{}", t.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %Z"));
     }
     s
 }

@@ -1,5 +1,6 @@
-//! Untrusted text made safe for Discord: Markdown escaped, mentions defused, control characters flattened,
-//! lengths capped without splitting a character.
+//! Untrusted text made safe for Discord: Markdown escaped, mentions and links defused, control characters
+//! flattened, invisible Unicode format characters shown by name, lengths capped without splitting a character
+//! or an escape, and never blank.
 //!
 //! Lengths are measured in UTF-16 code units: that is never less than the code-point count Discord checks,
 //! so a value that fits here fits there.
@@ -7,209 +8,158 @@
 /// The ellipsis that marks a cut.
 pub const ELLIPSIS: char = '…';
 
-/// The parts, joined in one allocation of the right size.
+/// What a value that would otherwise be blank shows (Discord refuses blank field values and titles).
+pub const BLANK: &str = "—";
+
+/// The parts, joined.
 pub fn concat(parts: &[&str]) -> String {
-    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-    parts.iter().for_each(|p| s.push_str(p));
-    s
+    parts.concat()
 }
 
 /// Length as Discord's limits are checked (conservatively: UTF-16 code units).
 pub fn discord_len(s: &str) -> usize {
-    if s.is_ascii() {
-        return s.len();
-    }
-    // Every byte but a continuation byte starts a character; a four-byte one (lead byte 0xF0 and up) is a
-    // surrogate pair, two units.
-    s.bytes()
-        .map(|b| usize::from((b & 0xC0) != 0x80) + usize::from(b >= 0xF0))
-        .sum()
+    s.encode_utf16().count()
 }
 
-/// Cut `s` to at most `max` units, ending in "…" when anything was cut. Never splits a character.
-pub fn truncate(s: &str, max: usize) -> String {
-    // A UTF-8 byte count is never below the UTF-16 count, so short strings need no counting.
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    capped(s.chars().map(Piece::Char), s.len(), max)
-}
-
-/// [`truncate`], keeping the string itself when it fits.
-pub fn truncate_owned(s: String, max: usize) -> String {
-    // A UTF-8 byte count is never below the UTF-16 count, so short strings need no counting.
-    if s.len() <= max || discord_len(&s) <= max {
-        s
-    } else {
-        truncate(&s, max)
-    }
-}
-
-/// Escape one untrusted value for Markdown and cap it at `max` units ("…" marks a cut).
-///
-/// Every Markdown-significant ASCII character gets a backslash (Discord removes the backslash before any
-/// punctuation), `@everyone`/`@here` get a zero-width joiner so they can never read as a mention, and control
-/// characters (newlines included) become spaces so one value stays on one line. An escape sequence is
-/// never split by the cap.
-pub fn escape_capped(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max) + 8);
-    push_escaped(&mut out, s, max);
-    out
-}
-
-/// [`escape_capped`], appended to `out` (the cap counts only what is appended).
-pub fn push_escaped(out: &mut String, s: &str, max: usize) {
-    let s = defuse_mass_mentions(s);
-    if printable_ascii(&s) {
-        // Copy the runs between escapes whole; each escaped character starts the next run.
-        let start = out.len();
-        let mut run = 0;
-        for (i, b) in s.bytes().enumerate() {
-            if (ESCAPED >> b) & 1 == 1 || (i == 0 && needs_escape(char::from(b), true)) {
-                out.push_str(&s[run..i]);
-                out.push('\\');
-                run = i;
-            }
-        }
-        out.push_str(&s[run..]);
-        if out.len() - start <= max {
-            return;
-        }
-        out.truncate(start);
-    }
-    push_capped(
-        out,
-        s.chars().enumerate().map(|(i, c)| escape_char(c, i == 0)),
-        max,
-    );
-}
-
-/// One character of output, or an escaped one (kept whole by the cap).
-#[derive(Clone, Copy)]
+/// One unit of output that a cap never splits: a character, an escaped character, or the visible name of an
+/// invisible one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Piece {
     Char(char),
+    /// A backslash and the character.
     Escaped(char),
+    /// An invisible format character, shown as `‹U+202E›`.
+    Named(char),
 }
 
 impl Piece {
-    fn len(self) -> usize {
+    fn push_to(self, out: &mut String) {
         match self {
-            Piece::Char(c) => c.len_utf16(),
-            Piece::Escaped(c) => 1 + c.len_utf16(),
-        }
-    }
-}
-
-/// A fresh string of `pieces`, capped as [`push_capped`] does. `size` is the expected length in bytes.
-fn capped(pieces: impl Iterator<Item = Piece>, size: usize, max: usize) -> String {
-    let mut out = String::with_capacity(size.min(max.saturating_mul(4)));
-    push_capped(&mut out, pieces, max);
-    out
-}
-
-/// Append `pieces` up to `max` units in one pass; when they don't all fit, cut back to the last whole piece
-/// that leaves room for "…".
-fn push_capped(out: &mut String, pieces: impl Iterator<Item = Piece>, max: usize) {
-    let budget = max.saturating_sub(ELLIPSIS.len_utf16());
-    let mut used = 0;
-    // Where the output stood when it last fitted the budget (with room for the ellipsis).
-    let mut cut = out.len();
-    for piece in pieces {
-        let n = piece.len();
-        if used + n <= budget {
-            cut = out.len() + piece_bytes(piece);
-        }
-        used += n;
-        if used > max {
-            out.truncate(cut);
-            if max >= ELLIPSIS.len_utf16() {
-                out.push(ELLIPSIS);
-            }
-            return;
-        }
-        match piece {
             Piece::Char(c) => out.push(c),
             Piece::Escaped(c) => {
                 out.push('\\');
                 out.push(c);
             }
+            Piece::Named(c) => out.push_str(&format!("‹U+{:04X}›", u32::from(c))),
+        }
+    }
+
+    fn len(self) -> usize {
+        match self {
+            Piece::Char(c) => c.len_utf16(),
+            Piece::Escaped(c) => 1 + c.len_utf16(),
+            // "‹U+" + at least four hex digits + "›"
+            Piece::Named(c) => 4 + format!("{:04X}", u32::from(c)).len(),
         }
     }
 }
 
-fn piece_bytes(piece: Piece) -> usize {
-    match piece {
-        Piece::Char(c) => c.len_utf8(),
-        Piece::Escaped(c) => 1 + c.len_utf8(),
-    }
+/// Unicode format characters that change how text around them reads without being seen: bidirectional
+/// controls (a user name can be made to read backwards) and zero-width characters (two names that look the
+/// same). Shown by name, never passed through.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}'                // soft hyphen
+        | '\u{061C}'              // Arabic letter mark
+        | '\u{180E}'              // Mongolian vowel separator
+        | '\u{200B}'..='\u{200F}' // zero-width space, (non-)joiner, LRM, RLM
+        | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
+        | '\u{2060}'..='\u{2064}' // word joiner and invisible operators
+        | '\u{2066}'..='\u{2069}' // bidi isolates
+        | '\u{FEFF}'              // zero-width no-break space (BOM)
+        | '\u{FFF9}'..='\u{FFFB}' // interlinear annotation
+    )
 }
 
-fn escape_char(c: char, at_start: bool) -> Piece {
-    if needs_escape(c, at_start) {
-        Piece::Escaped(c)
-    } else if c.is_control() {
+/// The character as it may be shown at all: control characters (newlines included) become a space so one
+/// value stays on one line; invisible format characters are named.
+fn visible(c: char) -> Piece {
+    if c.is_control() {
         Piece::Char(' ')
+    } else if is_invisible_format(c) {
+        Piece::Named(c)
     } else {
         Piece::Char(c)
     }
 }
 
-/// The ASCII characters [`needs_escape`] escapes anywhere, as a bit set.
-const ESCAPED: u128 = {
-    let mut set = 0u128;
-    let mut b = 0u8;
-    while b < 128 {
-        if needs_escape(b as char, false) {
-            set |= 1 << b;
-        }
-        b += 1;
-    }
-    set
-};
-
-const fn needs_escape(c: char, at_start: bool) -> bool {
-    match c {
-        '\\' | '*' | '_' | '~' | '`' | '|' | '<' | '[' | ']' | '(' | ')' => true,
-        // Block syntax (quote, heading, list) only counts at the start of a line; values are one line.
-        '>' | '#' | '-' | '+' => at_start,
-        _ => false,
-    }
+/// Markdown-significant anywhere in a line.
+fn markdown_inline(c: char) -> bool {
+    matches!(
+        c,
+        '\\' | '*' | '_' | '~' | '`' | '|' | '<' | '[' | ']' | '(' | ')'
+    )
 }
 
-/// ASCII without control characters: one byte is one unit and nothing needs flattening, so the common case
-/// skips the per-character bookkeeping.
-fn printable_ascii(s: &str) -> bool {
-    // Without an early exit, so it runs many bytes at a time.
-    s.bytes()
-        .fold(true, |ok, b| ok & (b.wrapping_sub(0x20) < 0x5f))
+/// Markdown for untrusted text: every piece of the value, escaped.
+fn escaped_pieces(s: &str) -> Vec<Piece> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut pieces = Vec::with_capacity(chars.len());
+    // Block syntax (quote, heading, list) counts at the start of a line, after any spaces: as long as only
+    // blanks were seen, `>`, `#`, `-`, `+` and `N.` are escaped.
+    let mut line_start = true;
+    let mut only_digits = true;
+    for (i, &c) in chars.iter().enumerate() {
+        let rest = &chars[i + 1..];
+        let piece = match visible(c) {
+            Piece::Char(c) if markdown_inline(c) => Piece::Escaped(c),
+            Piece::Char(c @ ('>' | '#' | '-' | '+')) if line_start => Piece::Escaped(c),
+            Piece::Char('.') if only_digits && !line_start => Piece::Escaped('.'),
+            // `@everyone` / `@here` never read as a mention.
+            Piece::Char('@') if starts_with(rest, "everyone") || starts_with(rest, "here") => {
+                Piece::Escaped('@')
+            }
+            // `scheme://` never becomes a clickable link.
+            Piece::Char(':') if starts_with(rest, "//") => Piece::Escaped(':'),
+            other => other,
+        };
+        let blank = matches!(piece, Piece::Char(c) if c.is_whitespace());
+        only_digits &= blank || c.is_ascii_digit();
+        line_start &= blank;
+        pieces.push(piece);
+    }
+    pieces
 }
 
-/// `@everyone` and `@here` get a zero-width space after the `@`: they can never read as a mention, and
-/// e-mail addresses elsewhere stay copyable. (`<@id>` forms are defused by escaping `<`.)
-fn defuse_mass_mentions(s: &str) -> std::borrow::Cow<'_, str> {
-    // Most values have no `@` at all: a scan without an early exit tells that fastest.
-    if !s.bytes().fold(false, |at, b| at | (b == b'@')) {
-        return s.into();
-    }
-    let mention = |at: usize| {
-        let rest = &s[at + 1..];
-        rest.starts_with("everyone") || rest.starts_with("here")
+fn starts_with(chars: &[char], word: &str) -> bool {
+    let mut chars = chars.iter();
+    word.chars().all(|w| chars.next() == Some(&w))
+}
+
+/// The pieces, capped at `max` units: when they don't all fit, as many whole pieces as leave room for "…".
+/// A result that would be blank is [`BLANK`].
+fn join_capped(pieces: &[Piece], max: usize) -> String {
+    let total: usize = pieces.iter().map(|p| p.len()).sum();
+    let budget = if total <= max {
+        max
+    } else {
+        max.saturating_sub(ELLIPSIS.len_utf16())
     };
-    let Some(first) = s.match_indices('@').map(|(i, _)| i).find(|&i| mention(i)) else {
-        return s.into();
-    };
-    let mut out = String::with_capacity(s.len() + 8);
-    let mut run = 0;
-    for (i, _) in s[first..].match_indices('@') {
-        let at = first + i;
-        if mention(at) {
-            out.push_str(&s[run..=at]);
-            out.push('\u{200B}');
-            run = at + 1;
+    let mut out = String::new();
+    let mut used = 0;
+    for piece in pieces {
+        if used + piece.len() > budget {
+            break;
         }
+        used += piece.len();
+        piece.push_to(&mut out);
     }
-    out.push_str(&s[run..]);
-    out.into()
+    if total > max && max >= ELLIPSIS.len_utf16() {
+        out.push(ELLIPSIS);
+    }
+    if out.trim().is_empty() && max >= BLANK.len() {
+        return BLANK.to_owned();
+    }
+    out
+}
+
+/// Escape one untrusted value for Markdown and cap it at `max` units ("…" marks a cut; never blank).
+///
+/// Every Markdown-significant character gets a backslash (Discord drops the backslash before punctuation);
+/// block syntax is escaped at the start even behind spaces; `@everyone`/`@here` and `scheme://` are escaped
+/// so they neither mention nor link; control characters become spaces; invisible format characters are named.
+pub fn escape_capped(s: &str, max: usize) -> String {
+    join_capped(&escaped_pieces(s), max)
 }
 
 /// Escape without a cap (for text that is capped as a whole later).
@@ -217,61 +167,51 @@ pub fn escape(s: &str) -> String {
     escape_capped(s, usize::MAX)
 }
 
-/// Flatten control characters, defuse mass mentions and cap, without Markdown escaping: for places Discord
-/// shows as plain text (footers) and for the console.
+/// Flatten control characters, name invisible ones and cap, without Markdown escaping: for places Discord
+/// shows as plain text (footers) and for the console and logs.
 pub fn plain_capped(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max));
-    push_plain(&mut out, s, max);
-    out
+    let pieces: Vec<Piece> = s.chars().map(visible).collect();
+    join_capped(&pieces, max)
 }
 
-/// [`plain_capped`], appended to `out` (the cap counts only what is appended).
-pub fn push_plain(out: &mut String, s: &str, max: usize) {
-    let s = defuse_mass_mentions(s);
-    if s.len() <= max && printable_ascii(&s) {
-        out.push_str(&s);
-        return;
-    }
-    let flat = |c: char| Piece::Char(if c.is_control() { ' ' } else { c });
-    push_capped(out, s.chars().map(flat), max);
-}
-
-/// Text for an inline code span: no Markdown or mention inside renders, so only backticks need care
-/// (Discord has no escape inside a code span; they become a look-alike quote).
+/// Text for an inline code span (at most `max` units with its backticks). Nothing inside a code span renders
+/// as Markdown, a mention or a link, so only backticks need care: Discord has no escape inside a code span, so
+/// they become a look-alike quote. A blank value is [`BLANK`], without backticks.
 pub fn code_capped(s: &str, max: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max) + 2);
-    push_code(&mut out, s, max);
-    out
+    let pieces: Vec<Piece> = s
+        .chars()
+        .map(|c| match visible(c) {
+            Piece::Char('`') => Piece::Char('\u{2018}'),
+            other => other,
+        })
+        .collect();
+    let inner = join_capped(&pieces, max.saturating_sub(2));
+    if inner == BLANK {
+        inner
+    } else {
+        format!("`{inner}`")
+    }
 }
 
-/// [`code_capped`], appended to `out` (the cap counts only what is appended).
-pub fn push_code(out: &mut String, s: &str, max: usize) {
-    let s = defuse_mass_mentions(s);
-    let plain = s.bytes().fold(true, |ok, b| {
-        ok & (b.wrapping_sub(0x20) < 0x5f) & (b != b'`')
-    });
-    if s.len() + 2 <= max && plain && !s.trim().is_empty() {
-        out.push('`');
-        out.push_str(&s);
-        out.push('`');
-        return;
+/// Cut `s` to at most `max` units, ending in "…" when anything was cut. Never splits a character.
+pub fn truncate(s: &str, max: usize) -> String {
+    if discord_len(s) <= max {
+        return s.to_owned();
     }
-    let flat = |c: char| {
-        Piece::Char(match c {
-            '`' => '\u{2018}',
-            c if c.is_control() => ' ',
-            c => c,
-        })
-    };
-    let start = out.len();
-    out.push('`');
-    push_capped(out, s.chars().map(flat), max.saturating_sub(2));
-    if out[start + 1..].trim().is_empty() {
-        out.truncate(start);
-        out.push('\u{2014}');
-    } else {
-        out.push('`');
+    let budget = max.saturating_sub(ELLIPSIS.len_utf16());
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        if used + c.len_utf16() > budget {
+            break;
+        }
+        used += c.len_utf16();
+        out.push(c);
     }
+    if max >= ELLIPSIS.len_utf16() {
+        out.push(ELLIPSIS);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -294,20 +234,56 @@ mod tests {
     }
 
     #[test]
-    fn escape_defuses_markdown_and_mentions() {
+    fn escape_defuses_markdown_mentions_and_links() {
         assert_eq!(escape("**bold**"), "\\*\\*bold\\*\\*");
-        assert_eq!(escape("@everyone"), "@\u{200B}everyone");
+        assert_eq!(escape("@everyone"), "\\@everyone");
         assert_eq!(escape("<@123>"), "\\<@123>");
         assert_eq!(escape("alice@example.com"), "alice@example.com");
-        assert_eq!(code_capped("@here", 20), "`@\u{200B}here`");
+        assert_eq!(code_capped("@here", 20), "`@here`");
         assert_eq!(escape("a\nb"), "a b");
-        assert_eq!(escape("[x](http://e)"), "\\[x\\]\\(http://e\\)");
-        assert_eq!(escape("# big"), "\\# big");
-        assert_eq!(escape("a#-b"), "a#-b");
+        assert_eq!(escape("[x](http://e)"), "\\[x\\]\\(http\\://e\\)");
         assert_eq!(
-            escape("@@here x@everyone@heree @ @her"),
-            "@@\u{200B}here x@\u{200B}everyone@\u{200B}heree @ @her"
+            escape("see https://evil.example/x"),
+            "see https\\://evil.example/x"
         );
+        assert_eq!(escape("a#-b"), "a#-b");
+        assert_eq!(escape("x@heree"), "x\\@heree");
+    }
+
+    #[test]
+    fn block_syntax_is_escaped_at_the_start_even_behind_spaces_or_control_characters() {
+        assert_eq!(escape("# big"), "\\# big");
+        assert_eq!(escape(" # heading"), " \\# heading");
+        assert_eq!(escape("\u{1} > quote"), "  \\> quote");
+        assert_eq!(escape("\t- item"), " \\- item");
+        assert_eq!(escape("  + item"), "  \\+ item");
+        assert_eq!(escape(" 1. item"), " 1\\. item");
+        assert_eq!(escape("new-user"), "new-user");
+        assert_eq!(escape("v1.2"), "v1.2");
+    }
+
+    #[test]
+    fn invisible_format_characters_are_named_never_passed_through() {
+        let s = "admin\u{202E}resu\u{200B}x\u{FEFF}";
+        for out in [escape(s), plain_capped(s, 100), code_capped(s, 100)] {
+            assert!(
+                !out.chars().any(is_invisible_format),
+                "{out:?} holds a raw format character"
+            );
+            assert!(
+                out.contains("‹U+202E›") && out.contains("‹U+200B›"),
+                "{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn blank_values_become_a_dash() {
+        for s in ["", "   ", "\u{1}\u{2}\u{7f}", "\n\t"] {
+            assert_eq!(escape_capped(s, 100), BLANK, "{s:?}");
+            assert_eq!(plain_capped(s, 100), BLANK, "{s:?}");
+            assert_eq!(code_capped(s, 100), BLANK, "{s:?}");
+        }
     }
 
     #[test]
@@ -316,22 +292,27 @@ mod tests {
         let t = escape_capped(&s, 10);
         assert!(discord_len(&t) <= 10, "{t}");
         assert!(t.ends_with('…'));
-        assert!(!t.trim_end_matches('…').ends_with("\\\\"));
         assert_eq!(t.trim_end_matches('…').len() % 2, 0);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn mass_mentions_are_defused_like_replacing_each(s in "([@a-z]|here|everyone|é){0,24}") {
-            let replaced = s
-                .replace("@everyone", "@\u{200B}everyone")
-                .replace("@here", "@\u{200B}here");
-            proptest::prop_assert_eq!(defuse_mass_mentions(&s), replaced);
-        }
+        let named = "\u{202E}".repeat(10);
+        let t = escape_capped(&named, 12);
+        assert_eq!(t, "‹U+202E›…");
     }
 
     #[test]
     fn escape_capped_keeps_values_that_fit() {
         assert_eq!(escape_capped("new-user", 100), "new-user");
+        assert_eq!(code_capped("AKIA123", 9), "`AKIA123`");
+        assert_eq!(code_capped("AKIA1234", 9), "`AKIA12…`");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_capped_never_blank_and_holds_no_raw_format_character(s in "\\PC{0,60}|[\\x00-\\x20\u{200B}\u{202E}#>*@]{0,20}", max in 4usize..80) {
+            for out in [escape_capped(&s, max), plain_capped(&s, max), code_capped(&s, max)] {
+                proptest::prop_assert!(discord_len(&out) <= max, "{:?} > {}", out, max);
+                proptest::prop_assert!(!out.trim().is_empty());
+                proptest::prop_assert!(!out.chars().any(|c| is_invisible_format(c) || c.is_control()));
+            }
+        }
     }
 }

@@ -121,3 +121,91 @@ fn text_mode_for_the_console() {
         "{text}"
     );
 }
+
+/// The failed CreateUser fixture with `change` applied, rendered; the message JSON.
+fn render_hostile(change: impl FnOnce(&mut serde_json::Value)) -> serde_json::Value {
+    let mut record: serde_json::Value =
+        serde_json::from_str(&own_fixture("records/CreateUser-failed-AccessDenied.json")).unwrap();
+    change(&mut record);
+    let out = render(&["-"], &record.to_string(), &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every text Discord checks for blankness: content, titles, descriptions, field names and values, footers.
+fn all_texts(message: &serde_json::Value) -> Vec<String> {
+    let mut texts = vec![message["content"].as_str().unwrap_or("x").to_owned()];
+    for e in message["embeds"].as_array().unwrap() {
+        for key in ["title", "description"] {
+            texts.extend(e[key].as_str().map(str::to_owned));
+        }
+        texts.extend(e["footer"]["text"].as_str().map(str::to_owned));
+        for f in e["fields"].as_array().into_iter().flatten() {
+            texts.push(f["name"].as_str().unwrap().to_owned());
+            texts.push(f["value"].as_str().unwrap().to_owned());
+        }
+    }
+    texts
+}
+
+#[test]
+fn a_user_name_of_control_characters_renders_without_a_blank_value() {
+    let message = render_hostile(|r| {
+        r["requestParameters"] = serde_json::json!({"userName": "\u{1}\u{2}\n\t\u{7f}"});
+    });
+    for text in all_texts(&message) {
+        assert!(!text.trim().is_empty(), "a blank value in {message}");
+    }
+    let target = message["embeds"][0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "Target user")
+        .unwrap();
+    assert_eq!(target["value"], "—");
+}
+
+#[test]
+fn bidi_and_zero_width_characters_never_pass_through_raw() {
+    let message = render_hostile(|r| {
+        r["requestParameters"] = serde_json::json!({"userName": "admin\u{202E}nimda\u{200B}"});
+        r["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"] =
+            serde_json::json!("role\u{2066}x");
+    });
+    let text = message.to_string();
+    let raw = serde_json::to_string(&message).unwrap();
+    for c in ['\u{202E}', '\u{200B}', '\u{2066}'] {
+        assert!(!text.contains(c) && !raw.contains(c), "{c:?} in {text}");
+    }
+    assert!(text.contains("U+202E") && text.contains("U+200B"), "{text}");
+}
+
+#[test]
+fn an_event_time_beyond_year_9999_is_shown_as_invalid_text_without_a_timestamp() {
+    let message = render_hostile(|r| {
+        r["eventTime"] = serde_json::json!("12345-01-01T00:00:00Z");
+    });
+    let embed = &message["embeds"][0];
+    assert!(embed.get("timestamp").is_none(), "{embed}");
+    let when = embed["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "When")
+        .unwrap();
+    let value = when["value"].as_str().unwrap();
+    assert!(
+        value.contains("invalid time") && value.contains("12345"),
+        "{value}"
+    );
+    assert!(!value.contains("<t:"), "{value}");
+    for time in ["1969-12-31T23:59:59Z", "+12345-01-01T00:00:00Z"] {
+        let message = render_hostile(|r| r["eventTime"] = serde_json::json!(time));
+        assert!(message["embeds"][0].get("timestamp").is_none(), "{time}");
+    }
+}

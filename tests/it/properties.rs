@@ -88,19 +88,24 @@ fn texts(m: &CreateMessage) -> Vec<String> {
 fn check(m: &CreateMessage) {
     assert_eq!(m.limit_violations(), Vec::<String>::new());
     assert!(m.allowed_mentions.parse.is_empty());
-    // Footers are plain text in Discord (no Markdown, no mentions rendered): only mass mentions matter there.
-    for e in &m.embeds {
-        let footer = &e.footer.as_ref().unwrap().text;
-        assert!(
-            !footer.contains("@everyone") && !footer.contains("@here"),
-            "{footer}"
-        );
-    }
+    // Footers are plain text in Discord (no Markdown, no mentions rendered), so they need no escaping.
     for text in texts(m) {
-        assert!(
-            !text.contains("@everyone") && !text.contains("@here"),
-            "{text}"
-        );
+        // A mass mention outside a code span is escaped (`\@everyone` shows the words and pings nobody).
+        let (prose, _) = scan(&text);
+        for mention in ["@everyone", "@here"] {
+            for (at, _) in prose.match_indices(mention) {
+                assert!(
+                    prose[..at].ends_with('\\'),
+                    "unescaped {mention} in {prose}"
+                );
+            }
+        }
+        for c in text.chars() {
+            assert!(
+                !iam_alarm_core::text::is_invisible_format(c),
+                "raw {c:?} in {text}"
+            );
+        }
         // Code spans must be balanced, or user text could end one and start Markdown.
         for line in text.split('\n') {
             let (prose, ticks) = scan(line);
