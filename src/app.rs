@@ -1,25 +1,29 @@
 //! `iam-alarm run`: one process, two long-running tasks (the Discord gateway and the SQS poller), one
-//! shutdown path (SIGTERM/SIGINT: stop receiving, finish or release in-flight messages, exit).
+//! shutdown path (SIGTERM/SIGINT: stop receiving, finish or hand back in-flight messages, exit).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use iam_alarm_core::render::RenderOptions;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use crate::aws::sqs::Queue;
-use crate::config::{RunConfig, SinkConfig};
+use crate::config::{BotConfig, RunConfig, SinkConfig};
 use crate::dedup::{Dedup, DEFAULT_CAPACITY};
 use crate::delivery::console::Console;
-use crate::delivery::{DiscordRest, Sink};
+use crate::delivery::discord::HTTP_TIMEOUT;
+use crate::delivery::{BotRest, Sink, Webhook};
 use crate::gateway::{Gateway, GatewayError};
-use crate::health::{self, Metrics};
-use crate::poller::Poller;
-use crate::shutdown;
+use crate::health::{self, Metrics, Thresholds};
+use crate::poller::{Poller, Settings};
+use crate::shutdown::{self, Shutdown};
 
-/// How long in-flight work may take after a stop signal before the process exits anyway.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
+/// How long in-flight work may take after a stop signal before the process exits anyway: longer than one
+/// Discord request may take, so a POST under way either completes (and its message is deleted) or fails (and
+/// its message is handed back) — never lands after the process gave its message back.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(HTTP_TIMEOUT.as_secs() + 5);
 
 /// A fatal runtime error (exit 1).
 #[derive(Debug, thiserror::Error)]
@@ -32,13 +36,76 @@ pub enum RunError {
     Health(std::io::Error),
 }
 
+/// The Discord side of a bot-mode run.
+struct BotParts {
+    gateway: JoinHandle<Result<(), GatewayError>>,
+    shards: Arc<poise::serenity_prelude::ShardManager>,
+    /// Told once the gateway is READY and the commands are registered.
+    ready: Arc<Notify>,
+    fatal: mpsc::UnboundedReceiver<GatewayError>,
+}
+
 pub async fn run(config: RunConfig) -> Result<(), RunError> {
-    let has_gateway = matches!(config.sink, SinkConfig::Bot(_));
-    let metrics = Arc::new(Metrics::new(has_gateway));
+    let metrics = Arc::new(Metrics::new(matches!(config.sink, SinkConfig::Bot(_))));
     let (trigger, shutdown) = shutdown::channel();
     let aws = crate::aws::load_config().await;
     let queue = Queue::new(&aws, &config.queue_url);
-    let dead_letter = match queue.dead_letter_queue().await {
+    let dead_letter = find_dead_letter_queue(&queue).await;
+    let (sink, dedup, bot) = match &config.sink {
+        SinkConfig::Bot(bot) => {
+            let data = responders(&aws, &config, bot, &metrics, &queue, &dead_letter);
+            let (sink, dedup, parts) = start_bot(bot, data).await?;
+            (sink, dedup, Some(parts))
+        }
+        SinkConfig::Webhook { url } => {
+            info!("webhook mode: alerts only, no buttons or commands");
+            let sink = Sink::Webhook(Webhook::new(url.clone()));
+            (sink, webhook_dedup(&config), None)
+        }
+        SinkConfig::Console => {
+            warn!("console mode: neither DISCORD_TOKEN nor DISCORD_WEBHOOK_URL is set, so alerts are printed to stdout");
+            (Sink::Console(Console), Dedup::new(DEFAULT_CAPACITY), None)
+        }
+    };
+    let health = config.health_addr.map(|addr| {
+        tokio::spawn(health::serve(
+            addr,
+            Arc::clone(&metrics),
+            thresholds(&config),
+            shutdown.clone(),
+        ))
+    });
+    let settings = Settings {
+        watched: config.alert.watched.clone(),
+        render: RenderOptions {
+            timezone: config.alert.timezone,
+            ..RenderOptions::default()
+        },
+        poll: config.poll.clone(),
+        backlog_max: config.backlog_max,
+    };
+    let poller = Poller::new(
+        queue,
+        dead_letter,
+        sink,
+        dedup,
+        settings,
+        Arc::clone(&metrics),
+    );
+    let shards = bot.as_ref().map(|b| Arc::clone(&b.shards));
+    let (outcome, poller_task) = supervise(poller, bot, health, shutdown).await;
+
+    trigger.trigger();
+    drain(poller_task).await;
+    if let Some(shards) = shards {
+        shards.shutdown_all().await;
+    }
+    info!("iam-alarm stopped");
+    outcome
+}
+
+async fn find_dead_letter_queue(queue: &Queue) -> Option<Queue> {
+    match queue.dead_letter_queue().await {
         Ok(Some(dlq)) => {
             info!(dlq = %dlq.url(), "dead-letter queue found");
             Some(dlq)
@@ -51,139 +118,133 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
             warn!(error = %e, "cannot read the queue's redrive policy; relying on SQS redrive");
             None
         }
-    };
+    }
+}
 
-    let (fatal_tx, mut fatal_rx) = mpsc::unbounded_channel();
-    let mut gateway_task = None;
-    let mut shard_manager = None;
-    let (sink, dedup) = match &config.sink {
-        SinkConfig::Bot(bot) => {
-            let rest = DiscordRest::bot(bot.api_url.as_ref(), bot.token.clone());
-            let mut dedup = Dedup::new(DEFAULT_CAPACITY);
-            // A restart must not repost what a previous run posted but could not delete.
-            match rest.recent_messages(bot.channel_id, 100).await {
-                Ok(messages) => {
-                    let n = dedup.seed_from_messages(&messages);
-                    info!(alerts = n, "de-duplication seeded from the alert channel");
-                }
-                Err(e) => {
-                    warn!(error = %e, "cannot read the alert channel's history (needs Read Message History); relying on the idempotency nonce")
-                }
-            }
-            let data = responders(
-                &aws,
-                &config,
-                bot,
-                Arc::clone(&metrics),
-                queue.clone(),
-                dead_letter.clone(),
-            );
-            let gateway = Gateway::connect(bot, data, fatal_tx.clone()).await?;
-            shard_manager = Some(gateway.shard_manager());
-            gateway_task = Some(tokio::spawn(gateway.run()));
-            (
-                Sink::Channel {
-                    rest,
-                    channel_id: bot.channel_id,
-                },
-                dedup,
-            )
+/// Connect the gateway, and seed de-duplication from the alert channel: a restart must not repost what a
+/// previous run posted but could not delete.
+async fn start_bot(
+    bot: &BotConfig,
+    data: iam_alarm_commands::Data,
+) -> Result<(Sink, Dedup, BotParts), RunError> {
+    let rest = BotRest::new(bot.api_url.as_ref(), bot.token.clone());
+    let mut dedup = Dedup::new(DEFAULT_CAPACITY);
+    match rest.recent_messages(bot.channel_id, 100).await {
+        Ok(messages) => {
+            let n = dedup.seed_from_messages(&messages);
+            info!(alerts = n, "de-duplication seeded from the alert channel");
         }
-        SinkConfig::Webhook { url } => {
-            let dedup = match &config.state_dir {
-                Some(dir) => Dedup::with_journal(DEFAULT_CAPACITY, dir).unwrap_or_else(|e| {
-                    warn!(error = %e, dir = %dir.display(), "cannot use IAM_ALARM_STATE_DIR; de-duplication is in memory only");
-                    Dedup::new(DEFAULT_CAPACITY)
-                }),
-                None => Dedup::new(DEFAULT_CAPACITY),
-            };
-            info!("webhook mode: alerts only, no buttons or commands");
-            (
-                Sink::Webhook {
-                    rest: DiscordRest::webhook(url.clone()),
-                },
-                dedup,
-            )
+        Err(e) => {
+            warn!(error = %e, "cannot read the alert channel's history (needs Read Message History); relying on the idempotency nonce")
         }
-        SinkConfig::Console => {
-            warn!("console mode: neither DISCORD_TOKEN nor DISCORD_WEBHOOK_URL is set, so alerts are printed to stdout");
-            (Sink::Console(Console), Dedup::new(DEFAULT_CAPACITY))
-        }
+    }
+    let (fatal_tx, fatal) = mpsc::unbounded_channel();
+    let ready = Arc::new(Notify::new());
+    let gateway = Gateway::connect(bot, data, fatal_tx, Arc::clone(&ready)).await?;
+    let shards = gateway.shard_manager();
+    let parts = BotParts {
+        gateway: tokio::spawn(gateway.run()),
+        shards,
+        ready,
+        fatal,
     };
+    let sink = Sink::Channel {
+        rest,
+        channel_id: bot.channel_id,
+    };
+    Ok((sink, dedup, parts))
+}
 
-    let health_task = config.health_addr.map(|addr| {
+fn webhook_dedup(config: &RunConfig) -> Dedup {
+    let Some(dir) = &config.state_dir else {
+        return Dedup::new(DEFAULT_CAPACITY);
+    };
+    Dedup::with_journal(DEFAULT_CAPACITY, dir).unwrap_or_else(|e| {
+        warn!(error = %e, dir = %dir.display(), "cannot use IAM_ALARM_STATE_DIR; de-duplication is in memory only");
+        Dedup::new(DEFAULT_CAPACITY)
+    })
+}
+
+fn thresholds(config: &RunConfig) -> Thresholds {
+    Thresholds {
         // Stale after a long poll, a full retry wait and some slack.
-        let stale_after = config.poll.wait + config.poll.retry_max + Duration::from_secs(30);
-        tokio::spawn(health::serve(
-            addr,
-            Arc::clone(&metrics),
-            stale_after,
-            shutdown.clone(),
-        ))
-    });
+        poller_stale_after: config.poll.wait + config.poll.retry_max + Duration::from_secs(30),
+        delivery_unhealthy_after: config.delivery_unhealthy_after,
+    }
+}
 
-    let poller = Poller {
-        queue,
-        dead_letter,
-        sink,
-        dedup,
-        watched: config.alert.watched.clone(),
-        render: RenderOptions {
-            timezone: config.alert.timezone,
-            ..RenderOptions::default()
-        },
-        poll: config.poll.clone(),
-        metrics: Arc::clone(&metrics),
-        waiting: Vec::new(),
-        backlog: Vec::new(),
+/// Run until a stop signal or a fatal error; returns the outcome and the poller task, to be drained. In bot
+/// mode the poller starts only once the gateway is READY: a bot that cannot deliver (a revoked token, say) must
+/// not receive messages over and over until SQS moves valid alerts to the dead-letter queue.
+async fn supervise(
+    poller: Poller,
+    bot: Option<BotParts>,
+    mut health: Option<JoinHandle<std::io::Result<()>>>,
+    shutdown: Shutdown,
+) -> (Result<(), RunError>, Option<JoinHandle<()>>) {
+    let (mut gateway, ready, mut fatal) = match bot {
+        Some(b) => (Some(b.gateway), Some(b.ready), Some(b.fatal)),
+        None => (None, None, None),
     };
-    let mut poller_task = tokio::spawn(poller.run(shutdown.clone()));
+    let mut poller = Some(poller);
+    let mut poller_task = None;
+    if ready.is_none() {
+        poller_task = poller.take().map(|p| tokio::spawn(p.run(shutdown.clone())));
+    }
     info!("iam-alarm running");
-
-    let outcome = tokio::select! {
-        _ = shutdown::signal() => {
-            info!("stop signal received: finishing in-flight messages");
-            Ok(())
-        }
-        Some(fatal) = fatal_rx.recv() => Err(RunError::Gateway(fatal)),
-        r = async { gateway_task.as_mut().expect("only polled with a gateway").await }, if gateway_task.is_some() => {
-            match r {
-                Ok(Err(e)) => Err(RunError::Gateway(e)),
-                _ => Err(RunError::Gateway(GatewayError::Connect("the gateway stopped".into()))),
+    let outcome = loop {
+        tokio::select! {
+            _ = shutdown::signal() => {
+                info!("stop signal received: finishing in-flight messages");
+                break Ok(());
             }
-        }
-        _ = &mut poller_task => Err(RunError::PollerDied),
-        Some(r) = async { match health_task { Some(t) => Some(t.await), None => std::future::pending().await } } => {
-            match r {
-                Ok(Err(e)) => Err(RunError::Health(e)),
-                _ => Err(RunError::Health(std::io::Error::other("stopped"))),
+            _ = async { ready.as_ref().expect("guarded").notified().await }, if poller.is_some() && ready.is_some() => {
+                info!("gateway ready: polling the queue");
+                poller_task = poller.take().map(|p| tokio::spawn(p.run(shutdown.clone())));
+            }
+            Some(e) = async { fatal.as_mut().expect("guarded").recv().await }, if fatal.is_some() => {
+                break Err(RunError::Gateway(e));
+            }
+            r = async { gateway.as_mut().expect("guarded").await }, if gateway.is_some() => {
+                break Err(RunError::Gateway(match r {
+                    Ok(Err(e)) => e,
+                    _ => GatewayError::Connect("the gateway stopped".into()),
+                }));
+            }
+            _ = async { poller_task.as_mut().expect("guarded").await }, if poller_task.is_some() => {
+                break Err(RunError::PollerDied);
+            }
+            r = async { health.as_mut().expect("guarded").await }, if health.is_some() => {
+                break Err(RunError::Health(match r {
+                    Ok(Err(e)) => e,
+                    _ => std::io::Error::other("stopped"),
+                }));
             }
         }
     };
+    (outcome, poller_task)
+}
 
-    trigger.trigger();
-    if !poller_task.is_finished()
-        && tokio::time::timeout(DRAIN_TIMEOUT, &mut poller_task)
+/// Wait (at most `DRAIN_TIMEOUT`) for the stopped poller to finish or hand back in-flight messages.
+async fn drain(poller: Option<JoinHandle<()>>) {
+    let Some(mut task) = poller else { return };
+    if !task.is_finished()
+        && tokio::time::timeout(DRAIN_TIMEOUT, &mut task)
             .await
             .is_err()
     {
         error!("in-flight messages did not finish in time; they return to the queue after their visibility timeout");
     }
-    if let Some(shards) = shard_manager {
-        shards.shutdown_all().await;
-    }
-    info!("iam-alarm stopped");
-    outcome
 }
 
 /// What the buttons and slash commands use: the AWS adapters behind the command layer's interfaces.
 fn responders(
     aws: &aws_config::SdkConfig,
     config: &RunConfig,
-    bot: &crate::config::BotConfig,
-    metrics: Arc<Metrics>,
-    queue: Queue,
-    dead_letter: Option<Queue>,
+    bot: &BotConfig,
+    metrics: &Arc<Metrics>,
+    queue: &Queue,
+    dead_letter: &Option<Queue>,
 ) -> iam_alarm_commands::Data {
     let r = &config.responders;
     let cloudtrail = Arc::new(crate::aws::cloudtrail::CloudTrail::new(
@@ -191,7 +252,7 @@ fn responders(
         &r.activity_regions,
     ));
     iam_alarm_commands::Data {
-        metrics,
+        metrics: Arc::clone(metrics),
         iam: Arc::new(crate::aws::iam::Iam::new(aws)),
         history: cloudtrail.clone(),
         probe: Arc::new(crate::probe::Probe {
@@ -200,8 +261,8 @@ fn responders(
             cloudtrail,
             events: crate::aws::events::EventBridge::new(aws),
             sns: crate::aws::sns::Sns::new(aws),
-            queue,
-            dead_letter,
+            queue: queue.clone(),
+            dead_letter: dead_letter.clone(),
         }),
         guild: poise::serenity_prelude::GuildId::new(bot.guild_id),
         alert_channel: poise::serenity_prelude::ChannelId::new(bot.channel_id),

@@ -88,6 +88,10 @@ pub struct RunConfig {
     pub health_addr: Option<SocketAddr>,
     pub state_dir: Option<PathBuf>,
     pub poll: PollConfig,
+    /// Most events held for digests (`BACKLOG_MAX`); beyond it messages stay on SQS.
+    pub backlog_max: usize,
+    /// `/healthz` turns 503 after delivery has failed this long (`DELIVERY_UNHEALTHY_AFTER_S`).
+    pub delivery_unhealthy_after: Duration,
 }
 
 /// Where alerts go.
@@ -225,6 +229,26 @@ fn snowflake(env: &impl Env, name: &'static str) -> Result<Option<u64>, ConfigEr
         .transpose()
 }
 
+/// A whole number in `range`, or `default` when unset.
+fn number(
+    env: &impl Env,
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(v) = env.get(name) else {
+        return Ok(default);
+    };
+    v.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| {
+            let (lo, hi) = (range.start(), range.end());
+            ConfigError::new(name, format!("must be a whole number from {lo} to {hi}"))
+        })
+}
+
 fn millis(env: &impl Env, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
     match env.get(name) {
         None => Ok(default),
@@ -313,6 +337,13 @@ impl RunConfig {
             health_addr,
             state_dir: env.get("IAM_ALARM_STATE_DIR").map(PathBuf::from),
             poll,
+            backlog_max: number(env, "BACKLOG_MAX", 2000, 10..=100_000)? as usize,
+            delivery_unhealthy_after: Duration::from_secs(number(
+                env,
+                "DELIVERY_UNHEALTHY_AFTER_S",
+                300,
+                1..=86_400,
+            )?),
         })
     }
 }
@@ -362,6 +393,21 @@ mod tests {
         assert_eq!(e.variable, "DISCORD_GUILD_ID");
         let e = RunConfig::from_env(&[("DISCORD_TOKEN", "t0k3n")]).unwrap_err();
         assert_eq!(e.variable, "SQS_QUEUE_URL");
+    }
+
+    #[test]
+    fn numbers_have_defaults_and_ranges() {
+        let c = RunConfig::from_env(&[QUEUE]).unwrap();
+        assert_eq!(c.backlog_max, 2000);
+        assert_eq!(c.delivery_unhealthy_after, Duration::from_secs(300));
+        let c = RunConfig::from_env(&[QUEUE, ("BACKLOG_MAX", "50")]).unwrap();
+        assert_eq!(c.backlog_max, 50);
+        for bad in ["0", "-1", "many"] {
+            let e = RunConfig::from_env(&[QUEUE, ("BACKLOG_MAX", bad)]).unwrap_err();
+            assert_eq!(e.variable, "BACKLOG_MAX");
+        }
+        let e = RunConfig::from_env(&[QUEUE, ("DELIVERY_UNHEALTHY_AFTER_S", "0")]).unwrap_err();
+        assert_eq!(e.variable, "DELIVERY_UNHEALTHY_AFTER_S");
     }
 
     #[test]

@@ -7,8 +7,14 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
+use iam_alarm_core::digest::{short_key, short_keys_from_footer};
 use iam_alarm_core::render::key_from_footer;
 use iam_alarm_core::EventKey;
+
+/// The key under which a digest's short key is remembered.
+fn digested(short: &str) -> EventKey {
+    EventKey::from_posted(&format!("digest:{short}")).expect("a short key is a valid key")
+}
 
 /// Keys remembered: far more than any burst between two restarts.
 pub const DEFAULT_CAPACITY: usize = 10_000;
@@ -55,8 +61,9 @@ impl Dedup {
         Ok(dedup)
     }
 
+    /// Whether the event was posted: as an alert (its key), or named in a digest (its short key).
     pub fn contains(&self, key: &EventKey) -> bool {
-        self.seen.contains(key)
+        self.seen.contains(key) || self.seen.contains(&digested(&short_key(key)))
     }
 
     pub fn len(&self) -> usize {
@@ -89,11 +96,10 @@ impl Dedup {
                 .map(Vec::as_slice)
                 .unwrap_or_default();
             for e in embeds {
-                let key = e["footer"]["text"]
-                    .as_str()
-                    .and_then(key_from_footer)
-                    .and_then(EventKey::from_posted);
-                if let Some(key) = key {
+                let footer = e["footer"]["text"].as_str().unwrap_or_default();
+                let key = key_from_footer(footer).and_then(EventKey::from_posted);
+                let named = short_keys_from_footer(footer).into_iter().map(digested);
+                for key in key.into_iter().chain(named) {
                     self.remember(key);
                     n += 1;
                 }
@@ -103,6 +109,7 @@ impl Dedup {
     }
 
     fn remember(&mut self, key: EventKey) {
+        // Capacity counts digest short keys too: a burst's worth fits many times over.
         if !self.seen.insert(key.clone()) {
             return;
         }
@@ -164,6 +171,20 @@ mod tests {
         ]);
         assert_eq!(d.seed_from_messages(msgs.as_array().unwrap()), 1);
         assert!(d.contains(&key("abc-1")));
+    }
+
+    #[test]
+    fn seeds_from_digest_footers_the_events_they_named() {
+        let mut d = Dedup::new(10);
+        let footer = format!(
+            "digest · keys {} {}",
+            short_key(&key("e-1")),
+            short_key(&key("e-2"))
+        );
+        let msgs = serde_json::json!([{"embeds": [{"footer": {"text": footer}}]}]);
+        assert_eq!(d.seed_from_messages(msgs.as_array().unwrap()), 2);
+        assert!(d.contains(&key("e-1")) && d.contains(&key("e-2")));
+        assert!(!d.contains(&key("e-3")));
     }
 
     #[test]

@@ -32,6 +32,7 @@ impl Gateway {
         config: &BotConfig,
         data: Data,
         fatal: mpsc::UnboundedSender<GatewayError>,
+        on_ready: Arc<tokio::sync::Notify>,
     ) -> Result<Gateway, GatewayError> {
         let mut http = serenity::HttpBuilder::new(config.token.expose_secret());
         if let Some(base) = &config.api_url {
@@ -65,6 +66,7 @@ impl Gateway {
                     data.metrics
                         .gateway_connected
                         .store(true, Ordering::Relaxed);
+                    on_ready.notify_one();
                     Ok(data)
                 })
             })

@@ -15,17 +15,26 @@ pub use iam_alarm_core::metrics::{now_unix, Metrics};
 
 use crate::shutdown::Shutdown;
 
+/// When `/healthz` turns 503.
+#[derive(Clone, Copy, Debug)]
+pub struct Thresholds {
+    /// The poller has not turned for this long (a long poll, a full retry wait and some slack).
+    pub poller_stale_after: Duration,
+    /// Discord has accepted nothing for this long (`DELIVERY_UNHEALTHY_AFTER_S`).
+    pub delivery_unhealthy_after: Duration,
+}
+
 #[derive(Clone)]
 struct HealthState {
     metrics: Arc<Metrics>,
-    stale_after: Duration,
+    thresholds: Thresholds,
 }
 
 /// Serve `/healthz` and `/metrics` until shutdown.
 pub async fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
-    stale_after: Duration,
+    thresholds: Thresholds,
     mut shutdown: Shutdown,
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -35,7 +44,7 @@ pub async fn serve(
         .route("/metrics", get(metrics_text))
         .with_state(HealthState {
             metrics,
-            stale_after,
+            thresholds,
         });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.triggered().await })
@@ -44,14 +53,17 @@ pub async fn serve(
 
 async fn healthz(State(state): State<HealthState>) -> impl IntoResponse {
     let m = &state.metrics;
-    let gateway = m.gateway_connected.load(Ordering::Relaxed);
+    let t = state.thresholds;
+    let problem = m.problem(t.poller_stale_after, t.delivery_unhealthy_after);
     let body = serde_json::json!({
-        "healthy": m.healthy(state.stale_after),
-        "gateway_connected": gateway,
+        "healthy": problem.is_none(),
+        "problem": problem,
+        "gateway_connected": m.gateway_connected.load(Ordering::Relaxed),
         "poller_heartbeat": m.poller_heartbeat.load(Ordering::Relaxed),
         "last_alert": m.last_alert.load(Ordering::Relaxed),
+        "delivery_failing_since": m.delivery_failing_since.load(Ordering::Relaxed),
     });
-    let status = if m.healthy(state.stale_after) {
+    let status = if problem.is_none() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -1,62 +1,68 @@
 //! The SQS loop: long-poll → unwrap → alert → post → delete, losing nothing.
 //!
-//! A message is deleted only after Discord accepted its alert. While Discord fails, the message is retried with
-//! capped exponential backoff and jitter, its visibility extended so no other consumer takes it. What can never
-//! become an alert goes to the dead-letter queue with the reason; what is valid but not an alert is deleted.
+//! A message is deleted only after Discord accepted its alert (or the digest naming it). While Discord fails,
+//! the message is retried with capped exponential backoff and jitter. Every message the poller holds — the
+//! current batch and the whole backlog — is kept hidden from other consumers by extending its visibility on
+//! elapsed time, at every turn of every loop. What can never become an alert goes to the dead-letter queue
+//! with the reason; what is valid but not an alert is deleted.
 //!
-//! Alerts are posted one by one while the channel's rate-limit bucket has room. A burst beyond it waits in a
-//! backlog (its messages kept hidden) until the bucket refills, and is then posted as digests grouped by actor
-//! and action that name every affected user (see `iam_alarm_core::digest`).
+//! Alerts are posted one by one while everything waiting fits the channel's rate-limit bucket. A burst beyond
+//! it waits in the (bounded) backlog and goes out as digests grouped by actor and action that name every
+//! affected user (see `iam_alarm_core::digest` and `crate::backlog`).
 
-use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use iam_alarm_core::digest::render_digests;
 use iam_alarm_core::message::CreateMessage;
-use iam_alarm_core::render::{render_message, render_text, RenderOptions};
+use iam_alarm_core::render::{render_fallback, render_message, render_text, RenderOptions};
 use iam_alarm_core::{classify, Event, EventKey, Rejection, WatchedEvents};
 use tracing::{error, info, warn};
 
 use crate::aws::sqs::{Queue, Received};
+use crate::backlog::{Backlog, Pending};
 use crate::config::PollConfig;
 use crate::dedup::Dedup;
 use crate::delivery::{DeliveryError, Sink};
 use crate::health::{now_unix, Metrics};
 use crate::shutdown::Shutdown;
 
-pub struct Poller {
-    pub queue: Queue,
-    /// Explicit dead-lettering target; without one, SQS's redrive moves what we leave behind.
-    pub dead_letter: Option<Queue>,
-    pub sink: Sink,
-    pub dedup: Dedup,
+/// The longest an event waits for its digest while more of its burst keeps arriving.
+const MAX_HOLD: Duration = Duration::from_secs(10);
+/// While a backlog waits, polls are short: a second without messages means the burst has settled.
+const GATHER_WAIT: Duration = Duration::from_secs(1);
+/// The longest the poller sleeps without proving it is alive (`/healthz`).
+const BEAT_EVERY: Duration = Duration::from_secs(5);
+
+/// What decides whether and how an event is shown.
+pub struct Settings {
     pub watched: WatchedEvents,
     pub render: RenderOptions,
     pub poll: PollConfig,
-    pub metrics: Arc<Metrics>,
-    /// Received messages not yet handled (the rest of the current batch), kept hidden while we wait.
-    pub waiting: Vec<Received>,
-    /// Alerts beyond the rate limit, waiting to go out as digests.
-    pub backlog: Vec<Pending>,
+    /// Most events held for digests (`BACKLOG_MAX`).
+    pub backlog_max: usize,
 }
 
-/// An alert in the backlog.
-pub struct Pending {
-    message: Received,
-    event: Event,
-    /// When it joined the backlog.
-    since: Instant,
+pub struct Poller {
+    queue: Queue,
+    /// Explicit dead-lettering target; without one, SQS's redrive moves what we leave behind.
+    dead_letter: Option<Queue>,
+    sink: Sink,
+    dedup: Dedup,
+    settings: Settings,
+    metrics: Arc<Metrics>,
+    /// The current batch's messages not yet handled (the one being handled first).
+    in_hand: Vec<Received>,
+    backlog: Backlog,
+    /// When the held messages' visibility was last extended.
+    last_extension: Instant,
 }
-
-/// The longest an event waits for its digest while more of its burst keeps arriving.
-const MAX_HOLD: Duration = Duration::from_secs(10);
 
 /// How handling ended.
 enum Handled {
     Done,
-    /// Shutdown came while waiting on Discord: handed back to the queue.
+    /// Shutdown came while waiting on Discord: everything held was handed back to the queue.
     Released,
 }
 
@@ -68,314 +74,389 @@ enum Posted {
 }
 
 impl Poller {
-    /// Run until shutdown. Returns when in-flight work is finished or released.
+    pub fn new(
+        queue: Queue,
+        dead_letter: Option<Queue>,
+        sink: Sink,
+        dedup: Dedup,
+        settings: Settings,
+        metrics: Arc<Metrics>,
+    ) -> Poller {
+        Poller {
+            backlog: Backlog::new(settings.backlog_max),
+            queue,
+            dead_letter,
+            sink,
+            dedup,
+            settings,
+            metrics,
+            in_hand: Vec::new(),
+            last_extension: Instant::now(),
+        }
+    }
+
+    /// Run until shutdown. Returns when in-flight work is finished or handed back.
     pub async fn run(mut self, mut shutdown: Shutdown) {
-        info!(queue = %self.queue.url(), watched = %self.watched, "poller started");
+        info!(queue = %self.queue.url(), watched = %self.settings.watched, "poller started");
         let mut receive_failures = 0u32;
+        let mut queue_dry = false;
         while !shutdown.is_triggered() {
             self.metrics.beat();
-            let batch = tokio::select! {
-                r = self.queue.receive(10, self.poll.wait, self.poll.visibility) => r,
-                _ = shutdown.triggered() => break,
-            };
-            let batch = match batch {
-                Ok(b) => {
-                    receive_failures = 0;
-                    b
+            self.keep_hidden().await;
+            if self.digest_is_due(queue_dry) {
+                if let Handled::Released = self.post_next_digest(&mut shutdown).await {
+                    return;
                 }
-                Err(e) => {
-                    receive_failures += 1;
-                    let delay = backoff(&self.poll, receive_failures);
-                    error!(error = %e, retry_in = ?delay, "cannot receive from SQS");
-                    tokio::select! {
-                        _ = tokio::time::sleep(delay) => continue,
-                        _ = shutdown.triggered() => break,
-                    }
-                }
-            };
-            if let Handled::Released = self.handle_batch(batch, &mut shutdown).await {
-                break;
+                continue;
             }
-            if !self.backlog.is_empty() {
-                if let Handled::Released = self.drain_backlog(&mut shutdown).await {
-                    break;
-                }
+            let Some(batch) = self.receive(&mut receive_failures, &mut shutdown).await else {
+                continue;
+            };
+            queue_dry = batch.is_empty();
+            if let Handled::Released = self.handle_batch(batch, &mut shutdown).await {
+                return;
             }
         }
+        self.release_all().await;
         info!("poller stopped");
     }
 
-    async fn handle_batch(&mut self, batch: Vec<Received>, shutdown: &mut Shutdown) -> Handled {
-        for (i, message) in batch.iter().enumerate() {
-            // The rest of the batch waits behind this message: kept ours while Discord is retried.
-            self.waiting = batch[i + 1..].to_vec();
-            if let Handled::Released = self.handle(message, shutdown).await {
-                // Hand back everything not yet done, so another consumer (or our restart) gets it now.
-                for rest in &batch[i..] {
-                    self.release(rest).await;
-                }
-                self.release_backlog().await;
-                self.waiting.clear();
-                return Handled::Released;
+    /// A digest goes when the rate limit has room and the burst has settled: the queue ran dry, a full
+    /// message's worth is waiting, or the longest-waiting event has waited `MAX_HOLD` (per event, so a slow
+    /// trickle yields one digest per hold, not one per refill).
+    fn digest_is_due(&self, queue_dry: bool) -> bool {
+        !self.backlog.is_empty()
+            && self.sink.has_room()
+            && (queue_dry
+                || self.backlog.fills_a_message()
+                || self.backlog.oldest_wait() >= MAX_HOLD)
+    }
+
+    /// One receive: a long poll when nothing waits, a short one while a backlog gathers; none while the
+    /// backlog is full (the rest of the burst stays on SQS until there is room). `None`: nothing to handle.
+    async fn receive(
+        &mut self,
+        failures: &mut u32,
+        shutdown: &mut Shutdown,
+    ) -> Option<Vec<Received>> {
+        let room = self.backlog.room();
+        if room == 0 {
+            // Full: wait for the bucket to let the next digest go.
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                _ = shutdown.triggered() => {}
+            }
+            return None;
+        }
+        let wait = if self.backlog.is_empty() {
+            self.settings.poll.wait
+        } else {
+            GATHER_WAIT
+        };
+        let visibility = self.settings.poll.visibility;
+        let received = tokio::select! {
+            r = self.queue.receive(room.min(10) as i32, wait, visibility) => r,
+            _ = shutdown.triggered() => return None,
+        };
+        match received {
+            Ok(batch) => {
+                *failures = 0;
+                Some(batch)
+            }
+            Err(e) => {
+                *failures += 1;
+                let delay = backoff(&self.settings.poll, *failures);
+                error!(error = %e, retry_in = ?delay, "cannot receive from SQS");
+                self.pause(delay, shutdown).await;
+                None
             }
         }
-        self.waiting.clear();
+    }
+
+    async fn handle_batch(&mut self, batch: Vec<Received>, shutdown: &mut Shutdown) -> Handled {
+        self.in_hand = batch;
+        while !self.in_hand.is_empty() {
+            if let Handled::Released = self.handle_first(shutdown).await {
+                self.release_all().await;
+                return Handled::Released;
+            }
+            self.keep_hidden().await;
+        }
         Handled::Done
     }
 
-    async fn handle(&mut self, message: &Received, shutdown: &mut Shutdown) -> Handled {
-        self.metrics.received.fetch_add(1, Ordering::Relaxed);
+    /// Handle the first message in hand; it leaves the hand once it is deleted, dead-lettered or in the
+    /// backlog. On shutdown it stays, to be handed back with the rest.
+    async fn handle_first(&mut self, shutdown: &mut Shutdown) -> Handled {
         if shutdown.is_triggered() {
             return Handled::Released;
         }
+        self.metrics.received.fetch_add(1, Ordering::Relaxed);
+        let message = self.in_hand[0].clone();
         let id = message.message_id.as_str();
-        let event = match classify(&message.body, &self.watched) {
+        let event = match classify(&message.body, &self.settings.watched) {
             Ok(event) => event,
             Err(Rejection::NotAlert(reason)) => {
                 info!(message_id = id, %reason, "not an alert; deleting");
                 self.metrics.not_alerts.fetch_add(1, Ordering::Relaxed);
-                self.delete(message).await;
+                self.delete(&message).await;
+                self.in_hand.remove(0);
                 return Handled::Done;
             }
             Err(Rejection::Malformed(reason)) => {
-                self.dead_letter(message, &format!("malformed: {reason}"))
+                self.dead_letter(&message, &format!("malformed: {reason}"))
                     .await;
+                self.in_hand.remove(0);
                 return Handled::Done;
             }
         };
-        if self.dedup.contains(&event.key) || self.backlog.iter().any(|p| p.event.key == event.key)
-        {
+        if self.dedup.contains(&event.key) {
             info!(message_id = id, event_id = %event.key, "already posted; deleting duplicate");
             self.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
-            self.delete(message).await;
+            self.delete(&message).await;
+            self.in_hand.remove(0);
             return Handled::Done;
         }
-        // A lone event goes out at once; what the rate limit can't take now joins the burst's backlog.
-        if !self.backlog.is_empty() || !self.sink.has_room() {
-            self.backlog.push(Pending {
-                message: message.clone(),
-                event,
-                since: Instant::now(),
-            });
+        if self.backlog.contains(&event.key) || self.burst_waits() {
+            self.in_hand.remove(0);
+            if let Err(event) = self.backlog.add(event, message.clone()) {
+                // Full (only when a batch brought more than the room): back to SQS until there is room.
+                info!(event_id = %event.key, "backlog full; leaving the message on the queue");
+                self.release(&message).await;
+            }
             return Handled::Done;
         }
-        let rendered = self.render_one(&event);
-        let text = || render_text(&event, &self.render);
-        match self.post(&rendered, &text, &[message], shutdown).await {
+        self.post_alert(message, event, shutdown).await
+    }
+
+    /// Whether alerts are waiting beyond what the rate limit lets go now: then they are grouped.
+    fn burst_waits(&self) -> bool {
+        !self.backlog.is_empty() || self.in_hand.len() > self.sink.room()
+    }
+
+    /// Post one alert (or its short form, when Discord refuses the full one); delete its message once accepted.
+    async fn post_alert(
+        &mut self,
+        message: Received,
+        event: Event,
+        shutdown: &mut Shutdown,
+    ) -> Handled {
+        let text = render_text(&event, &self.settings.render);
+        let text = move || text.clone();
+        let full = self.render_one(&event);
+        let mut posted = match full.limit_violations().as_slice() {
+            [] => self.post(&full, &text, shutdown).await,
+            broken => Posted::Refused(DeliveryError::Rejected {
+                status: 0,
+                detail: format!("breaks Discord's limits: {}", broken.join(", ")),
+            }),
+        };
+        if let Posted::Refused(err) = &posted {
+            warn!(event_id = %event.key, error = %err, "the full alert was refused; posting its short form");
+            let opts = self.render_options();
+            posted = self
+                .post(&render_fallback(&event, &opts), &text, shutdown)
+                .await;
+        }
+        let result = match posted {
             Posted::Accepted => {
-                info!(message_id = id, event_id = %event.key, event = %event.event_name, "alert posted");
-                self.accepted(&[(message, &event)]).await;
+                info!(message_id = %message.message_id, event_id = %event.key, event = %event.event_name, "alert posted");
+                self.accepted(vec![(event, vec![message])]).await;
                 Handled::Done
             }
             Posted::Refused(err) => {
-                self.dead_letter(message, &err.to_string()).await;
+                self.dead_letter(&message, &err.to_string()).await;
                 Handled::Done
             }
-            Posted::Interrupted => Handled::Released,
+            Posted::Interrupted => return Handled::Released,
+        };
+        self.in_hand.remove(0);
+        result
+    }
+
+    fn render_options(&self) -> RenderOptions {
+        RenderOptions {
+            destination: self.sink.destination(),
+            ..self.settings.render.clone()
         }
     }
 
     fn render_one(&self, event: &Event) -> CreateMessage {
-        render_message(
-            event,
-            &RenderOptions {
-                destination: self.sink.destination(),
-                ..self.render.clone()
-            },
-        )
-    }
-
-    /// Post the backlog as digests. A digest goes when the rate limit has room and the burst has settled: the
-    /// queue ran dry, a full message's worth is waiting, or the oldest waiting event has waited `MAX_HOLD`
-    /// (measured per event, so a slow trickle yields one digest per hold, not one per refill). Meanwhile the
-    /// rest of the burst is gathered and the backlog's messages are kept hidden.
-    async fn drain_backlog(&mut self, shutdown: &mut Shutdown) -> Handled {
-        let mut last_extension = Instant::now();
-        let mut queue_dry = false;
-        while !self.backlog.is_empty() {
-            if shutdown.is_triggered() {
-                self.release_backlog().await;
-                return Handled::Released;
-            }
-            let room = self.sink.has_room();
-            if room
-                && (queue_dry || self.oldest_wait() >= MAX_HOLD || self.backlog_fills_a_message())
-            {
-                if let Handled::Released = self.post_next_digest(shutdown).await {
-                    return Handled::Released;
-                }
-                continue;
-            }
-            // Gather more of the burst while the bucket refills. A long poll returns at once when messages are
-            // there, so this never spins on an empty queue; a second without any means the burst has settled.
-            let batch = tokio::select! {
-                r = self.queue.receive(10, Duration::from_secs(1), self.poll.visibility) => r.unwrap_or_default(),
-                _ = shutdown.triggered() => Vec::new(),
-            };
-            queue_dry = batch.is_empty();
-            if let Handled::Released = self.handle_batch(batch, shutdown).await {
-                return Handled::Released;
-            }
-            if last_extension.elapsed() > self.poll.visibility / 3 {
-                self.extend(
-                    self.backlog.iter().map(|p| &p.message),
-                    self.poll.visibility,
-                )
-                .await;
-                last_extension = Instant::now();
-            }
-            self.metrics.beat();
-        }
-        Handled::Done
-    }
-
-    /// How long the longest-waiting event of the backlog has waited (the backlog keeps arrival order).
-    fn oldest_wait(&self) -> Duration {
-        self.backlog
-            .first()
-            .map_or(Duration::ZERO, |p| p.since.elapsed())
-    }
-
-    /// Whether the backlog already needs more than one digest message.
-    fn backlog_fills_a_message(&self) -> bool {
-        let events: Vec<&Event> = self.backlog.iter().map(|p| &p.event).collect();
-        events.len() > 1 && render_digests(&events).len() > 1
+        render_message(event, &self.render_options())
     }
 
     /// Post the first digest message of the backlog (or the single alert, when only one waits).
     async fn post_next_digest(&mut self, shutdown: &mut Shutdown) -> Handled {
-        let backlog = std::mem::take(&mut self.backlog);
-        let events: Vec<&Event> = backlog.iter().map(|p| &p.event).collect();
-        let (message, covered) = if events.len() == 1 {
-            (self.render_one(events[0]), HashSet::from([&events[0].key]))
-        } else {
-            let first = render_digests(&events)
-                .into_iter()
-                .next()
-                .expect("a non-empty backlog");
-            let covered = first.events.iter().map(|e| &e.key).collect();
-            (first.message, covered)
-        };
-        let covered: HashSet<EventKey> = covered.into_iter().cloned().collect();
-        let (done, rest): (Vec<_>, Vec<_>) = backlog
-            .into_iter()
-            .partition(|p| covered.contains(&p.event.key));
-        self.backlog = rest;
-        let received: Vec<&Received> = done.iter().map(|p| &p.message).collect();
-        // Only the console needs the plain text.
-        let text = || match done.as_slice() {
-            [one] => render_text(&one.event, &self.render),
-            many => many
+        let (message, keys, text) = {
+            let events = self.backlog.events();
+            let (message, named) = match events.as_slice() {
+                [one] => (self.render_one(one), vec![*one]),
+                many => {
+                    let first = render_digests(many).into_iter().next();
+                    let first = first.expect("a non-empty backlog makes a digest");
+                    (first.message, first.events)
+                }
+            };
+            let keys: Vec<EventKey> = named.iter().map(|e| e.key.clone()).collect();
+            let text: Vec<String> = named
                 .iter()
-                .map(|p| iam_alarm_core::render::headline(&p.event))
-                .collect::<Vec<_>>()
-                .join("\n"),
+                .map(|e| iam_alarm_core::render::headline(e))
+                .collect();
+            (message, keys, text.join("\n"))
         };
-        match self.post(&message, &text, &received, shutdown).await {
+        let text = move || text.clone();
+        match self.post(&message, &text, shutdown).await {
             Posted::Accepted => {
+                let done = self.backlog.take(&keys);
                 info!(
                     events = done.len(),
                     waiting = self.backlog.len(),
                     "digest posted"
                 );
-                let pairs: Vec<(&Received, &Event)> =
-                    done.iter().map(|p| (&p.message, &p.event)).collect();
-                self.accepted(&pairs).await;
+                let done = done.into_iter().map(|p| (p.event, p.messages)).collect();
+                self.accepted(done).await;
                 Handled::Done
             }
             Posted::Refused(err) => {
-                for p in &done {
-                    self.dead_letter(&p.message, &err.to_string()).await;
+                for pending in self.backlog.take(&keys) {
+                    for m in &pending.messages {
+                        self.dead_letter(m, &err.to_string()).await;
+                    }
                 }
                 Handled::Done
             }
             Posted::Interrupted => {
-                for p in &done {
-                    self.release(&p.message).await;
-                }
-                self.release_backlog().await;
+                self.release_all().await;
                 Handled::Released
             }
         }
     }
 
     /// Discord accepted these alerts: remember them, count them, delete their messages.
-    async fn accepted(&mut self, alerts: &[(&Received, &Event)]) {
+    async fn accepted(&mut self, alerts: Vec<(Event, Vec<Received>)>) {
+        let posted: usize = alerts.len();
         self.metrics
             .posted
-            .fetch_add(alerts.len() as u64, Ordering::Relaxed);
+            .fetch_add(posted as u64, Ordering::Relaxed);
         self.metrics.last_alert.store(now_unix(), Ordering::Relaxed);
-        for (_, event) in alerts {
+        for (event, _) in &alerts {
             if let Err(e) = self.dedup.insert(event.key.clone()) {
                 warn!(error = %e, "cannot journal the posted event id");
             }
         }
-        match alerts {
-            [(message, _)] => self.delete(message).await,
-            many => {
-                let receipts: Vec<&str> = many.iter().map(|(m, _)| m.receipt.as_str()).collect();
-                for failed in self.queue.delete_many(&receipts).await {
-                    // Not fatal: the message comes back and de-duplication skips it.
-                    warn!(message_id = %many[failed.index].0.message_id, error = %failed.error, "cannot delete message");
-                }
-            }
+        let messages: Vec<&Received> = alerts.iter().flat_map(|(_, m)| m).collect();
+        let receipts: Vec<&str> = messages.iter().map(|m| m.receipt.as_str()).collect();
+        for failed in self.queue.delete_many(&receipts).await {
+            // Not fatal: the message comes back and de-duplication skips it.
+            warn!(message_id = %messages[failed.index].message_id, error = %failed.error, "cannot delete message");
         }
     }
 
-    /// Post until Discord accepts, keeping `messages`, the rest of the batch and the backlog hidden meanwhile.
+    /// Post until Discord accepts or refuses for good, keeping everything held hidden meanwhile.
     async fn post(
-        &self,
-        rendered: &CreateMessage,
+        &mut self,
+        message: &CreateMessage,
         text: &(dyn Fn() -> String + Sync),
-        messages: &[&Received],
         shutdown: &mut Shutdown,
     ) -> Posted {
         let mut attempt = 0u32;
         loop {
-            let err = match self.sink.deliver(rendered, text).await {
-                Ok(()) => return Posted::Accepted,
+            if !self.wait_for_room(shutdown).await {
+                return Posted::Interrupted;
+            }
+            // The request itself is not abandoned at shutdown: the drain outlasts its timeout (see `app`).
+            let err = match self.sink.deliver(message, text).await {
+                Ok(()) => {
+                    self.metrics.delivery_ok();
+                    return Posted::Accepted;
+                }
                 Err(e) => e,
             };
-            self.metrics.count_discord_error(err.kind());
-            let DeliveryError::Retry { after, .. } = &err else {
-                error!(messages = messages.len(), error = %err, "Discord refused the alert");
+            self.metrics.delivery_failed(err.kind());
+            if !err.is_retryable() {
+                error!(error = %err, "Discord refused the message");
                 return Posted::Refused(err);
-            };
+            }
             attempt += 1;
-            let delay = after.map_or_else(|| backoff(&self.poll, attempt), |a| a + jitter(a / 10));
-            warn!(attempt, error = %err, retry_in = ?delay, "Discord did not accept the alert; retrying");
-            let held = messages
-                .iter()
-                .copied()
-                .chain(&self.waiting)
-                .chain(self.backlog.iter().map(|p| &p.message));
-            self.extend(held, delay + self.poll.visibility).await;
-            self.metrics.beat();
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = shutdown.triggered() => return Posted::Interrupted,
+            let delay = err.retry_after().map_or_else(
+                || backoff(&self.settings.poll, attempt),
+                |after| after + jitter(after / 10),
+            );
+            warn!(attempt, error = %err, retry_in = ?delay, "Discord did not accept the message; retrying");
+            if !self.pause(delay, shutdown).await {
+                return Posted::Interrupted;
             }
         }
     }
 
-    async fn extend<'a>(&self, messages: impl Iterator<Item = &'a Received>, hidden: Duration) {
-        let messages: Vec<&Received> = messages.collect();
-        let receipts: Vec<&str> = messages.iter().map(|m| m.receipt.as_str()).collect();
-        for failed in self.queue.set_visibility_many(&receipts, hidden).await {
-            warn!(message_id = %messages[failed.index].message_id, error = %failed.error, "cannot extend visibility");
+    /// Wait for the rate limit to let a message go, keeping everything held hidden and the heartbeat fresh.
+    /// `false`: shutdown came first (nothing was sent).
+    async fn wait_for_room(&mut self, shutdown: &mut Shutdown) -> bool {
+        loop {
+            self.keep_hidden().await;
+            self.metrics.beat();
+            let tick = (self.settings.poll.visibility / 3).min(BEAT_EVERY);
+            tokio::select! {
+                _ = self.sink.wait_for_room() => return true,
+                _ = tokio::time::sleep(tick) => {}
+                _ = shutdown.triggered() => return false,
+            }
         }
     }
 
-    /// Hand the backlog back to the queue at once, so another consumer (or our restart) gets it now.
-    async fn release_backlog(&mut self) {
-        let backlog = std::mem::take(&mut self.backlog);
-        let receipts: Vec<&str> = backlog.iter().map(|p| p.message.receipt.as_str()).collect();
+    /// Sleep `delay` with everything held hidden for that long, the heartbeat fresh. `false`: shutdown came.
+    async fn pause(&mut self, delay: Duration, shutdown: &mut Shutdown) -> bool {
+        let until = Instant::now() + delay;
+        let hidden = delay + self.settings.poll.visibility;
+        self.extend_held(hidden).await;
+        self.last_extension = until;
+        loop {
+            self.metrics.beat();
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return true;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(left.min(BEAT_EVERY)) => {}
+                _ = shutdown.triggered() => return false,
+            }
+        }
+    }
+
+    /// Extend the visibility of everything held once a third of it has passed, so SQS never hands a held
+    /// message to anyone else (nor back to us, to be mistaken for a duplicate).
+    async fn keep_hidden(&mut self) {
+        let visibility = self.settings.poll.visibility;
+        if Instant::now() < self.last_extension + visibility / 3 {
+            return;
+        }
+        self.extend_held(visibility).await;
+        self.last_extension = Instant::now();
+    }
+
+    async fn extend_held(&self, hidden: Duration) {
+        let held: Vec<&Received> = self.in_hand.iter().chain(self.backlog.messages()).collect();
+        if held.is_empty() {
+            return;
+        }
+        let receipts: Vec<&str> = held.iter().map(|m| m.receipt.as_str()).collect();
+        for failed in self.queue.set_visibility_many(&receipts, hidden).await {
+            warn!(message_id = %held[failed.index].message_id, error = %failed.error, "cannot extend visibility");
+        }
+    }
+
+    /// Hand everything held back to the queue at once, so another consumer (or our restart) gets it now.
+    async fn release_all(&mut self) {
+        let backlog: Vec<Pending> = self.backlog.take_all();
+        let mut held: Vec<Received> = std::mem::take(&mut self.in_hand);
+        held.extend(backlog.into_iter().flat_map(|p| p.messages));
+        let receipts: Vec<&str> = held.iter().map(|m| m.receipt.as_str()).collect();
         for failed in self
             .queue
             .set_visibility_many(&receipts, Duration::ZERO)
             .await
         {
-            warn!(message_id = %backlog[failed.index].message.message_id, error = %failed.error,
+            warn!(message_id = %held[failed.index].message_id, error = %failed.error,
                 "cannot release message; it returns after its visibility timeout");
         }
     }
@@ -420,7 +501,7 @@ impl Poller {
     }
 }
 
-/// Capped exponential backoff with full jitter on the upper half.
+/// Capped exponential backoff with full jitter on the upper half: the one backoff for SQS and Discord.
 pub fn backoff(poll: &PollConfig, attempt: u32) -> Duration {
     let exp = poll
         .retry_base

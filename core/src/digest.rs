@@ -2,10 +2,12 @@
 //! beyond it are grouped by actor and action into few messages that still name every affected user — up to 10
 //! embeds and 6,000 characters per message, overflow continuing in the next message, never truncated away.
 
+use std::collections::HashMap;
+
 use sha2::{Digest as _, Sha256};
 
 use crate::buttons::ButtonId;
-use crate::event::{hex, Event, Outcome};
+use crate::event::{hex, Event, EventKey, Outcome};
 use crate::message::{
     ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed, EmbedField, EmbedFooter,
     EMBEDS_MAX, EMBEDS_TOTAL_MAX, NONCE_MAX,
@@ -13,23 +15,48 @@ use crate::message::{
 use crate::render::{colour, Severity};
 use crate::text::{code_capped, discord_len, escape_capped};
 
-/// Room kept free in each message for the title, fields and footer of the last embed.
+/// Room kept free in each embed for its title and fields.
 const DESCRIPTION_BUDGET: usize = 3_800;
 const NAME_CAP: usize = 128;
+/// Room kept free in each message for the field an acknowledgement adds ("Acknowledged: by <@id> <t:…:R>").
+pub const ACK_ROOM: usize = 100;
+/// Most events one embed lists: their short keys must fit its footer (2,048 characters).
+const EVENTS_PER_EMBED: usize = 200;
+/// What starts the footer of a digest embed; the short keys of the events it names follow.
+pub const KEYS_PREFIX: &str = "digest · keys ";
 
-/// Events grouped for one digest embed: same actor, same call, same outcome.
-struct Group<'a> {
-    events: Vec<&'a Event>,
+/// The short key of an event in a digest footer: enough to tell the events of a burst apart (32 bits), short
+/// enough that the keys of every event named fit beside the names. A restart reads them back so that no event
+/// of a digest is named again after a crash between Discord creating the digest and us learning so.
+pub fn short_key(key: &EventKey) -> String {
+    hex(&Sha256::digest(key.as_str().as_bytes())[..4])
 }
 
-impl Group<'_> {
-    fn key(e: &Event) -> (String, String, bool) {
-        (
-            e.actor.display(),
-            e.event_name.clone(),
-            e.outcome.is_failure(),
-        )
-    }
+/// The short keys in a digest footer we wrote (empty for any other footer).
+pub fn short_keys_from_footer(footer: &str) -> Vec<&str> {
+    footer
+        .strip_prefix(KEYS_PREFIX)
+        .map(|keys| keys.split(' ').filter(|k| k.len() == 8).collect())
+        .unwrap_or_default()
+}
+
+/// How much of a digest message an event takes: its name in the list and its short key in the footer.
+pub fn listing_len(e: &Event) -> usize {
+    discord_len(&target(e)) + ", ".len() + " ".len() + 8
+}
+
+/// About how many characters of listing fill one digest message.
+pub const MESSAGE_LISTING_BUDGET: usize = EMBEDS_TOTAL_MAX - ACK_ROOM - 1_000;
+
+/// Events grouped for one digest embed: same actor, same call, same outcome.
+type GroupKey = (String, String, bool);
+
+fn group_key(e: &Event) -> GroupKey {
+    (
+        e.actor.display(),
+        e.event_name.clone(),
+        e.outcome.is_failure(),
+    )
 }
 
 /// One digest message, and the events it names (delete their queue messages once it is posted).
@@ -40,48 +67,26 @@ pub struct DigestMessage<'a> {
 
 /// Group `events` into digest messages. Every target user of every event is named.
 pub fn render_digests<'a>(events: &[&'a Event]) -> Vec<DigestMessage<'a>> {
-    let mut groups: Vec<Group<'a>> = Vec::new();
+    // Groups in order of their first event; a map finds an event's group (linear in the events).
+    let mut index: HashMap<GroupKey, usize> = HashMap::new();
+    let mut groups: Vec<Vec<&'a Event>> = Vec::new();
     for e in events {
-        match groups
-            .iter_mut()
-            .find(|g| Group::key(g.events[0]) == Group::key(e))
-        {
-            Some(g) => g.events.push(e),
-            None => groups.push(Group { events: vec![e] }),
-        }
+        let i = *index.entry(group_key(e)).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[i].push(e);
     }
-    // Each group becomes one or more embeds, each with the events it lists.
-    let mut embeds: Vec<(Embed, Vec<&'a Event>)> = Vec::new();
-    for g in &groups {
-        let mut part: Vec<&'a Event> = Vec::new();
-        let mut names = String::new();
-        for e in &g.events {
-            let name = target(e);
-            if !part.is_empty() && discord_len(&names) + discord_len(&name) + 2 > DESCRIPTION_BUDGET
-            {
-                embeds.push((
-                    group_embed(&part, &names, g.events.len()),
-                    std::mem::take(&mut part),
-                ));
-                names.clear();
-            }
-            if !names.is_empty() {
-                names.push_str(", ");
-            }
-            names.push_str(&name);
-            part.push(e);
-        }
-        if !part.is_empty() {
-            embeds.push((group_embed(&part, &names, g.events.len()), part));
-        }
-    }
-    // Pack embeds into messages: at most 10 embeds and 6,000 characters each.
+    let embeds: Vec<(Embed, Vec<&'a Event>)> =
+        groups.iter().flat_map(|g| group_embeds(g)).collect();
+    // Pack embeds into messages: at most 10 embeds, and 6,000 characters less room for an acknowledgement.
     let mut out: Vec<DigestMessage<'a>> = Vec::new();
     let mut current: Vec<(Embed, Vec<&'a Event>)> = Vec::new();
     let mut total = 0;
     for (embed, evs) in embeds {
         let len = embed.total_len();
-        if !current.is_empty() && (current.len() == EMBEDS_MAX || total + len > EMBEDS_TOTAL_MAX) {
+        let full = current.len() == EMBEDS_MAX || total + len > EMBEDS_TOTAL_MAX - ACK_ROOM;
+        if !current.is_empty() && full {
             out.push(finish(std::mem::take(&mut current)));
             total = 0;
         }
@@ -94,6 +99,26 @@ pub fn render_digests<'a>(events: &[&'a Event]) -> Vec<DigestMessage<'a>> {
     out
 }
 
+/// One group's embeds: as many as its names need, each with the events it lists.
+fn group_embeds<'a>(group: &[&'a Event]) -> Vec<(Embed, Vec<&'a Event>)> {
+    let mut embeds = Vec::new();
+    let mut part: Vec<&'a Event> = Vec::new();
+    let mut used = 0;
+    for e in group {
+        let len = listing_len(e);
+        if !part.is_empty() && (used + len > DESCRIPTION_BUDGET || part.len() == EVENTS_PER_EMBED) {
+            embeds.push((group_embed(&part, group.len()), std::mem::take(&mut part)));
+            used = 0;
+        }
+        used += len;
+        part.push(e);
+    }
+    if !part.is_empty() {
+        embeds.push((group_embed(&part, group.len()), part));
+    }
+    embeds
+}
+
 fn target(e: &Event) -> String {
     match &e.target {
         Some(t) => code_capped(&t.user_name, NAME_CAP),
@@ -101,8 +126,10 @@ fn target(e: &Event) -> String {
     }
 }
 
-fn group_embed(part: &[&Event], names: &str, group_size: usize) -> Embed {
+fn group_embed(part: &[&Event], group_size: usize) -> Embed {
     let first = part[0];
+    let names: Vec<String> = part.iter().map(|e| target(e)).collect();
+    let keys: Vec<String> = part.iter().map(|e| short_key(&e.key)).collect();
     let severity = part
         .iter()
         .map(|e| Severity::of(e))
@@ -162,16 +189,19 @@ fn group_embed(part: &[&Event], names: &str, group_size: usize) -> Embed {
     };
     Embed {
         title: Some(escape_capped(&format!("{count} × {what}"), 200)),
-        description: Some(names.to_owned()),
+        description: Some(names.join(", ")),
         color: Some(severity.colour()),
         fields,
+        footer: Some(EmbedFooter {
+            text: format!("{KEYS_PREFIX}{}", keys.join(" ")),
+        }),
         ..Embed::default()
     }
 }
 
 fn finish<'a>(parts: Vec<(Embed, Vec<&'a Event>)>) -> DigestMessage<'a> {
     let events: Vec<&'a Event> = parts.iter().flat_map(|p| p.1.iter().copied()).collect();
-    let mut embeds: Vec<Embed> = parts.into_iter().map(|p| p.0).collect();
+    let embeds: Vec<Embed> = parts.into_iter().map(|p| p.0).collect();
     let digest = Sha256::digest(
         events
             .iter()
@@ -181,14 +211,6 @@ fn finish<'a>(parts: Vec<(Embed, Vec<&'a Event>)>) -> DigestMessage<'a> {
             .as_bytes(),
     );
     let id = hex(&digest[..12]);
-    if let Some(last) = embeds.last_mut() {
-        last.footer = Some(EmbedFooter {
-            text: format!(
-                "digest of {} events · burst beyond Discord's rate limit",
-                events.len()
-            ),
-        });
-    }
     let ack = ButtonId::Acknowledge(format!("digest-{id}")).encode();
     DigestMessage {
         message: CreateMessage {
@@ -250,7 +272,18 @@ mod tests {
         for d in &digests {
             assert_eq!(d.message.limit_violations(), Vec::<String>::new());
             let text = serde_json::to_string(&d.message).unwrap();
-            assert_eq!(d.message.to_json(), text.as_bytes(), "the body we post");
+            let total: usize = d.message.embeds.iter().map(Embed::total_len).sum();
+            assert!(
+                total + ACK_ROOM <= EMBEDS_TOTAL_MAX,
+                "room for the acknowledgement"
+            );
+            for embed in &d.message.embeds {
+                let footer = &embed.footer.as_ref().unwrap().text;
+                assert_eq!(
+                    short_keys_from_footer(footer).len(),
+                    embed.description.as_ref().unwrap().split(", ").count()
+                );
+            }
             for e in &d.events {
                 assert!(
                     text.contains(&e.target.as_ref().unwrap().user_name),

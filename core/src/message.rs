@@ -255,6 +255,11 @@ impl CreateMessage {
             EMBEDS_TOTAL_MAX,
         );
         for e in &self.embeds {
+            for (what, text) in [("title", &e.title), ("description", &e.description)] {
+                if text.as_deref().is_some_and(|t| t.trim().is_empty()) {
+                    v.push(format!("blank {what}"));
+                }
+            }
             let opt = |s: &Option<String>| s.as_deref().map_or(0, discord_len);
             check(&mut v, "title", opt(&e.title), TITLE_MAX);
             check(&mut v, "description", opt(&e.description), DESCRIPTION_MAX);

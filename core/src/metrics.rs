@@ -20,6 +20,8 @@ pub struct Metrics {
     pub last_alert: AtomicI64,
     /// Unix seconds of the poller's last loop turn.
     pub poller_heartbeat: AtomicI64,
+    /// Unix seconds since when delivery has failed without a success in between (0: it works).
+    pub delivery_failing_since: AtomicI64,
     /// Whether the Discord gateway is connected (always true when there is no gateway: webhook, console).
     pub gateway_connected: AtomicBool,
     pub started: AtomicI64,
@@ -54,16 +56,49 @@ impl Metrics {
             .clone()
     }
 
-    pub fn beat(&self) {
-        self.poller_heartbeat.store(now_unix(), Ordering::Relaxed);
+    /// Discord did not accept a message.
+    pub fn delivery_failed(&self, kind: &'static str) {
+        self.count_discord_error(kind);
+        let _ = self.delivery_failing_since.compare_exchange(
+            0,
+            now_unix(),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 
-    /// Healthy: the gateway is up and the poller turned recently (a long poll takes at most 20 s, a retry
-    /// wait at most the configured maximum).
-    pub fn healthy(&self, poller_stale_after: Duration) -> bool {
+    /// Discord accepted a message.
+    pub fn delivery_ok(&self) {
+        self.delivery_failing_since.store(0, Ordering::Relaxed);
+    }
+
+    /// What is wrong, if anything: a stale poller, a disconnected gateway, or delivery failing for longer than
+    /// `delivery_unhealthy_after`.
+    pub fn problem(
+        &self,
+        poller_stale_after: Duration,
+        delivery_unhealthy_after: Duration,
+    ) -> Option<String> {
+        let now = now_unix();
         let beat = self.poller_heartbeat.load(Ordering::Relaxed);
-        let fresh = beat > 0 && now_unix() - beat <= poller_stale_after.as_secs() as i64;
-        fresh && self.gateway_connected.load(Ordering::Relaxed)
+        if beat == 0 || now - beat > poller_stale_after.as_secs() as i64 {
+            return Some("the SQS poller has not turned recently".to_owned());
+        }
+        if !self.gateway_connected.load(Ordering::Relaxed) {
+            return Some("the Discord gateway is not connected".to_owned());
+        }
+        let since = self.delivery_failing_since.load(Ordering::Relaxed);
+        if since > 0 && now - since >= delivery_unhealthy_after.as_secs() as i64 {
+            return Some(format!(
+                "Discord has not accepted an alert for {} s (see iam_alarm_discord_errors_total and the log)",
+                now - since
+            ));
+        }
+        None
+    }
+
+    pub fn beat(&self) {
+        self.poller_heartbeat.store(now_unix(), Ordering::Relaxed);
     }
 
     pub fn prometheus(&self) -> String {

@@ -296,6 +296,43 @@ fn fields(event: &Event, actor: &str, opts: &RenderOptions) -> Vec<EmbedField> {
     f
 }
 
+/// The least an alert can say, for when Discord refused the full one (or it broke a limit): headline, actor,
+/// target, outcome and eventID, each tightly capped, in one small embed with the usual buttons — within every
+/// limit whatever the event holds, so the alert is never lost to a 400.
+pub fn render_fallback(event: &Event, opts: &RenderOptions) -> CreateMessage {
+    let severity = Severity::of(event);
+    let target = event
+        .target
+        .as_ref()
+        .map_or_else(|| "—".to_owned(), |t| escape_capped(&t.user_name, 100));
+    let outcome = match &event.outcome {
+        Outcome::Success => "succeeded".to_owned(),
+        Outcome::Failure { code, .. } => format!("failed: {}", code_capped(code, 100)),
+    };
+    let description = format!(
+        "**Actor:** {}\n**Target user:** {target}\n**Result:** {outcome}\n\
+         *Discord refused the full alert; this is its short form. `iam-alarm render` shows the full one.*",
+        escape_capped(&event.actor.display(), 200),
+    );
+    let embed = Embed {
+        title: Some(escaped_title(severity, &truncate(&headline(event), 200))),
+        description: Some(description),
+        color: Some(severity.colour()),
+        footer: Some(EmbedFooter {
+            text: format!("{FOOTER_PREFIX}{}", plain_capped(event.key.as_str(), 200)),
+        }),
+        ..Embed::default()
+    };
+    let mut message = render_message(event, opts);
+    message.content = Some(format!(
+        "{} **{}**",
+        severity.emoji(),
+        escape_capped(&headline(event), 200)
+    ));
+    message.embeds = vec![embed];
+    message
+}
+
 /// The identity type; unknown types are shown as CloudTrail named them, so they are untrusted text too.
 fn kind_label(event: &Event) -> String {
     escape_capped(event.actor.kind.label(), 64)

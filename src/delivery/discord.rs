@@ -1,4 +1,5 @@
-//! Discord's REST API, as the poller needs it: create a message, execute a webhook, read recent messages.
+//! Discord's REST API, as the poller needs it: the bot creates messages in the alert channel and reads its
+//! history; a webhook executes. Two types, one shared HTTP core that paces requests and maps answers.
 //!
 //! Own client (reqwest) rather than serenity's: delivery must see every 429 and its `retry_after`, and with
 //! `DISCORD_API_URL` set serenity's rate limiter is off anyway. Errors never carry the token or webhook URL.
@@ -7,115 +8,96 @@ use std::time::Duration;
 
 use iam_alarm_core::message::CreateMessage;
 use reqwest::header::CONTENT_TYPE;
-use reqwest::{Response, StatusCode};
+use reqwest::{RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use super::pacing::Pacer;
-use super::DeliveryError;
+use super::{DeliveryError, Transport};
 
 pub const DEFAULT_API_BASE: &str = "https://discord.com";
 const API_PATH: &str = "/api/v10";
-const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one request may take; the shutdown drain waits longer than this (see `app`).
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub struct DiscordRest {
+/// What both clients share: the HTTP client and the pacing of the one route they post to.
+struct Api {
     http: reqwest::Client,
     /// The alert channel's (or webhook's) bucket and the global limit.
     pacer: Pacer,
+}
+
+impl Api {
+    fn new() -> Api {
+        let http = reqwest::Client::builder()
+            .timeout(HTTP_TIMEOUT)
+            .user_agent(concat!(
+                "DiscordBot (https://github.com/iam-alarm, ",
+                env!("CARGO_PKG_VERSION"),
+                ") iam-alarm"
+            ))
+            .build()
+            .expect("a TLS-capable HTTP client");
+        Api {
+            http,
+            pacer: Pacer::default(),
+        }
+    }
+
+    /// Post a message body, learn the bucket from the answer, and honour a 429's wait for later requests.
+    async fn post_message(
+        &self,
+        request: RequestBuilder,
+        message: &CreateMessage,
+    ) -> Result<(), DeliveryError> {
+        let body = serde_json::to_vec(message).expect("a message serialises");
+        let response = request
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        self.pacer.update(response.headers());
+        let result = check(response).await.map(drop);
+        if let Err(DeliveryError::RateLimited { after, .. }) = &result {
+            self.pacer.block_for(*after);
+        }
+        result
+    }
+}
+
+/// The bot's REST client: messages in the alert channel.
+pub struct BotRest {
+    api: Api,
     /// `https://discord.com/api/v10` (or the configured replacement).
-    api: String,
-    auth: Auth,
+    root: String,
+    token: SecretString,
 }
 
-enum Auth {
-    Bot(SecretString),
-    /// The whole webhook URL is the secret.
-    Webhook(SecretString),
-}
-
-impl DiscordRest {
-    pub fn bot(base: Option<&Url>, token: SecretString) -> DiscordRest {
-        DiscordRest {
-            http: client(),
-            pacer: Pacer::default(),
-            api: api_root(base),
-            auth: Auth::Bot(token),
+impl BotRest {
+    pub fn new(base: Option<&Url>, token: SecretString) -> BotRest {
+        let base = base.map_or(DEFAULT_API_BASE, Url::as_str);
+        BotRest {
+            api: Api::new(),
+            root: format!("{}{API_PATH}", base.trim_end_matches('/')),
+            token,
         }
     }
 
-    pub fn webhook(url: SecretString) -> DiscordRest {
-        DiscordRest {
-            http: client(),
-            pacer: Pacer::default(),
-            api: String::new(),
-            auth: Auth::Webhook(url),
-        }
+    fn authorised(&self, request: RequestBuilder) -> RequestBuilder {
+        let token = format!("Bot {}", self.token.expose_secret());
+        request.header("Authorization", token)
     }
 
-    /// `POST /channels/{id}/messages`.
+    /// `POST /channels/{id}/messages`. Call [`BotRest::wait_for_room`] first.
     pub async fn create_message(
         &self,
         channel_id: u64,
         message: &CreateMessage,
     ) -> Result<(), DeliveryError> {
-        let url = format!("{}/channels/{channel_id}/messages", self.api);
-        self.pacer.acquire().await;
-        let response = self
-            .authorised(self.http.post(url))
-            .header(CONTENT_TYPE, "application/json")
-            .body(message.to_json())
-            .send()
-            .await
-            .map_err(transport_error)?;
-        self.paced(response).await
-    }
-
-    /// Whether an alert could be posted now without waiting for the rate limit.
-    pub fn has_room(&self) -> bool {
-        self.pacer.has_room()
-    }
-
-    /// How long until the rate limit lets a message go (zero: now).
-    pub fn time_to_room(&self) -> std::time::Duration {
-        self.pacer.time_to_room()
-    }
-
-    /// Learn the bucket from the answer, and honour a 429's wait for every later request too.
-    async fn paced(&self, response: Response) -> Result<(), DeliveryError> {
-        self.pacer.update(response.headers());
-        match check(response).await {
-            Err(DeliveryError::Retry {
-                kind: "rate_limited",
-                after: Some(after),
-                detail,
-            }) => {
-                self.pacer.block_for(after);
-                Err(DeliveryError::Retry {
-                    kind: "rate_limited",
-                    after: Some(after),
-                    detail,
-                })
-            }
-            other => other.map(drop),
-        }
-    }
-
-    /// `POST {webhook}?wait=true` (wait, so a 2xx means the message exists).
-    pub async fn execute_webhook(&self, message: &CreateMessage) -> Result<(), DeliveryError> {
-        let Auth::Webhook(url) = &self.auth else {
-            unreachable!("execute_webhook on a bot client")
-        };
-        self.pacer.acquire().await;
-        let response = self
-            .http
-            .post(url.expose_secret())
-            .query(&[("wait", "true")])
-            .header(CONTENT_TYPE, "application/json")
-            .body(message.to_json())
-            .send()
-            .await
-            .map_err(transport_error)?;
-        self.paced(response).await
+        let url = format!("{}/channels/{channel_id}/messages", self.root);
+        let request = self.authorised(self.api.http.post(url));
+        self.api.post_message(request, message).await
     }
 
     /// The channel's most recent messages (newest first), as raw JSON.
@@ -124,66 +106,77 @@ impl DiscordRest {
         channel_id: u64,
         limit: u8,
     ) -> Result<Vec<serde_json::Value>, DeliveryError> {
-        let url = format!("{}/channels/{channel_id}/messages", self.api);
-        let response = self
-            .authorised(self.http.get(url))
+        let url = format!("{}/channels/{channel_id}/messages", self.root);
+        let request = self.authorised(self.api.http.get(url));
+        let response = request
             .query(&[("limit", limit.min(100).to_string())])
             .send()
             .await
             .map_err(transport_error)?;
         let response = check(response).await?;
-        response.json().await.map_err(|e| DeliveryError::Retry {
-            kind: "bad_response",
-            after: None,
-            detail: e.without_url().to_string(),
-        })
+        response
+            .json()
+            .await
+            .map_err(|e| DeliveryError::BadResponse {
+                detail: e.without_url().to_string(),
+            })
     }
+}
 
-    fn authorised(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.auth {
-            Auth::Bot(token) => {
-                req.header("Authorization", format!("Bot {}", token.expose_secret()))
-            }
-            Auth::Webhook(_) => req,
+/// A webhook: the whole URL is the secret.
+pub struct Webhook {
+    api: Api,
+    url: SecretString,
+}
+
+impl Webhook {
+    pub fn new(url: SecretString) -> Webhook {
+        Webhook {
+            api: Api::new(),
+            url,
         }
     }
+
+    /// `POST {webhook}?wait=true` (wait, so a 2xx means the message exists).
+    pub async fn execute(&self, message: &CreateMessage) -> Result<(), DeliveryError> {
+        let request = self.api.http.post(self.url.expose_secret());
+        let request = request.query(&[("wait", "true")]);
+        self.api.post_message(request, message).await
+    }
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .user_agent(concat!(
-            "DiscordBot (https://github.com/iam-alarm, ",
-            env!("CARGO_PKG_VERSION"),
-            ") iam-alarm"
-        ))
-        .build()
-        .expect("a TLS-capable HTTP client")
+/// The pacing both clients expose to the poller.
+pub trait Paced {
+    fn pacer(&self) -> &Pacer;
 }
 
-fn api_root(base: Option<&Url>) -> String {
-    let base = base.map_or(DEFAULT_API_BASE, Url::as_str);
-    format!("{}{API_PATH}", base.trim_end_matches('/'))
+impl Paced for BotRest {
+    fn pacer(&self) -> &Pacer {
+        &self.api.pacer
+    }
+}
+
+impl Paced for Webhook {
+    fn pacer(&self) -> &Pacer {
+        &self.api.pacer
+    }
 }
 
 fn transport_error(e: reqwest::Error) -> DeliveryError {
     let kind = if e.is_timeout() {
-        "timeout"
+        Transport::Timeout
     } else if e.is_connect() {
-        "connect"
+        Transport::Connect
     } else {
-        "network"
+        Transport::Network
     };
-    DeliveryError::Retry {
-        kind,
-        after: None,
-        // Without the URL: a webhook URL carries its token.
-        detail: e.without_url().to_string(),
-    }
+    // Without the URL: a webhook URL carries its token.
+    let detail = e.without_url().to_string();
+    DeliveryError::Transport { kind, detail }
 }
 
-/// Map Discord's answer: 2xx accepted, 429 and 5xx retried (honouring `retry_after`), 400 rejected; 401, 403
-/// and 404 are configuration problems that an operator can fix, so they are retried too (nothing is lost).
+/// Map Discord's answer: 2xx accepted; 429 (with its wait), 5xx and 401/403/404 (configuration an operator can
+/// fix: nothing is lost meanwhile) are retried; any other 4xx rejects this very payload.
 async fn check(response: Response) -> Result<Response, DeliveryError> {
     let status = response.status();
     if status.is_success() {
@@ -195,38 +188,25 @@ async fn check(response: Response) -> Result<Response, DeliveryError> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<f64>().ok());
     let body: serde_json::Value = response.json().await.unwrap_or_default();
-    let body_after = body.get("retry_after").and_then(serde_json::Value::as_f64);
-    let detail = iam_alarm_core::text::plain_capped(
-        body.get("message").and_then(|m| m.as_str()).unwrap_or(""),
-        300,
-    );
+    let message = body.get("message").and_then(|m| m.as_str()).unwrap_or("");
     let detail = format!(
-        "HTTP {}{}{}",
+        "HTTP {}: {}",
         status.as_u16(),
-        if detail.is_empty() { "" } else { ": " },
-        detail
+        iam_alarm_core::text::plain_capped(message, 300)
     );
-    let after = body_after
+    let after = body
+        .get("retry_after")
+        .and_then(serde_json::Value::as_f64)
         .or(header_after)
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| Duration::from_secs_f64(s.min(3600.0)));
+        .map_or(Duration::from_secs(1), |s| {
+            Duration::from_secs_f64(s.min(3600.0))
+        });
     Err(match status {
-        StatusCode::TOO_MANY_REQUESTS => DeliveryError::Retry {
-            kind: "rate_limited",
-            after: Some(after.unwrap_or(Duration::from_secs(1))),
-            detail,
-        },
-        s if s.is_server_error() => DeliveryError::Retry {
-            kind: "server_error",
-            after: None,
-            detail,
-        },
+        StatusCode::TOO_MANY_REQUESTS => DeliveryError::RateLimited { after, detail },
+        s if s.is_server_error() => DeliveryError::ServerError { detail },
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::NOT_FOUND => {
-            DeliveryError::Retry {
-                kind: "access",
-                after: None,
-                detail,
-            }
+            DeliveryError::Access { detail }
         }
         _ => DeliveryError::Rejected {
             status: status.as_u16(),

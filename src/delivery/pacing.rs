@@ -10,6 +10,8 @@ use reqwest::header::HeaderMap;
 
 /// Discord's global limit.
 const GLOBAL_PER_SECOND: usize = 50;
+/// The room assumed before Discord described the bucket: its usual size for creating messages in a channel.
+const UNKNOWN_BUCKET_ROOM: u32 = 5;
 
 #[derive(Debug, Default)]
 pub struct Pacer {
@@ -34,12 +36,12 @@ impl Pacer {
         }
     }
 
-    /// How long until the route's bucket has room (zero: now). Reserves nothing.
-    pub fn time_to_room(&self) -> Duration {
+    /// How many requests the route's bucket still takes now (Discord's usual 5 while it is not known yet).
+    pub fn room(&self) -> u32 {
         let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         match s.bucket {
-            Some((0, reset)) => reset.saturating_duration_since(Instant::now()),
-            _ => Duration::ZERO,
+            Some((remaining, reset)) if Instant::now() < reset => remaining,
+            _ => UNKNOWN_BUCKET_ROOM,
         }
     }
 
