@@ -68,6 +68,12 @@ struct Inner {
     enforce_limits: bool,
     /// Refuse slash-command registration (403), as Discord does for a bot invited without `applications.commands`.
     refuse_registration: bool,
+    /// Create the next channel POST whose body contains this text, then never answer it.
+    hang_matching: Option<String>,
+    /// Hold every accepted POST's answer this long (a slow Discord: the message exists at once).
+    reply_delay: Duration,
+    /// The token was revoked: every authorised request answers 401.
+    revoked: bool,
     /// Interactions dispatched by tests: id → (token, when dispatched, message id for component presses).
     interactions: HashMap<String, (String, Instant, Option<String>)>,
     /// Every interaction callback, follow-up and edit, in order of arrival.
@@ -186,6 +192,22 @@ impl FakeDiscord {
     /// How many 429s the fake answered because a real Discord limit was reached.
     pub fn rate_limited(&self) -> usize {
         self.inner.lock().unwrap().rate_limited
+    }
+
+    /// Create the next message whose body contains `needle`, then never answer that POST.
+    pub fn hang_on_post_containing(&self, needle: &str) {
+        self.inner.lock().unwrap().hang_matching = Some(needle.to_owned());
+    }
+
+    /// Answer every accepted message POST `delay` late.
+    #[allow(dead_code)] // used by examples/bench.rs, which shares this file
+    pub fn delay_replies(&self, delay: Duration) {
+        self.inner.lock().unwrap().reply_delay = delay;
+    }
+
+    /// Revoke the bot token: from now on every request with it answers 401.
+    pub fn revoke_token(&self) {
+        self.inner.lock().unwrap().revoked = true;
     }
 
     pub fn set_persistent_fault(&self, status: Option<u16>) {
@@ -320,8 +342,11 @@ async fn unknown(uri: axum::http::Uri) -> Response {
         .into_response()
 }
 
-fn authorised(headers: &HeaderMap) -> bool {
-    headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Bot {TOKEN}"))
+impl FakeDiscord {
+    fn authorised(&self, headers: &HeaderMap) -> bool {
+        let token = headers.get("authorization").and_then(|v| v.to_str().ok());
+        token == Some(&format!("Bot {TOKEN}")) && !self.inner.lock().unwrap().revoked
+    }
 }
 
 fn unauthorised() -> Response {
@@ -332,12 +357,15 @@ fn unauthorised() -> Response {
         .into_response()
 }
 
-async fn gateway_url(State(fake): State<FakeDiscord>) -> Json<Value> {
+/// The gateway's address. A revoked token still gets it here (Discord answers 401, after which a client falls
+/// back to Discord's public gateway address: the tests stay on loopback), and is refused at IDENTIFY instead.
+async fn gateway_url(State(fake): State<FakeDiscord>) -> Response {
     Json(json!({
         "url": format!("ws://{}/ws", fake.addr),
         "shards": 1,
         "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
     }))
+    .into_response()
 }
 
 fn bot_user() -> Value {
@@ -362,7 +390,7 @@ async fn register_commands(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if !authorised(&headers) {
+    if !fake.authorised(&headers) {
         return unauthorised();
     }
     if fake.inner.lock().unwrap().refuse_registration {
@@ -399,7 +427,7 @@ fn command_json(mut c: Value, index: usize) -> Value {
 }
 
 async fn global_commands(State(fake): State<FakeDiscord>, headers: HeaderMap) -> Response {
-    if !authorised(&headers) {
+    if !fake.authorised(&headers) {
         return unauthorised();
     }
     Json(Value::Array(
@@ -413,7 +441,7 @@ async fn set_global_commands(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if !authorised(&headers) {
+    if !fake.authorised(&headers) {
         return unauthorised();
     }
     let commands = commands_from(&body, 900);
@@ -473,7 +501,7 @@ async fn create_message(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    if !authorised(&headers) {
+    if !fake.authorised(&headers) {
         return unauthorised();
     }
     record_post(fake, channel, body).await
@@ -574,7 +602,7 @@ async fn get_message(
     Path((_channel, message)): Path<(u64, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if !authorised(&headers) {
+    if !fake.authorised(&headers) {
         return unauthorised();
     }
     let inner = fake.inner.lock().unwrap();
@@ -588,131 +616,154 @@ async fn get_message(
     }
 }
 
+/// A channel or webhook POST: an injected fault, Discord's rate limits and size limits, then the message is
+/// created (or, with a nonce seen before, the earlier one returned).
 async fn record_post(fake: FakeDiscord, channel: u64, body: Value) -> Response {
     let now = Instant::now();
-    let (response, hang) = {
+    let (status, answer, headers, hang) = {
         let mut inner = fake.inner.lock().unwrap();
-        let fault = inner.faults.pop_front();
-        let answer =
-            |inner: &mut Inner, status: u16, body: Value, headers: Vec<(&'static str, String)>| {
-                inner.attempts.push((now, status));
-                let mut r = (StatusCode::from_u16(status).unwrap(), Json(body)).into_response();
-                for (k, v) in headers {
-                    r.headers_mut().insert(k, v.parse().unwrap());
-                }
-                r
-            };
-        match (fault, inner.persistent_fault) {
-            (Some(Fault::Status(s)), _) | (None | Some(Fault::RecordThenHang), Some(s)) => (
-                answer(
-                    &mut inner,
-                    s,
-                    json!({"message": "fake failure", "code": 0}),
-                    vec![],
-                ),
-                false,
-            ),
-            (Some(Fault::RateLimited(after)), _) => (
-                answer(
-                    &mut inner,
-                    429,
-                    json!({"message": "You are being rate limited.", "retry_after": after, "global": false}),
-                    vec![("retry-after", format!("{after}"))],
-                ),
-                false,
-            ),
-            (fault, None) => {
-                // Discord's limits: 5 messages per 5 s in a channel, 50 requests per second in all.
-                let window = |times: &mut VecDeque<Instant>, span: Duration| {
-                    while times
-                        .front()
-                        .is_some_and(|t| now.duration_since(*t) >= span)
-                    {
-                        times.pop_front();
-                    }
-                };
-                if !inner.enforce_limits {
-                    inner.channel_posts.clear();
-                    inner.global_posts.clear();
-                }
-                window(&mut inner.channel_posts, CHANNEL_WINDOW);
-                window(&mut inner.global_posts, Duration::from_secs(1));
-                let channel_full = inner.channel_posts.len() >= CHANNEL_LIMIT;
-                let global_full = inner.global_posts.len() >= GLOBAL_LIMIT;
-                if channel_full || global_full {
-                    let (oldest, span) = if channel_full {
-                        (inner.channel_posts[0], CHANNEL_WINDOW)
-                    } else {
-                        (inner.global_posts[0], Duration::from_secs(1))
-                    };
-                    let after = (span - now.duration_since(oldest)).as_secs_f64();
-                    inner.rate_limited += 1;
-                    let r = answer(
-                        &mut inner,
-                        429,
-                        json!({"message": "You are being rate limited.", "retry_after": after, "global": global_full}),
-                        vec![
-                            ("retry-after", format!("{after:.3}")),
-                            ("x-ratelimit-remaining", "0".into()),
-                            ("x-ratelimit-reset-after", format!("{after:.3}")),
-                        ],
-                    );
-                    (r, false)
-                } else if let Some(violation) = limit_violation(&body) {
-                    let r = answer(
-                        &mut inner,
-                        400,
-                        json!({"message": format!("Invalid Form Body: {violation}"), "code": 50035}),
-                        vec![],
-                    );
-                    (r, false)
-                } else {
-                    let nonce = body["enforce_nonce"]
-                        .as_bool()
-                        .unwrap_or(false)
-                        .then(|| body["nonce"].as_str().map(str::to_owned))
-                        .flatten();
-                    let existing = nonce.as_ref().and_then(|n| inner.nonces.get(n).copied());
-                    let index = match existing {
-                        Some(i) => i,
-                        None => {
-                            inner.next_id += 1;
-                            let id = inner.next_id.to_string();
-                            inner.messages.push(Posted {
-                                id,
-                                channel_id: channel,
-                                body: body.clone(),
-                            });
-                            let i = inner.messages.len() - 1;
-                            if let Some(n) = nonce {
-                                inner.nonces.insert(n, i);
-                            }
-                            i
-                        }
-                    };
-                    let posted = inner.messages[index].clone();
-                    inner.channel_posts.push_back(now);
-                    inner.global_posts.push_back(now);
-                    let remaining = CHANNEL_LIMIT - inner.channel_posts.len();
-                    let reset =
-                        (CHANNEL_WINDOW - now.duration_since(inner.channel_posts[0])).as_secs_f64();
-                    let headers = vec![
-                        ("x-ratelimit-limit", CHANNEL_LIMIT.to_string()),
-                        ("x-ratelimit-remaining", remaining.to_string()),
-                        ("x-ratelimit-reset-after", format!("{reset:.3}")),
-                        ("x-ratelimit-bucket", "channel-messages".to_owned()),
-                    ];
-                    let r = answer(&mut inner, 200, message_json(&posted), headers);
-                    (r, matches!(fault, Some(Fault::RecordThenHang)))
-                }
+        let decided = injected_fault(&mut inner, &body)
+            .or_else(|| rate_limited(&mut inner, now))
+            .or_else(|| limit_violation(&body).map(invalid_form));
+        match decided {
+            Some(Decision::Refuse(status, answer, headers)) => (status, answer, headers, None),
+            Some(Decision::AcceptThenHang) => {
+                let (answer, headers) = create(&mut inner, channel, &body, now);
+                (200, answer, headers, Some(Duration::from_secs(3600)))
+            }
+            None => {
+                let (answer, headers) = create(&mut inner, channel, &body, now);
+                let delay = (!inner.reply_delay.is_zero()).then_some(inner.reply_delay);
+                (200, answer, headers, delay)
             }
         }
     };
+    fake.inner.lock().unwrap().attempts.push((now, status));
     fake.touch();
-    if hang {
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+    if let Some(hold) = hang {
+        // The message exists; the answer is held (a slow Discord, or one the client never hears back from).
+        tokio::time::sleep(hold).await;
+    }
+    let mut response = (StatusCode::from_u16(status).unwrap(), Json(answer)).into_response();
+    for (k, v) in headers {
+        response.headers_mut().insert(k, v.parse().unwrap());
     }
     response
+}
+
+type Headers = Vec<(&'static str, String)>;
+
+/// What the fake does with a POST before creating anything.
+enum Decision {
+    Refuse(u16, Value, Headers),
+    /// Create the message, then never answer.
+    AcceptThenHang,
+}
+
+fn injected_fault(inner: &mut Inner, body: &Value) -> Option<Decision> {
+    if let Some(needle) = &inner.hang_matching {
+        if body.to_string().contains(needle.as_str()) {
+            inner.hang_matching = None;
+            return Some(Decision::AcceptThenHang);
+        }
+    }
+    let failure = |status: u16| {
+        let answer = json!({"message": "fake failure", "code": 0});
+        Decision::Refuse(status, answer, vec![])
+    };
+    match (inner.faults.pop_front(), inner.persistent_fault) {
+        (Some(Fault::Status(s)), _) | (None | Some(Fault::RecordThenHang), Some(s)) => {
+            Some(failure(s))
+        }
+        (Some(Fault::RateLimited(after)), _) => {
+            let answer = json!({"message": "You are being rate limited.", "retry_after": after, "global": false});
+            Some(Decision::Refuse(
+                429,
+                answer,
+                vec![("retry-after", format!("{after}"))],
+            ))
+        }
+        (Some(Fault::RecordThenHang), None) => Some(Decision::AcceptThenHang),
+        (None, None) => None,
+    }
+}
+
+/// Discord's limits: 5 messages per 5 s in a channel, 50 requests per second in all.
+fn rate_limited(inner: &mut Inner, now: Instant) -> Option<Decision> {
+    let window = |times: &mut VecDeque<Instant>, span: Duration| {
+        while times
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= span)
+        {
+            times.pop_front();
+        }
+    };
+    if !inner.enforce_limits {
+        inner.channel_posts.clear();
+        inner.global_posts.clear();
+    }
+    window(&mut inner.channel_posts, CHANNEL_WINDOW);
+    window(&mut inner.global_posts, Duration::from_secs(1));
+    let channel_full = inner.channel_posts.len() >= CHANNEL_LIMIT;
+    let global_full = inner.global_posts.len() >= GLOBAL_LIMIT;
+    if !channel_full && !global_full {
+        return None;
+    }
+    let (oldest, span) = if channel_full {
+        (inner.channel_posts[0], CHANNEL_WINDOW)
+    } else {
+        (inner.global_posts[0], Duration::from_secs(1))
+    };
+    let after = (span - now.duration_since(oldest)).as_secs_f64();
+    inner.rate_limited += 1;
+    let answer = json!({"message": "You are being rate limited.", "retry_after": after, "global": global_full});
+    let headers = vec![
+        ("retry-after", format!("{after:.3}")),
+        ("x-ratelimit-remaining", "0".into()),
+        ("x-ratelimit-reset-after", format!("{after:.3}")),
+    ];
+    Some(Decision::Refuse(429, answer, headers))
+}
+
+fn invalid_form(violation: String) -> Decision {
+    let answer = json!({"message": format!("Invalid Form Body: {violation}"), "code": 50035});
+    Decision::Refuse(400, answer, vec![])
+}
+
+/// Create the message (or return the one an earlier POST with the same enforced nonce created), counting it
+/// against the limits; the answer and the rate-limit headers Discord sends with it.
+fn create(inner: &mut Inner, channel: u64, body: &Value, now: Instant) -> (Value, Headers) {
+    let nonce = body["enforce_nonce"]
+        .as_bool()
+        .unwrap_or(false)
+        .then(|| body["nonce"].as_str().map(str::to_owned))
+        .flatten();
+    let existing = nonce.as_ref().and_then(|n| inner.nonces.get(n).copied());
+    let index = existing.unwrap_or_else(|| {
+        inner.next_id += 1;
+        let id = inner.next_id.to_string();
+        inner.messages.push(Posted {
+            id,
+            channel_id: channel,
+            body: body.clone(),
+        });
+        let i = inner.messages.len() - 1;
+        if let Some(n) = nonce {
+            inner.nonces.insert(n, i);
+        }
+        i
+    });
+    inner.channel_posts.push_back(now);
+    inner.global_posts.push_back(now);
+    let remaining = CHANNEL_LIMIT.saturating_sub(inner.channel_posts.len());
+    let reset = (CHANNEL_WINDOW - now.duration_since(inner.channel_posts[0])).as_secs_f64();
+    let headers = vec![
+        ("x-ratelimit-limit", CHANNEL_LIMIT.to_string()),
+        ("x-ratelimit-remaining", remaining.to_string()),
+        ("x-ratelimit-reset-after", format!("{reset:.3}")),
+        ("x-ratelimit-bucket", "channel-messages".to_owned()),
+    ];
+    (message_json(&inner.messages[index]), headers)
 }
 
 pub fn message_json(p: &Posted) -> Value {
@@ -746,7 +797,7 @@ async fn list_messages(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if !authorised(&headers) {
+    if !fake.authorised(&headers) {
         return unauthorised();
     }
     let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(50);
@@ -788,6 +839,12 @@ async fn gateway_session(fake: FakeDiscord, mut socket: WebSocket) {
                     Some(1) => {
                         let ack = json!({"op": 11, "d": null, "s": null, "t": null});
                         if socket.send(Message::Text(ack.to_string().into())).await.is_err() { break }
+                    }
+                    Some(2) if fake.inner.lock().unwrap().revoked => {
+                        // Discord's answer to a bad token at IDENTIFY: close code 4004, authentication failed.
+                        let close = axum::extract::ws::CloseFrame { code: 4004, reason: "Authentication failed.".into() };
+                        let _ = socket.send(Message::Close(Some(close))).await;
+                        break;
                     }
                     Some(2) => {
                         let guilds: Vec<Value> = fake.inner.lock().unwrap().member_of.iter()

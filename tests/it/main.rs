@@ -9,6 +9,7 @@ mod envelopes;
 mod fake_discord;
 mod helpers;
 mod interactions;
+mod no_loss;
 mod pattern;
 mod pipeline;
 mod properties;

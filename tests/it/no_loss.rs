@@ -1,0 +1,147 @@
+//! No loss, no duplicate, no bounce: bursts outliving their visibility timeout, a crash between Discord
+//! creating a digest and the bot learning so, a payload Discord refuses, a Discord that keeps failing, a token
+//! that no longer works.
+
+use std::time::Duration;
+
+use crate::bursts::{burst_event, send_all};
+use crate::fake_discord::{FakeDiscord, Fault};
+use crate::helpers::{spawn_app, TestApp};
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// How many messages in the channel name `user`.
+fn messages_naming(discord: &FakeDiscord, user: &str) -> usize {
+    let messages = discord.messages();
+    messages
+        .iter()
+        .filter(|m| m.body.to_string().contains(user))
+        .count()
+}
+
+async fn every_user_named(app: &TestApp, users: &[String]) {
+    app.discord
+        .wait_until_or_log(
+            "every user named",
+            LIMIT,
+            |d| users.iter().all(|u| messages_naming(d, u) > 0),
+            || app.bot_log(),
+        )
+        .await;
+}
+
+fn assert_named_once(app: &TestApp, users: &[String]) {
+    for u in users {
+        let n = messages_naming(&app.discord, u);
+        assert_eq!(n, 1, "{u} is named in {n} messages\n{}", app.bot_log());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_longer_than_the_visibility_timeout_names_every_user_exactly_once() {
+    let mut app = spawn_app().await;
+    app.extra_env
+        .push(("SQS_VISIBILITY_MS".into(), "5000".into()));
+    let (users, bodies): (Vec<String>, Vec<String>) = (0..300).map(burst_event).unzip();
+    send_all(&app, &bodies).await;
+    app.start_bot_ready().await;
+    every_user_named(&app, &users).await;
+    app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
+    app.wait_for_depth(&app.dlq_url, 0, 0, LIMIT).await;
+    assert_named_once(&app, &users);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_while_discord_holds_the_reply_to_a_digest_names_no_user_twice() {
+    let mut app = spawn_app().await;
+    let (users, bodies): (Vec<String>, Vec<String>) = (0..60).map(burst_event).unzip();
+    app.discord.hang_on_post_containing("in a burst");
+    send_all(&app, &bodies).await;
+    app.start_bot_ready().await;
+    app.discord
+        .wait_until_or_log(
+            "a digest created (its answer held)",
+            LIMIT,
+            |d| {
+                d.messages()
+                    .iter()
+                    .any(|m| m.body.to_string().contains("in a burst"))
+            },
+            || app.bot_log(),
+        )
+        .await;
+    app.kill_bot();
+    app.start_bot_ready().await;
+    every_user_named(&app, &users).await;
+    app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
+    app.wait_for_depth(&app.dlq_url, 0, 0, LIMIT).await;
+    assert_named_once(&app, &users);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_alert_is_posted_in_short_form_and_only_a_refused_short_form_is_dead_lettered() {
+    let mut app = spawn_app().await;
+    app.start_bot_ready().await;
+    app.discord.inject([Fault::Status(400)]);
+    let (user, body) = burst_event(1);
+    app.send(&body).await;
+    app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
+    let messages = app.discord.messages();
+    assert_eq!(messages.len(), 1, "{}", app.bot_log());
+    let text = messages[0].body.to_string();
+    assert!(
+        text.contains(&user) && text.contains("short form"),
+        "{text}"
+    );
+    assert_eq!(app.depth(&app.dlq_url).await, (0, 0));
+
+    app.discord.inject([Fault::Status(400), Fault::Status(400)]);
+    let (_, body) = burst_event(2);
+    app.send(&body).await;
+    app.wait_for_depth(&app.dlq_url, 1, 0, LIMIT).await;
+    app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
+    assert_eq!(app.discord.messages().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_turns_503_when_delivery_keeps_failing_and_recovers() {
+    let mut app = spawn_app().await;
+    app.extra_env
+        .push(("DELIVERY_UNHEALTHY_AFTER_S".into(), "2".into()));
+    app.start_bot_ready().await;
+    app.discord.set_persistent_fault(Some(500));
+    let (_, body) = burst_event(3);
+    app.send(&body).await;
+    let deadline = std::time::Instant::now() + LIMIT;
+    let (status, text) = loop {
+        let (status, text) = app.http_get("/healthz").await;
+        if status == 503 || std::time::Instant::now() > deadline {
+            break (status, text);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(status, 503, "{text}");
+    assert!(text.contains("Discord has not accepted an alert"), "{text}");
+    app.discord.set_persistent_fault(None);
+    app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
+    let (status, text) = app.http_get("/healthz").await;
+    assert_eq!(status, 200, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_stops_the_bot_before_it_receives_anything() {
+    let mut app = spawn_app().await;
+    app.discord.revoke_token();
+    let (_, bodies): (Vec<String>, Vec<String>) = (0..3).map(burst_event).unzip();
+    send_all(&app, &bodies).await;
+    app.start_bot();
+    let code = app.wait_for_exit(LIMIT).await;
+    assert_eq!(code, Some(1), "{}", app.bot_log());
+    assert!(
+        !app.bot_log().contains("poller started"),
+        "{}",
+        app.bot_log()
+    );
+    assert_eq!(app.depth(&app.queue_url).await, (3, 0));
+    assert_eq!(app.depth(&app.dlq_url).await, (0, 0));
+}
