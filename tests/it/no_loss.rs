@@ -30,7 +30,11 @@ async fn every_user_named(app: &TestApp, users: &[String]) {
         .await;
 }
 
-fn assert_named_once(app: &TestApp, users: &[String]) {
+/// Every user named in exactly one message; the queue and the dead-letter queue empty.
+async fn every_user_named_once_nothing_left(app: &TestApp, users: &[String]) {
+    every_user_named(app, users).await;
+    app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
+    app.wait_for_depth(&app.dlq_url, 0, 0, LIMIT).await;
     for u in users {
         let n = messages_naming(&app.discord, u);
         assert_eq!(n, 1, "{u} is named in {n} messages\n{}", app.bot_log());
@@ -45,10 +49,7 @@ async fn a_burst_longer_than_the_visibility_timeout_names_every_user_exactly_onc
     let (users, bodies): (Vec<String>, Vec<String>) = (0..300).map(burst_event).unzip();
     send_all(&app, &bodies).await;
     app.start_bot_ready().await;
-    every_user_named(&app, &users).await;
-    app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
-    app.wait_for_depth(&app.dlq_url, 0, 0, LIMIT).await;
-    assert_named_once(&app, &users);
+    every_user_named_once_nothing_left(&app, &users).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -72,10 +73,7 @@ async fn a_crash_while_discord_holds_the_reply_to_a_digest_names_no_user_twice()
         .await;
     app.kill_bot();
     app.start_bot_ready().await;
-    every_user_named(&app, &users).await;
-    app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
-    app.wait_for_depth(&app.dlq_url, 0, 0, LIMIT).await;
-    assert_named_once(&app, &users);
+    every_user_named_once_nothing_left(&app, &users).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
