@@ -51,7 +51,7 @@ pub enum DlqAction {
         #[arg(long, default_value_t = 100)]
         max: usize,
     },
-    /// Move the alerts in the dead-letter queue back to the main queue (after a Discord outage).
+    /// Move every message that is not malformed back to the main queue (after a Discord outage).
     Replay,
 }
 

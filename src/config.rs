@@ -78,6 +78,23 @@ impl AlertConfig {
     }
 }
 
+/// `iam-alarm dlq`: the queue whose dead-letter queue to use.
+pub fn dlq_queue_url(env: &impl Env) -> Result<String, ConfigError> {
+    env.get("SQS_QUEUE_URL").ok_or_else(|| {
+        ConfigError::new(
+            "SQS_QUEUE_URL",
+            "is required: the queue whose dead-letter queue to use",
+        )
+    })
+}
+
+/// `iam-alarm healthcheck`: where the bot serves `/healthz`.
+pub fn health_addr(env: &impl Env) -> Result<String, ConfigError> {
+    env.get("HEALTH_ADDR").ok_or_else(|| {
+        ConfigError::new("HEALTH_ADDR", "is required: where the bot serves /healthz")
+    })
+}
+
 /// Everything `iam-alarm run` needs, validated.
 #[derive(Debug)]
 pub struct RunConfig {

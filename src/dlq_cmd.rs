@@ -70,31 +70,63 @@ pub async fn list(
     Ok(lines)
 }
 
-/// Move every message that is an alert back to the main queue. Returns (replayed, left).
-pub async fn replay(main: &Queue, watched: &WatchedEvents) -> Result<(usize, usize), DlqError> {
+/// Move every message that can become an alert or be handled by the bot — everything but the malformed —
+/// back to the main queue, whatever `WATCHED_EVENTS` the operator's shell has (the bot decides what to show).
+/// Returns (replayed, left). The malformed are handed back to the dead-letter queue at once, visible again.
+pub async fn replay(main: &Queue) -> Result<(usize, usize), DlqError> {
     let dlq = main
         .dead_letter_queue()
         .await?
         .ok_or(DlqError::NoDeadLetterQueue)?;
-    let (mut replayed, mut left) = (0, 0);
     let mut seen = HashSet::new();
-    loop {
-        let fresh = next_unseen(&dlq, &mut seen).await?;
-        if fresh.is_empty() {
-            break;
-        }
-        for m in fresh {
-            if classify(&m.body, watched).is_ok() {
+    let mut skipped: Vec<Received> = Vec::new();
+    let mut replayed = 0;
+    let result = async {
+        let mut empty_receives = 0;
+        // An empty receive can happen with messages left (SQS samples its servers); only two in a row end the
+        // walk. A batch of messages already seen does not: it is skipped.
+        while empty_receives < 2 {
+            let batch = dlq
+                .receive(10, Duration::from_secs(1), LIST_VISIBILITY)
+                .await?;
+            empty_receives = if batch.is_empty() {
+                empty_receives + 1
+            } else {
+                0
+            };
+            for m in batch {
+                if !seen.insert(m.message_id.clone()) {
+                    continue;
+                }
+                if is_malformed(&m) {
+                    skipped.push(m);
+                    continue;
+                }
                 // Send first, then delete: a crash in between duplicates (de-duplication absorbs it), never loses.
                 main.send(&m.body, None).await?;
                 dlq.delete(&m.receipt).await?;
                 replayed += 1;
-            } else {
-                left += 1;
             }
         }
+        Ok::<(), DlqError>(())
     }
-    Ok((replayed, left))
+    .await;
+    // Whatever happened, nothing skipped stays hidden.
+    let receipts: Vec<&str> = skipped.iter().map(|m| m.receipt.as_str()).collect();
+    for failed in dlq.set_visibility_many(&receipts, Duration::ZERO).await {
+        eprintln!(
+            "warning: cannot release {}: {}",
+            skipped[failed.index].message_id, failed.error
+        );
+    }
+    result.map(|()| (replayed, skipped.len()))
+}
+
+fn is_malformed(message: &Received) -> bool {
+    matches!(
+        classify(&message.body, &WatchedEvents::all()),
+        Err(Rejection::Malformed(_))
+    )
 }
 
 /// The next batch of messages not seen before in this walk through the queue (empty: walked it all).
@@ -106,4 +138,32 @@ async fn next_unseen(dlq: &Queue, seen: &mut HashSet<String>) -> Result<Vec<Rece
         .into_iter()
         .filter(|m| seen.insert(m.message_id.clone()))
         .collect())
+}
+
+/// `iam-alarm dlq list|replay`, as the operator sees it: lines on stdout, errors on stderr.
+pub async fn run(
+    main: &Queue,
+    action: crate::cli::DlqAction,
+    watched: &WatchedEvents,
+) -> std::process::ExitCode {
+    let result = match action {
+        crate::cli::DlqAction::List { max } => list(main, watched, max).await.map(|lines| {
+            if lines.is_empty() {
+                println!("the dead-letter queue is empty");
+            }
+            for l in lines {
+                println!("{l}");
+            }
+        }),
+        crate::cli::DlqAction::Replay => replay(main).await.map(|(moved, left)| {
+            println!("replayed {moved} message(s) to the main queue; left {left} malformed message(s) in the dead-letter queue (`iam-alarm dlq list` says why)");
+        }),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

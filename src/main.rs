@@ -1,11 +1,11 @@
-//! Wiring only: parse the command line, load configuration, hand over. Exit codes (DESIGN §7): 0 after a stop
-//! signal, 2 on bad configuration (naming the variable), 1 on a fatal runtime error.
+//! Wiring only: parse the command line, load configuration, hand over. Exit codes: 0 after a stop signal, 2 on
+//! bad configuration (naming the variable), 1 on a fatal runtime error.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use iam_alarm::cli::{Cli, Command, DlqAction};
-use iam_alarm::config::{AlertConfig, ConfigError, LogFormat, ProcessEnv, RunConfig};
+use iam_alarm::cli::{Cli, Command};
+use iam_alarm::config::{self, AlertConfig, ConfigError, LogFormat, ProcessEnv, RunConfig};
 
 const EXIT_CONFIG: u8 = 2;
 
@@ -23,9 +23,9 @@ fn main() -> ExitCode {
             text,
         } => iam_alarm::render_cmd::run(&input, events.as_deref(), text, alert_config),
         Command::Run => {
-            let (config, format) = match RunConfig::from_env(&ProcessEnv)
-                .and_then(|c| Ok((c, LogFormat::from_env(&ProcessEnv)?)))
-            {
+            let loaded = RunConfig::from_env(&ProcessEnv)
+                .and_then(|c| Ok((c, LogFormat::from_env(&ProcessEnv)?)));
+            let (config, format) = match loaded {
                 Ok(c) => c,
                 Err(e) => return config_error(e),
             };
@@ -38,51 +38,18 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Healthcheck => {
-            let Some(addr) = std::env::var("HEALTH_ADDR").ok().filter(|a| !a.is_empty()) else {
-                return config_error(ConfigError::new(
-                    "HEALTH_ADDR",
-                    "is required: where the bot serves /healthz",
-                ));
-            };
-            runtime().block_on(iam_alarm::health::check(&addr))
-        }
-        Command::Dlq { action } => {
-            let Some(queue_url) = std::env::var("SQS_QUEUE_URL")
-                .ok()
-                .filter(|u| !u.is_empty())
-            else {
-                return config_error(ConfigError::new(
-                    "SQS_QUEUE_URL",
-                    "is required: the queue whose dead-letter queue to use",
-                ));
-            };
-            runtime().block_on(async {
+        Command::Healthcheck => match config::health_addr(&ProcessEnv) {
+            Ok(addr) => runtime().block_on(iam_alarm::health::check(&addr)),
+            Err(e) => config_error(e),
+        },
+        Command::Dlq { action } => match config::dlq_queue_url(&ProcessEnv) {
+            Ok(url) => runtime().block_on(async {
                 let aws = iam_alarm::aws::load_config().await;
-                let queue = iam_alarm::aws::sqs::Queue::new(&aws, queue_url);
-                let watched = &alert_config.watched;
-                let result = match action {
-                    DlqAction::List { max } => iam_alarm::dlq_cmd::list(&queue, watched, max).await.map(|lines| {
-                        if lines.is_empty() {
-                            println!("the dead-letter queue is empty");
-                        }
-                        for l in lines {
-                            println!("{l}");
-                        }
-                    }),
-                    DlqAction::Replay => iam_alarm::dlq_cmd::replay(&queue, watched).await.map(|(moved, left)| {
-                        println!("replayed {moved} alert(s) to the main queue; left {left} message(s) that are not alerts");
-                    }),
-                };
-                match result {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        ExitCode::FAILURE
-                    }
-                }
-            })
-        }
+                let queue = iam_alarm::aws::sqs::Queue::new(&aws, url);
+                iam_alarm::dlq_cmd::run(&queue, action, &alert_config.watched).await
+            }),
+            Err(e) => config_error(e),
+        },
     }
 }
 

@@ -143,3 +143,48 @@ async fn a_revoked_token_stops_the_bot_before_it_receives_anything() {
     assert_eq!(app.depth(&app.queue_url).await, (3, 0));
     assert_eq!(app.depth(&app.dlq_url).await, (0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dlq_replay_moves_back_everything_not_malformed_whatever_the_shell_watches() {
+    let app = spawn_app().await;
+    let record = |name: &str, n: usize| {
+        let (_, body) = burst_event(n);
+        body.replace("\\\"CreateUser\\\"", &format!("\\\"{name}\\\""))
+    };
+    let bodies = [
+        record("CreateUser", 1),
+        record("DeleteUser", 2),
+        record("CreateAccessKey", 3),
+        "{not json".to_owned(),
+    ];
+    assert!(bodies[1].contains("DeleteUser") && !bodies[1].contains("CreateUser\\\""));
+    for body in &bodies {
+        app.sqs
+            .send_message()
+            .queue_url(&app.dlq_url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_iam-alarm"))
+        .args(["dlq", "replay"])
+        .env_clear()
+        .envs(app.bot_env())
+        .env("WATCHED_EVENTS", "CreateUser")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("replayed 3") && stdout.contains("left 1"),
+        "{stdout}"
+    );
+    // The malformed one stays, visible at once (not hidden by the walk); the rest are back on the main queue.
+    assert_eq!(app.depth(&app.dlq_url).await, (1, 0));
+    assert_eq!(app.depth(&app.queue_url).await, (3, 0));
+}
