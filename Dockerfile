@@ -4,7 +4,9 @@
 #   docker run --read-only --env-file iam-alarm.env iam-alarm
 # Multi-stage: dependencies build in their own cached layer; the final image holds only the binary.
 
-FROM rust:1.95-slim-bookworm AS build
+# Base images pinned by digest, so a rebuild uses the bytes that were reviewed; refresh both deliberately with
+# `docker buildx imagetools inspect IMAGE:TAG` and review the change.
+FROM rust:1.95-slim-bookworm@sha256:d7482085ff5b415f84dba5647ae71606650bdef00db7aeb69f4b3d170c3e4082 AS build
 WORKDIR /src
 # Dependency layer: manifests and stub sources first, so code changes don't rebuild every crate.
 COPY Cargo.toml Cargo.lock ./
@@ -21,7 +23,7 @@ RUN touch src/main.rs src/lib.rs core/src/lib.rs commands/src/lib.rs \
  && cargo build --release --locked --bin iam-alarm
 
 # Distroless: CA certificates and glibc, no shell, no package manager; runs as the non-root user 65532.
-FROM gcr.io/distroless/cc-debian12:nonroot
+FROM gcr.io/distroless/cc-debian12:nonroot@sha256:9dac0a79194e45a7da0158a9c6da57b217585af0786db3845d1f0ec1a0dd182f
 COPY --from=build /src/target/release/iam-alarm /usr/local/bin/iam-alarm
 USER 65532:65532
 # /healthz for the HEALTHCHECK; the bot writes nothing to disk, so a read-only root file system works.

@@ -110,25 +110,43 @@ async fn event_pattern_file_matches_exactly_the_watched_iam_calls_in_moto() {
     }
 }
 
-/// The IAM actions in `deploy/bot-policy.json` (the template Terraform fills in).
-fn policy_actions() -> BTreeSet<String> {
-    let text = read("deploy/bot-policy.json")
-        .replace("${queue_arn}", "q")
-        .replace("${dlq_arn}", "d");
-    let policy: Value = serde_json::from_str(&text).unwrap();
+/// The statements of a policy template in `deploy/`, as (actions lower-cased, resources as written).
+fn policy_statements(file: &str) -> Vec<(BTreeSet<String>, Vec<String>)> {
+    let policy: Value = serde_json::from_str(&read(file)).unwrap();
+    let as_list = |v: &Value| match v {
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().unwrap().to_owned())
+            .collect(),
+        other => vec![other.as_str().unwrap().to_owned()],
+    };
     policy["Statement"]
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|s| {
-            s["Action"]
-                .as_array()
-                .unwrap()
+        .map(|s| {
+            // The SDK's snake_case loses acronyms (ListMFADevices → list_mfa_devices): compare without case.
+            let actions = as_list(&s["Action"])
                 .iter()
-                .map(|a| a.as_str().unwrap().to_ascii_lowercase())
+                .map(|a| a.to_ascii_lowercase())
+                .collect();
+            (actions, as_list(&s["Resource"]))
         })
-        // The SDK's snake_case loses acronyms (ListMFADevices → list_mfa_devices): compare without case.
         .collect()
+}
+
+fn policy_actions(file: &str) -> BTreeSet<String> {
+    policy_statements(file)
+        .into_iter()
+        .flat_map(|(a, _)| a)
+        .collect()
+}
+
+/// Whether any statement of `file` grants `action` on `resource`.
+fn grants(file: &str, action: &str, resource: &str) -> bool {
+    policy_statements(file).iter().any(|(actions, resources)| {
+        actions.contains(action) && resources.iter().any(|r| r == resource)
+    })
 }
 
 /// Every AWS SDK call in `src/aws/<service>.rs`, as an IAM action: `client.receive_message()` in `sqs.rs` is
@@ -175,25 +193,55 @@ fn code_actions() -> BTreeSet<String> {
 }
 
 #[test]
-fn bot_policy_grants_exactly_the_calls_the_code_makes() {
+fn the_two_policies_grant_exactly_the_calls_the_code_makes() {
     let code = code_actions();
     assert!(
         code.contains("sqs:receivemessage"),
         "the scan found the SDK calls: {code:?}"
     );
-    assert_eq!(
-        policy_actions(),
-        code,
-        "policy (left) and code (right) disagree"
+    let (bot, operator) = ("deploy/bot-policy.json", "deploy/operator-policy.json");
+    let both: BTreeSet<String> = policy_actions(bot)
+        .union(&policy_actions(operator))
+        .cloned()
+        .collect();
+    assert_eq!(both, code, "policies (left) and code (right) disagree");
+    // The operator only walks the dead-letter queue and replays; the bot never does either.
+    assert!(policy_actions(operator)
+        .iter()
+        .all(|a| a.starts_with("sqs:")));
+    assert!(
+        !grants(bot, "sqs:receivemessage", "${dlq_arn}"),
+        "the bot does not read the DLQ"
     );
+    assert!(
+        !grants(bot, "sqs:sendmessage", "${queue_arn}"),
+        "the bot does not send to its queue"
+    );
+    for (action, resource) in [
+        ("sqs:receivemessage", "${queue_arn}"),
+        ("sqs:deletemessage", "${queue_arn}"),
+        ("sqs:sendmessage", "${dlq_arn}"),
+    ] {
+        assert!(grants(bot, action, resource), "bot: {action} on {resource}");
+    }
+    for (action, resource) in [
+        ("sqs:receivemessage", "${dlq_arn}"),
+        ("sqs:deletemessage", "${dlq_arn}"),
+        ("sqs:sendmessage", "${queue_arn}"),
+    ] {
+        assert!(
+            grants(operator, action, resource),
+            "operator: {action} on {resource}"
+        );
+    }
     // Terraform reads the same template, so the deployed policy is this one (plus the KMS use SSE implies).
     let module = read("deploy/terraform/modules/iam-alarm/main.tf");
-    assert!(module.contains("bot-policy.json"));
+    assert!(module.contains("bot-policy.json") && module.contains("operator-policy.json"));
     assert!(module.contains("event-pattern.json"));
 }
 
 #[test]
-fn dockerfile_is_pinned_minimal_and_non_root() {
+fn dockerfile_is_pinned_by_digest_minimal_and_non_root() {
     let dockerfile = read("Dockerfile");
     let lines: Vec<&str> = dockerfile
         .lines()
@@ -208,10 +256,15 @@ fn dockerfile_is_pinned_minimal_and_non_root() {
     assert_eq!(froms.len(), 2, "a build stage and a final stage");
     for from in &froms {
         let image = from.split_whitespace().nth(1).unwrap();
-        let tag = image.rsplit_once(':').map(|t| t.1).unwrap_or("");
+        let (named, digest) = image.split_once("@sha256:").unwrap_or((image, ""));
+        assert!(
+            digest.len() == 64 && digest.chars().all(|c| c.is_ascii_hexdigit()),
+            "{image} is not pinned by digest"
+        );
+        let tag = named.rsplit_once(':').map(|t| t.1).unwrap_or("");
         assert!(
             !tag.is_empty() && tag != "latest",
-            "{image} is not pinned by tag"
+            "{image} names no version tag beside its digest"
         );
     }
     assert!(

@@ -329,7 +329,7 @@ async fn refused_alert_is_dead_lettered_listed_and_replayed() {
     app.discord.set_persistent_fault(None);
     let (code, out) = dlq_command(&app, &["replay"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("replayed 1 alert"), "{out}");
+    assert!(out.contains("replayed 1 message"), "{out}");
     one_message_and_empty_queue(&app).await;
     app.wait_for_depth(&app.dlq_url, 0, 0, LIMIT).await;
 }

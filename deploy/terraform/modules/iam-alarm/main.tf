@@ -38,11 +38,16 @@ resource "aws_kms_key" "this" {
         Resource  = "*"
       },
       {
+        # Only on behalf of this account's own rules (confused deputy).
         Sid       = "EventBridgePublishesToTopic"
         Effect    = "Allow"
         Principal = { Service = "events.amazonaws.com" }
         Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
         Resource  = "*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = local.account }
+          ArnLike      = { "aws:SourceArn" = "arn:${local.partition}:events:*:${local.account}:rule/*" }
+        }
       },
       {
         Sid       = "SnsDeliversToQueue"
@@ -50,6 +55,23 @@ resource "aws_kms_key" "this" {
         Principal = { Service = "sns.amazonaws.com" }
         Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
         Resource  = "*"
+        Condition = {
+          StringEquals = { "aws:SourceAccount" = local.account }
+          ArnLike      = { "aws:SourceArn" = "arn:${local.partition}:sns:*:${local.account}:*" }
+        }
+      },
+      {
+        # The ECS option's log group is encrypted with this key.
+        Sid       = "CloudWatchLogsEncryptsLogGroups"
+        Effect    = "Allow"
+        Principal = { Service = "logs.${data.aws_region.current.name}.amazonaws.com" }
+        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+        Resource  = "*"
+        Condition = {
+          ArnLike = {
+            "kms:EncryptionContext:aws:logs:arn" = "arn:${local.partition}:logs:${data.aws_region.current.name}:${local.account}:log-group:*"
+          }
+        }
       },
       {
         Sid       = "CloudTrailEncryptsLogs"
@@ -226,7 +248,10 @@ resource "aws_sns_topic_policy" "alarm" {
       Principal = { Service = "events.amazonaws.com" }
       Action    = "sns:Publish"
       Resource  = aws_sns_topic.alarm.arn
-      Condition = { ArnEquals = { "aws:SourceArn" = aws_cloudwatch_event_rule.iam_user_change.arn } }
+      Condition = {
+        ArnEquals    = { "aws:SourceArn" = aws_cloudwatch_event_rule.iam_user_change.arn }
+        StringEquals = { "aws:SourceAccount" = local.account }
+      }
     }]
   })
 }
@@ -277,7 +302,10 @@ resource "aws_sqs_queue_policy" "alerts" {
       Principal = { Service = "sns.amazonaws.com" }
       Action    = "sqs:SendMessage"
       Resource  = aws_sqs_queue.alerts.arn
-      Condition = { ArnEquals = { "aws:SourceArn" = aws_sns_topic.alarm.arn } }
+      Condition = {
+        ArnEquals    = { "aws:SourceArn" = aws_sns_topic.alarm.arn }
+        StringEquals = { "aws:SourceAccount" = local.account }
+      }
     }]
   })
 }
@@ -290,12 +318,13 @@ resource "aws_sns_topic_subscription" "queue" {
 }
 
 # ---------------------------------------------------------------------------------------------------------------
-# The bot's policy: exactly the calls it makes (deploy/bot-policy.json, which a Rust test compares with the code),
-# plus the key use that SQS encryption implies. Attach it to an ECS task role, an EC2 instance role or a user.
+# Two policies, each exactly the calls it is for (a Rust test compares them with the code), plus the key use that
+# SQS encryption implies: the running bot's (deploy/bot-policy.json; attach it to an ECS task role, an EC2 instance
+# role or a user), and the operator's for `iam-alarm dlq list` / `dlq replay` (deploy/operator-policy.json).
 
 resource "aws_iam_policy" "bot" {
   name        = "${var.name_prefix}-bot"
-  description = "iam-alarm bot: consume its queue, dead-letter and replay; the reads behind its buttons and commands"
+  description = "iam-alarm bot: consume its queue, dead-letter the malformed; the reads behind its buttons and commands"
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = concat(
@@ -308,6 +337,26 @@ resource "aws_iam_policy" "bot" {
         trail_arn = local.trail_arn
         rule_arn  = aws_cloudwatch_event_rule.iam_user_change.arn
         topic_arn = aws_sns_topic.alarm.arn
+      })).Statement : { for k, v in st : k => v if k != "Comment" }],
+      [{
+        Sid      = "UseQueueEncryptionKey"
+        Effect   = "Allow"
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+        Resource = local.kms_key_arn
+      }]
+    )
+  })
+}
+
+resource "aws_iam_policy" "operator" {
+  name        = "${var.name_prefix}-operator"
+  description = "iam-alarm operator: list the dead-letter queue and replay it to the alert queue"
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = concat(
+      [for st in jsondecode(templatefile("${path.module}/../../../operator-policy.json", {
+        queue_arn = aws_sqs_queue.alerts.arn
+        dlq_arn   = aws_sqs_queue.dlq.arn
       })).Statement : { for k, v in st : k => v if k != "Comment" }],
       [{
         Sid      = "UseQueueEncryptionKey"

@@ -18,13 +18,18 @@ output "policy_arn" {
   value       = aws_iam_policy.bot.arn
 }
 
+output "operator_policy_arn" {
+  description = "The operator's policy for `iam-alarm dlq list` / `dlq replay`: attach it to whoever runs them."
+  value       = aws_iam_policy.operator.arn
+}
+
 output "trail_name" {
   description = "The trail feeding the rule."
   value       = local.trail_name
 }
 
 output "bot_environment" {
-  description = "Environment for the bot (add DISCORD_TOKEN and ALERT_CHANNEL_ID)."
+  description = "Environment for the bot (add DISCORD_TOKEN, ALERT_CHANNEL_ID and DISCORD_GUILD_ID)."
   value = {
     SQS_QUEUE_URL  = aws_sqs_queue.alerts.id
     AWS_REGION     = data.aws_region.current.name
