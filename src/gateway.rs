@@ -129,20 +129,36 @@ async fn on_event(
             iam_alarm_commands::on_component(ctx.serenity_context, ctx.user_data, press).await
         {
             tracing::error!(custom_id = %press.data.custom_id, error = %e, "button handler failed");
-            let _ = press
-                .create_followup(
-                    ctx.serenity_context,
-                    serenity::CreateInteractionResponseFollowup::new()
-                        .allowed_mentions(serenity::CreateAllowedMentions::new())
-                        .content(
-                            "Something went wrong on our side; the details are in the bot's log.",
-                        )
-                        .ephemeral(true),
-                )
-                .await;
+            tell_something_went_wrong(ctx.serenity_context, press).await;
         }
     }
     Ok(())
+}
+
+/// Tell the presser privately that the button failed: as the interaction's response when the handler never
+/// answered (a refused update, say), else as a follow-up to the answer it gave.
+async fn tell_something_went_wrong(
+    ctx: &serenity::Context,
+    press: &serenity::ComponentInteraction,
+) {
+    const TEXT: &str = "Something went wrong on our side; the details are in the bot's log.";
+    let none = serenity::CreateAllowedMentions::new;
+    let response = serenity::CreateInteractionResponse::Message(
+        serenity::CreateInteractionResponseMessage::new()
+            .content(TEXT)
+            .ephemeral(true)
+            .allowed_mentions(none()),
+    );
+    if press.create_response(ctx, response).await.is_ok() {
+        return;
+    }
+    let followup = serenity::CreateInteractionResponseFollowup::new()
+        .content(TEXT)
+        .ephemeral(true)
+        .allowed_mentions(none());
+    if let Err(e) = press.create_followup(ctx, followup).await {
+        warn!(error = %e, "cannot tell the presser that the button failed");
+    }
 }
 
 fn track_connection(event: &serenity::FullEvent, metrics: &Metrics) {

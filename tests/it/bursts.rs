@@ -128,45 +128,84 @@ async fn a_digest_can_be_acknowledged() {
     send_all(&app, &bodies).await;
     app.start_bot_ready().await;
     app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
-    let digest = app
-        .discord
-        .messages()
-        .into_iter()
-        .find(|m| {
-            m.body["content"]
-                .as_str()
-                .unwrap_or("")
-                .contains("in a burst")
-        })
-        .expect("a digest message");
+    let digest = digests(&app).remove(0);
     let ack = digest.body["components"][0]["components"][0]["custom_id"]
         .as_str()
         .unwrap()
         .to_owned();
     assert!(ack.starts_with("ack:digest-"), "{ack}");
-    let member = json!({
-        "user": {"id": "500000000000000001", "username": "alice", "discriminator": "0", "global_name": null, "avatar": null},
-        "roles": [], "permissions": "32", "joined_at": "2024-01-01T00:00:00.000000+00:00",
-        "deaf": false, "mute": false, "flags": 0, "pending": false
-    });
-    let mut i = json!({
-        "type": 3, "version": 1, "guild_id": crate::helpers::GUILD_ID.to_string(),
-        "channel_id": crate::helpers::CHANNEL_ID.to_string(), "member": member, "app_permissions": "0",
-        "locale": "en-US", "entitlements": [], "attachment_size_limit": 10485760,
-        "authorizing_integration_owners": {}, "context": 0,
-        "data": {"custom_id": ack, "component_type": 2}
-    });
-    i["message"] = crate::fake_discord::message_json(&digest);
-    let id = app.discord.dispatch_interaction(i, Some(digest.id.clone()));
-    app.discord
-        .wait_until_or_log(
-            "the acknowledgement",
-            LIMIT,
-            |d| !d.replies(&id).is_empty(),
-            || app.bot_log(),
-        )
-        .await;
-    let r = &app.discord.replies(&id)[0];
-    assert_eq!(r.callback_type(), Some(7));
+    let r = acknowledge(&app, &digest).await;
+    assert_eq!(r.callback_type(), Some(7), "{}", r.text());
     assert!(r.text().contains("Acknowledged"), "{}", r.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_digest_of_the_longest_user_names_can_be_acknowledged() {
+    let mut app = spawn_app().await;
+    // IAM user names run to 64 characters: digests fill up to Discord's 6,000.
+    let long = |n: usize| {
+        let (user, body) = burst_event(n);
+        let longer = format!("{user}-{}", "x".repeat(64 - user.len() - 1));
+        (longer.clone(), body.replace(&user, &longer))
+    };
+    let (_, bodies): (Vec<String>, Vec<String>) = (0..150).map(long).unzip();
+    send_all(&app, &bodies).await;
+    app.start_bot_ready().await;
+    app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
+    let fullest = digests(&app)
+        .into_iter()
+        .max_by_key(|d| d.body["embeds"].to_string().len())
+        .unwrap();
+    let size: usize = fullest.body["embeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let len = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+            let fields: usize = e["fields"].as_array().map_or(0, |f| {
+                f.iter().map(|f| len(&f["name"]) + len(&f["value"])).sum()
+            });
+            len(&e["title"]) + len(&e["description"]) + len(&e["footer"]["text"]) + fields
+        })
+        .sum();
+    assert!(size > 5_000, "the digest is nearly full: {size}");
+    let r = acknowledge(&app, &fullest).await;
+    assert_eq!(r.callback_type(), Some(7), "{}", r.text());
+}
+
+/// The digest messages in the channel.
+fn digests(app: &TestApp) -> Vec<crate::fake_discord::Posted> {
+    app.discord
+        .messages()
+        .into_iter()
+        .filter(|m| {
+            m.body["content"]
+                .as_str()
+                .unwrap_or("")
+                .contains("in a burst")
+        })
+        .collect()
+}
+
+/// Press a message's Acknowledge button as a member with Manage Server; the first reply.
+async fn acknowledge(
+    app: &TestApp,
+    message: &crate::fake_discord::Posted,
+) -> crate::fake_discord::Reply {
+    let ack = message.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let member = crate::interactions::member(
+        crate::interactions::ALICE,
+        &[],
+        crate::interactions::MANAGE_GUILD,
+    );
+    let mut i = crate::interactions::base(3, member);
+    i["data"] = json!({"custom_id": ack, "component_type": 2});
+    i["message"] = crate::fake_discord::message_json(message);
+    let id = app
+        .discord
+        .dispatch_interaction(i, Some(message.id.clone()));
+    crate::interactions::replies(app, &id, 1).await.remove(0)
 }

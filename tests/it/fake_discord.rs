@@ -548,6 +548,16 @@ async fn interaction_callback(
         .interactions
         .get(&id)
         .and_then(|i| i.2.clone());
+    // Discord takes one response per interaction, within its limits.
+    let answered = fake.replies(&id).iter().any(|r| r.kind == "callback");
+    if answered {
+        let body = json!({"message": "Interaction has already been acknowledged.", "code": 40060});
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    }
+    if let Some(violation) = limit_violation(&body["data"]) {
+        let body = json!({"message": format!("Invalid Form Body: {violation}"), "code": 50035});
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    }
     // UPDATE_MESSAGE edits the message the button sits on, as Discord would.
     if body["type"] == 7 {
         if let Some(mid) = message_id {
