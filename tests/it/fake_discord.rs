@@ -530,7 +530,7 @@ async fn edit_original(
 async fn get_original(Path((_id, _token)): Path<(u64, String)>) -> Response {
     let p = Posted {
         id: "1".into(),
-        channel_id: 0,
+        channel_id: 1,
         body: json!({"content": ""}),
     };
     Json(message_json(&p)).into_response()
@@ -599,9 +599,10 @@ fn record_reply(fake: &FakeDiscord, token: &str, kind: &'static str, body: Value
         });
     }
     fake.touch();
+    // Discord answers with the message; its ids are never zero (serenity refuses a zero id).
     let p = Posted {
         id: "1".into(),
-        channel_id: 0,
+        channel_id: 1,
         body,
     };
     Json(message_json(&p)).into_response()

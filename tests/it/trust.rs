@@ -188,7 +188,7 @@ async fn a_reply_that_echoes_input_pings_nobody() {
         member(ALICE, &[], MANAGE_GUILD),
     );
     let r = replies(&app, &i, 2).await;
-    let echo = r.last().unwrap();
+    let echo = &r[1];
     assert!(echo.text().contains("@everyone"), "{}", echo.text());
     let mentions = &echo.message()["allowed_mentions"];
     for list in ["parse", "roles", "users"] {
@@ -196,4 +196,9 @@ async fn a_reply_that_echoes_input_pings_nobody() {
         assert!(empty || mentions[list].is_null(), "{}", echo.text());
     }
     assert!(mentions.is_object(), "{}", echo.text());
+    assert!(
+        !app.bot_log().contains("command failed"),
+        "{}",
+        app.bot_log()
+    );
 }
