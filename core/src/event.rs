@@ -6,11 +6,12 @@
 use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use std::fmt;
 
-use crate::envelope::{self, MalformedBody, Source};
+use crate::envelope::{self, MalformedBody};
 use crate::fingerprint;
-use crate::record::{Record, UserIdentity};
+use crate::record::Record;
 use crate::text::concat;
 use crate::watch::Action;
+use serde_json::Value;
 
 /// One CloudTrail record, resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,19 +55,15 @@ impl EventKey {
             .then(|| EventKey(s.to_owned()))
     }
 
-    /// The `eventID`, or `h-` and the record's fingerprint. A record with neither can't be told apart from
-    /// others, so it is malformed (never a shared key that would make later records look like duplicates).
-    fn for_record(record: &Record<'_>, source: Source<'_>) -> Result<EventKey, MalformedBody> {
-        if let Some(key) = record.event_id.get().and_then(EventKey::from_posted) {
-            return Ok(key);
-        }
-        let print = match source {
-            Source::Record(text) => fingerprint::of_json(text),
-            Source::Detail(text) => fingerprint::of_detail(text),
-        };
-        print
-            .map(|p| EventKey(format!("h-{}", hex(&p))))
-            .ok_or(MalformedBody::Unkeyable)
+    /// The `eventID`, or `h-` and the record's fingerprint (SNS and SQS deliver at least once; a record
+    /// without an id still needs a stable key for de-duplication).
+    fn for_record(record: &Record<'_>) -> EventKey {
+        record
+            .text("/eventID")
+            .and_then(EventKey::from_posted)
+            .unwrap_or_else(|| {
+                EventKey(format!("h-{}", hex(&fingerprint::of_value(record.value()))))
+            })
     }
 }
 
@@ -222,43 +219,43 @@ impl Event {
     /// Resolve a record given as JSON text: infallible for any JSON object, since every field may be absent or
     /// of the wrong type.
     pub fn from_json(text: &str) -> Result<Event, MalformedBody> {
-        envelope::read_record(text, Event::from_record)
-            .ok_or_else(|| envelope::not_an_envelope(text, MalformedBody::NotJson))?
+        let value =
+            serde_json::from_str(text).map_err(|e| MalformedBody::NotJson(e.to_string()))?;
+        let record = Value::Object(envelope::as_object(value)?);
+        Ok(Event::from_record(
+            &Record::new(&record).expect("an object"),
+        ))
     }
 
-    /// Resolve a record read from `source`; malformed only when it has no `eventID` and no fingerprint.
-    pub fn from_record(record: &Record<'_>, source: Source<'_>) -> Result<Event, MalformedBody> {
-        let event_name = record.event_name.get().unwrap_or("").to_owned();
-        let event_source = record.event_source.get().unwrap_or("").to_owned();
+    /// Resolve a record: infallible, since every field may be absent or of the wrong type.
+    pub fn from_record(record: &Record<'_>) -> Event {
+        let owned = |pointer: &str| record.text(pointer).map(str::to_owned);
+        let event_name = owned("/eventName").unwrap_or_default();
+        let event_source = owned("/eventSource").unwrap_or_default();
         let action = Action::of_record(&event_source, &event_name);
-        let actor = resolve_actor(&record.user_identity);
+        let actor = resolve_actor(record);
         let target = resolve_target(record, &actor, action);
-        Ok(Event {
-            key: EventKey::for_record(record, source)?,
-            event_id: record.event_id.get().map(str::to_owned),
-            time: record.event_time.get().and_then(parse_time),
-            invalid_time: record
-                .event_time
-                .get()
+        let event_time = record.text("/eventTime");
+        Event {
+            key: EventKey::for_record(record),
+            event_id: owned("/eventID"),
+            time: event_time.and_then(parse_time),
+            invalid_time: event_time
                 .filter(|t| parse_time(t).is_none())
                 .map(str::to_owned),
             outcome: resolve_outcome(record),
-            origin: record.source_ip_address.get().and_then(Origin::parse),
-            user_agent: record.user_agent.get().and_then(UserAgent::parse),
+            origin: record.text("/sourceIPAddress").and_then(Origin::parse),
+            user_agent: record.text("/userAgent").and_then(UserAgent::parse),
             mfa: resolve_mfa(record),
-            account: record
-                .recipient_account_id
-                .get()
-                .or_else(|| record.user_identity.account_id.get())
-                .map(str::to_owned),
-            region: record.aws_region.get().map(str::to_owned),
+            account: owned("/recipientAccountId").or_else(|| owned("/userIdentity/accountId")),
+            region: owned("/awsRegion"),
             details: resolve_details(record, action),
             event_name,
             event_source,
             action,
             actor,
             target,
-        })
+        }
     }
 }
 
@@ -278,21 +275,24 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     (1970..=9999).contains(&parsed.year()).then_some(parsed)
 }
 
-fn resolve_actor(identity: &UserIdentity<'_>) -> Actor {
-    let owned = |t: &crate::record::Text<'_>| t.get().map(str::to_owned);
-    let kind = IdentityKind::parse(identity.kind.get());
-    let arn = owned(&identity.arn);
-    let principal = owned(&identity.principal_id);
-    let issuer = owned(&identity.session_context.session_issuer.user_name);
-    let user_name = owned(&identity.user_name);
+fn resolve_actor(record: &Record<'_>) -> Actor {
+    let owned = |field: &str| {
+        let pointer = format!("/userIdentity/{field}");
+        record.text(&pointer).map(str::to_owned)
+    };
+    let kind = IdentityKind::parse(record.text("/userIdentity/type"));
+    let arn = owned("arn");
+    let principal = owned("principalId");
+    let issuer = owned("sessionContext/sessionIssuer/userName");
+    let user_name = owned("userName");
     let mut actor = Actor {
         kind: kind.clone(),
         name: String::new(),
         via: None,
         arn: arn.clone(),
-        account_id: owned(&identity.account_id),
-        access_key_id: owned(&identity.access_key_id),
-        invoked_by: owned(&identity.invoked_by),
+        account_id: owned("accountId"),
+        access_key_id: owned("accessKeyId"),
+        invoked_by: owned("invokedBy"),
         lookup_name: None,
     };
     let arn_resource = arn.as_deref().and_then(arn_resource);
@@ -371,12 +371,12 @@ fn resolve_actor(identity: &UserIdentity<'_>) -> Actor {
         }
         IdentityKind::WebIdentityUser => {
             actor.name = user_name.clone().unwrap_or_default();
-            actor.via = owned(&identity.identity_provider);
+            actor.via = owned("identityProvider");
         }
         IdentityKind::IdentityCenterUser => {
             actor.name = user_name
                 .clone()
-                .or_else(|| owned(&identity.on_behalf_of.user_id))
+                .or_else(|| owned("onBehalfOf/userId"))
                 .unwrap_or_default();
         }
         IdentityKind::IdentityCenter | IdentityKind::Other(_) | IdentityKind::Missing => {}
@@ -416,14 +416,15 @@ pub fn permission_set(role: &str) -> Option<String> {
 }
 
 fn resolve_target(record: &Record<'_>, actor: &Actor, action: Option<Action>) -> Option<Target> {
-    let response = &record.response_elements;
-    let requested = record.request_parameters.user_name.get();
+    let requested = record.text("/requestParameters/userName");
     let named = requested
-        .or_else(|| response.user.user_name.get())
-        .or_else(|| response.access_key.user_name.get())
-        .or_else(|| response.login_profile.user_name.get());
-    let arn = response.user.arn.get().map(str::to_owned);
-    let user_id = response.user.user_id.get().map(str::to_owned);
+        .or_else(|| record.text("/responseElements/user/userName"))
+        .or_else(|| record.text("/responseElements/accessKey/userName"))
+        .or_else(|| record.text("/responseElements/loginProfile/userName"));
+    let arn = record.text("/responseElements/user/arn").map(str::to_owned);
+    let user_id = record
+        .text("/responseElements/user/userId")
+        .map(str::to_owned);
     if let Some(name) = named {
         // Named only in the response, and that is the caller: a self-service call.
         let is_caller =
@@ -456,15 +457,15 @@ fn resolve_target(record: &Record<'_>, actor: &Actor, action: Option<Action>) ->
 }
 
 fn resolve_outcome(record: &Record<'_>) -> Outcome {
-    let message = || record.error_message.get().map(str::to_owned);
-    if let Some(code) = record.error_code.get() {
+    let message = || record.text("/errorMessage").map(str::to_owned);
+    if let Some(code) = record.text("/errorCode") {
         return Outcome::Failure {
             code: code.to_owned(),
             message: message(),
         };
     }
     // Console sign-in reports failure in the response instead of an errorCode.
-    if record.response_elements.console_login.get() == Some("Failure") {
+    if record.text("/responseElements/ConsoleLogin") == Some("Failure") {
         return Outcome::Failure {
             code: "Failure".to_owned(),
             message: message(),
@@ -475,12 +476,8 @@ fn resolve_outcome(record: &Record<'_>) -> Outcome {
 
 fn resolve_mfa(record: &Record<'_>) -> Option<bool> {
     let attr = record
-        .user_identity
-        .session_context
-        .attributes
-        .mfa_authenticated
-        .get()
-        .or_else(|| record.additional_event_data.mfa_used.get())?;
+        .text("/userIdentity/sessionContext/attributes/mfaAuthenticated")
+        .or_else(|| record.text("/additionalEventData/MFAUsed"))?;
     match attr.to_ascii_lowercase().as_str() {
         "true" | "yes" => Some(true),
         "false" | "no" => Some(false),
@@ -489,11 +486,9 @@ fn resolve_mfa(record: &Record<'_>) -> Option<bool> {
 }
 
 fn resolve_details(record: &Record<'_>, action: Option<Action>) -> Vec<Detail> {
-    let request = &record.request_parameters;
-    let response = &record.response_elements;
     let mut out = Vec::new();
-    let mut add = |label: &'static str, value: &crate::record::Text<'_>, code: bool| {
-        if let Some(v) = value.get() {
+    let mut add = |label: &'static str, pointer: &str, code: bool| {
+        if let Some(v) = record.text(pointer) {
             out.push(Detail {
                 label,
                 value: v.to_owned(),
@@ -503,28 +498,30 @@ fn resolve_details(record: &Record<'_>, action: Option<Action>) -> Vec<Detail> {
     };
     match action {
         Some(Action::AttachUserPolicy | Action::DetachUserPolicy) => {
-            add("Policy", &request.policy_arn, true)
+            add("Policy", "/requestParameters/policyArn", true)
         }
         Some(Action::PutUserPolicy | Action::DeleteUserPolicy) => {
-            add("Inline policy", &request.policy_name, true)
+            add("Inline policy", "/requestParameters/policyName", true)
         }
         Some(Action::AddUserToGroup | Action::RemoveUserFromGroup) => {
-            add("Group", &request.group_name, true)
+            add("Group", "/requestParameters/groupName", true)
         }
-        Some(Action::CreateAccessKey) => {
-            add("New access key", &response.access_key.access_key_id, true)
-        }
+        Some(Action::CreateAccessKey) => add(
+            "New access key",
+            "/responseElements/accessKey/accessKeyId",
+            true,
+        ),
         Some(Action::DeleteAccessKey | Action::UpdateAccessKey) => {
-            add("Access key", &request.access_key_id, true);
-            add("New status", &request.status, false);
+            add("Access key", "/requestParameters/accessKeyId", true);
+            add("New status", "/requestParameters/status", false);
         }
         Some(Action::CreateUser) => {
-            add("User ARN", &response.user.arn, true);
-            add("Path", &request.path, true);
+            add("User ARN", "/responseElements/user/arn", true);
+            add("Path", "/requestParameters/path", true);
         }
         _ => {}
     }
-    if let Some(reset) = request.password_reset_required.0 {
+    if let Some(reset) = record.flag("/requestParameters/passwordResetRequired") {
         out.push(Detail {
             label: "Password reset required",
             value: if reset { "yes" } else { "no" }.to_owned(),

@@ -9,9 +9,7 @@ pub mod digest;
 pub mod envelope;
 pub mod event;
 pub mod fingerprint;
-pub mod flat_json;
 pub mod message;
-mod message_json;
 pub mod metrics;
 pub mod record;
 pub mod render;
@@ -47,10 +45,11 @@ pub enum NotAlert {
 
 /// From a queue body to the event to alert on, or the reason there is none.
 pub fn classify(body: &str, watched: &WatchedEvents) -> Result<Event, Rejection> {
-    match envelope::unwrap_body(body, Event::from_record)? {
+    match envelope::unwrap_body(body)? {
         Unwrapped::NotAlert(reason) => Err(Rejection::NotAlert(reason.into())),
-        Unwrapped::Record { value: event, .. } => {
-            let event = event?;
+        Unwrapped::Record { record, .. } => {
+            let record = record::Record::new(&record).expect("a record is an object");
+            let event = Event::from_record(&record);
             match event.action {
                 Some(action) if watched.contains(action) => Ok(event),
                 _ => Err(Rejection::NotAlert(NotAlert::NotWatched {

@@ -194,11 +194,6 @@ fn every_record_parses_and_in_scope_ones_resolve_as_stated() {
                 let message = render_message(&event, &RenderOptions::default());
                 assert_eq!(message.limit_violations(), Vec::<String>::new(), "{file}");
                 let json = serde_json::to_string(&message).unwrap();
-                assert_eq!(
-                    message.to_json(),
-                    json.as_bytes(),
-                    "{file}: the body we post"
-                );
                 assert!(
                     !json.contains("null") && !json.contains("None"),
                     "{file}: {json}"
@@ -297,10 +292,8 @@ fn own_fixtures_resolve_as_stated() {
             destination: iam_alarm_core::render::Destination::Webhook,
             ..RenderOptions::default()
         };
-        for message in [m, render_message(&event, &webhook)] {
-            let serde = serde_json::to_vec(&message).unwrap();
-            assert_eq!(message.to_json(), serde, "{file}: the body we post");
-        }
+        let w = render_message(&event, &webhook);
+        assert!(w.limit_violations().is_empty(), "{file}");
     }
     let root = classify(
         &crate::support::own_fixture("records/CreateUser-Root-no-eventID.json"),

@@ -43,7 +43,7 @@ fn same_event_in_every_envelope_renders_the_same_alert() {
     ];
     let reference = rendered(&record);
     for (what, body, wrapping) in bodies {
-        match unwrap_body(&body, |_, _| ()) {
+        match unwrap_body(&body) {
             Ok(Unwrapped::Record { via, .. }) => assert_eq!(via, wrapping, "{what}"),
             other => panic!("{what}: {other:?}"),
         }
