@@ -34,8 +34,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// (a) classify + render, per message, over every record we have (the corpus when present, and our own).
 fn parse_and_render() {
     let mut bodies: Vec<String> = Vec::new();
-    if let Some(dir) = support::corpus_dir("bench (a) corpus") {
-        bodies.extend(support::corpus_records(&dir).into_iter().map(|r| r.1));
+    let corpus = support::corpus_path();
+    if corpus.is_dir() {
+        bodies.extend(support::corpus_records(&corpus).into_iter().map(|r| r.1));
     }
     let own = support::repo_root().join("tests/fixtures/records");
     for e in std::fs::read_dir(own).unwrap() {

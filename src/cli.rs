@@ -1,4 +1,4 @@
-//! The command line (DESIGN §7).
+//! The command line: `run` (the default), `render`, `healthcheck`, `dlq list|replay`.
 
 use std::path::PathBuf;
 

@@ -1,4 +1,5 @@
-//! Typed configuration from the environment (DESIGN §7), validated at start-up. Errors name the variable.
+//! Typed configuration from the environment (the README's configuration table), validated at start-up. Errors
+//! name the variable.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

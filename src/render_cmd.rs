@@ -8,7 +8,7 @@ use iam_alarm_core::{classify, Rejection, WatchedEvents};
 
 use crate::config::AlertConfig;
 
-/// Exit codes of `render` (DESIGN §7).
+/// Exit codes of `render`: 0 an alert, 1 valid but not an alert, 2 malformed or unreadable input.
 const ALERT: u8 = 0;
 const NOT_AN_ALERT: u8 = 1;
 const MALFORMED: u8 = 2;

@@ -1,5 +1,6 @@
 //! The `custom_id`s of the alert's buttons. They carry what their handlers need, so a button keeps working
-//! after a restart: the handler reads the id, not an in-memory collector (DESIGN §4).
+//! after a restart: the handler reads the id, not an in-memory collector (see docs/architecture.md, "State kept
+//! in Discord messages").
 
 use sha2::{Digest, Sha256};
 

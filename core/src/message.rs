@@ -1,4 +1,4 @@
-//! The Discord create-message payload (`POST /channels/{id}/messages`) and Discord's size limits (DESIGN §4).
+//! The Discord create-message payload (`POST /channels/{id}/messages`), and Discord's size limits.
 //!
 //! Own types rather than serenity's builders: the payload is what the core produces, `iam-alarm render`
 //! prints, and the delivery code posts verbatim, so it must be plain data that serialises exactly.

@@ -1,4 +1,4 @@
-//! Every queue-body shape of DESIGN §3, and garbage: the same event in every envelope renders the same alert;
+//! Every queue-body shape (SNS envelope, EventBridge event, bare record, SNS confirmations), and garbage: the same event in every envelope renders the same alert;
 //! garbage is a typed error, never a panic.
 
 use iam_alarm_core::envelope::{unwrap_body, MalformedBody, Unwrapped, Wrapping};

@@ -14,21 +14,23 @@ pub fn own_fixture(relative: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The published corpus (`IAM_ALARM_CORPUS`, default `../shared/fixtures/cloudtrail/real`), or `None` with a
-/// plain message when it is not there (a user's own clone); `.ci/run` makes sure it is there in CI.
-pub fn corpus_dir(test: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os("IAM_ALARM_CORPUS")
+/// The published corpus (`IAM_ALARM_CORPUS`, default `../shared/fixtures/cloudtrail/real`). Its tests are
+/// marked ignored when it was absent at build time (see `build.rs`), so reaching here without it is a failure.
+pub fn corpus_dir() -> PathBuf {
+    let dir = corpus_path();
+    assert!(
+        dir.is_dir(),
+        "the published CloudTrail corpus is not at {} (set IAM_ALARM_CORPUS)",
+        dir.display()
+    );
+    dir
+}
+
+/// Where the published corpus is expected.
+pub fn corpus_path() -> PathBuf {
+    std::env::var_os("IAM_ALARM_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("../shared/fixtures/cloudtrail/real"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "SKIPPED {test}: the published CloudTrail corpus is not at {} (set IAM_ALARM_CORPUS)",
-            dir.display()
-        );
-        None
-    }
+        .unwrap_or_else(|| repo_root().join("../shared/fixtures/cloudtrail/real"))
 }
 
 /// Every `*.json` record of the corpus, sorted by name.

@@ -1,4 +1,4 @@
-# iam-alarm's AWS side (DESIGN §1): CloudTrail → EventBridge (us-east-1) → SNS → e-mail + SQS (+ DLQ), and the
+# iam-alarm's AWS side (docs/architecture.md): CloudTrail → EventBridge (us-east-1) → SNS → e-mail + SQS (+ DLQ), and the
 # bot's least-privilege policy. IAM is global: its events reach EventBridge only in us-east-1, so this module
 # must be applied with a us-east-1 provider.
 
