@@ -18,6 +18,7 @@ use crate::delivery::{BotRest, Sink, Webhook};
 use crate::gateway::{Gateway, GatewayError};
 use crate::health::{self, Metrics, Thresholds};
 use crate::poller::{Poller, Settings};
+use crate::probe::{Inspected, Probe};
 use crate::shutdown::{self, Shutdown};
 
 /// How long in-flight work may take after a stop signal before the process exits anyway: longer than one
@@ -255,15 +256,16 @@ fn responders(
         metrics: Arc::clone(metrics),
         iam: Arc::new(crate::aws::iam::Iam::new(aws)),
         history: cloudtrail.clone(),
-        probe: Arc::new(crate::probe::Probe {
-            trail_name: r.trail_name.clone(),
-            rule_name: r.rule_name.clone(),
+        probe: Arc::new(Probe::new(
+            aws,
             cloudtrail,
-            events: crate::aws::events::EventBridge::new(aws),
-            sns: crate::aws::sns::Sns::new(aws),
-            queue: queue.clone(),
-            dead_letter: dead_letter.clone(),
-        }),
+            Inspected {
+                trail_name: r.trail_name.clone(),
+                rule_name: r.rule_name.clone(),
+                queue: queue.clone(),
+                dead_letter: dead_letter.clone(),
+            },
+        )),
         guild: poise::serenity_prelude::GuildId::new(bot.guild_id),
         alert_channel: poise::serenity_prelude::ChannelId::new(bot.channel_id),
         responder_role: bot

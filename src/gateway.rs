@@ -1,7 +1,6 @@
 //! The Discord gateway: serenity + poise. Keeps the connection state for `/healthz`, registers the slash
 //! commands on READY, and stops the process (exit 1) when registration fails.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use iam_alarm_commands::{Data, Error};
@@ -63,9 +62,7 @@ impl Gateway {
                     info!(count = commands.len(), %guild, "slash commands registered in the guild");
                     remove_global_commands(ctx).await;
                     // READY itself arrives before the event handler has its data.
-                    data.metrics
-                        .gateway_connected
-                        .store(true, Ordering::Relaxed);
+                    data.metrics.set_gateway_connected(true);
                     on_ready.notify_one();
                     Ok(data)
                 })
@@ -164,14 +161,14 @@ async fn tell_something_went_wrong(
 fn track_connection(event: &serenity::FullEvent, metrics: &Metrics) {
     match event {
         serenity::FullEvent::Ready { .. } | serenity::FullEvent::Resume { .. } => {
-            metrics.gateway_connected.store(true, Ordering::Relaxed);
+            metrics.set_gateway_connected(true);
         }
         serenity::FullEvent::ShardStageUpdate { event } => {
             let up = event.new == serenity::ConnectionStage::Connected;
             if !up {
                 warn!(stage = ?event.new, "gateway not connected");
             }
-            metrics.gateway_connected.store(up, Ordering::Relaxed);
+            metrics.set_gateway_connected(up);
         }
         _ => {}
     }

@@ -1,7 +1,6 @@
 //! Liveness and counters: `GET /healthz` and `GET /metrics` (Prometheus text) on `HEALTH_ADDR`.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -55,13 +54,14 @@ async fn healthz(State(state): State<HealthState>) -> impl IntoResponse {
     let m = &state.metrics;
     let t = state.thresholds;
     let problem = m.problem(t.poller_stale_after, t.delivery_unhealthy_after);
+    let s = m.snapshot();
     let body = serde_json::json!({
         "healthy": problem.is_none(),
         "problem": problem,
-        "gateway_connected": m.gateway_connected.load(Ordering::Relaxed),
-        "poller_heartbeat": m.poller_heartbeat.load(Ordering::Relaxed),
-        "last_alert": m.last_alert.load(Ordering::Relaxed),
-        "delivery_failing_since": m.delivery_failing_since.load(Ordering::Relaxed),
+        "gateway_connected": s.gateway_connected,
+        "poller_heartbeat": s.poller_heartbeat,
+        "last_alert": s.last_alert,
+        "delivery_failing_since": s.delivery_failing_since,
     });
     let status = if problem.is_none() {
         StatusCode::OK
@@ -73,7 +73,10 @@ async fn healthz(State(state): State<HealthState>) -> impl IntoResponse {
 
 async fn metrics_text(State(state): State<HealthState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.prometheus(),
     )
 }

@@ -10,7 +10,6 @@
 //! it waits in the (bounded) backlog and goes out as digests grouped by actor and action that name every
 //! affected user (see `iam_alarm_core::digest` and `crate::backlog`).
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,7 +24,7 @@ use crate::backlog::{Backlog, Pending};
 use crate::config::PollConfig;
 use crate::dedup::Dedup;
 use crate::delivery::{DeliveryError, Sink};
-use crate::health::{now_unix, Metrics};
+use crate::health::Metrics;
 use crate::shutdown::Shutdown;
 
 /// The longest an event waits for its digest while more of its burst keeps arriving.
@@ -191,14 +190,14 @@ impl Poller {
         if shutdown.is_triggered() {
             return Handled::Released;
         }
-        self.metrics.received.fetch_add(1, Ordering::Relaxed);
+        self.metrics.received();
         let message = self.in_hand[0].clone();
         let id = message.message_id.as_str();
         let event = match classify(&message.body, &self.settings.watched) {
             Ok(event) => event,
             Err(Rejection::NotAlert(reason)) => {
                 info!(message_id = id, %reason, "not an alert; deleting");
-                self.metrics.not_alerts.fetch_add(1, Ordering::Relaxed);
+                self.metrics.not_alert();
                 self.delete(&message).await;
                 self.in_hand.remove(0);
                 return Handled::Done;
@@ -212,7 +211,7 @@ impl Poller {
         };
         if self.dedup.contains(&event.key) {
             info!(message_id = id, event_id = %event.key, "already posted; deleting duplicate");
-            self.metrics.duplicates.fetch_add(1, Ordering::Relaxed);
+            self.metrics.duplicate();
             self.delete(&message).await;
             self.in_hand.remove(0);
             return Handled::Done;
@@ -334,11 +333,7 @@ impl Poller {
 
     /// Discord accepted these alerts: remember them, count them, delete their messages.
     async fn accepted(&mut self, alerts: Vec<(Event, Vec<Received>)>) {
-        let posted: usize = alerts.len();
-        self.metrics
-            .posted
-            .fetch_add(posted as u64, Ordering::Relaxed);
-        self.metrics.last_alert.store(now_unix(), Ordering::Relaxed);
+        self.metrics.posted(alerts.len() as u64);
         for (event, _) in &alerts {
             if let Err(e) = self.dedup.insert(event.key.clone()) {
                 warn!(error = %e, "cannot journal the posted event id");
@@ -481,7 +476,7 @@ impl Poller {
     /// Move a message that can never become an alert out of the way, saying why.
     async fn dead_letter(&self, message: &Received, reason: &str) {
         let id = message.message_id.as_str();
-        self.metrics.dead_lettered.fetch_add(1, Ordering::Relaxed);
+        self.metrics.dead_lettered();
         match &self.dead_letter {
             Some(dlq) => match dlq.send(&message.body, Some((id, reason))).await {
                 Ok(()) => {

@@ -8,13 +8,39 @@ use crate::aws::sns::Sns;
 use crate::aws::sqs::Queue;
 
 pub struct Probe {
+    trail_name: String,
+    rule_name: String,
+    cloudtrail: std::sync::Arc<CloudTrail>,
+    events: EventBridge,
+    sns: Sns,
+    queue: Queue,
+    dead_letter: Option<Queue>,
+}
+
+/// What the probe looks at: the trail and rule by name, the queue and its dead-letter queue.
+pub struct Inspected {
     pub trail_name: String,
     pub rule_name: String,
-    pub cloudtrail: std::sync::Arc<CloudTrail>,
-    pub events: EventBridge,
-    pub sns: Sns,
     pub queue: Queue,
     pub dead_letter: Option<Queue>,
+}
+
+impl Probe {
+    pub fn new(
+        aws: &aws_config::SdkConfig,
+        cloudtrail: std::sync::Arc<CloudTrail>,
+        inspected: Inspected,
+    ) -> Probe {
+        Probe {
+            trail_name: inspected.trail_name,
+            rule_name: inspected.rule_name,
+            cloudtrail,
+            events: EventBridge::new(aws),
+            sns: Sns::new(aws),
+            queue: inspected.queue,
+            dead_letter: inspected.dead_letter,
+        }
+    }
 }
 
 /// A CreateUser as EventBridge delivers it: the rule's pattern must match this.

@@ -1,7 +1,5 @@
 //! `/health`: is the pipeline alive, end to end? Each line ✅/⚠️/❌ with a hint to fix it.
 
-use std::sync::atomic::Ordering;
-
 use iam_alarm_core::metrics::now_unix;
 use poise::serenity_prelude as serenity;
 
@@ -18,18 +16,18 @@ pub async fn health(ctx: Context<'_>) -> Result<(), Error> {
     ctx.defer_ephemeral().await?;
     let data = ctx.data();
     let mut checks = data.probe.check_pipeline().await;
-    let m = &data.metrics;
-    let uptime = now_unix() - m.started.load(Ordering::Relaxed);
+    let m = data.metrics.snapshot();
+    let uptime = now_unix() - m.started;
     let latency = ctx.ping().await;
     let mut bot = format!(
         "bot: up {}, gateway latency {} ms; posted {}, duplicates {}, dead-lettered {}",
         human(uptime),
         latency.as_millis(),
-        m.posted.load(Ordering::Relaxed),
-        m.duplicates.load(Ordering::Relaxed),
-        m.dead_lettered.load(Ordering::Relaxed),
+        m.posted,
+        m.duplicates,
+        m.dead_lettered,
     );
-    let last = m.last_alert.load(Ordering::Relaxed);
+    let last = m.last_alert;
     bot.push_str(&if last > 0 {
         format!("; last alert <t:{last}:R>")
     } else {

@@ -1,31 +1,16 @@
 //! The process's counters and liveness, shared by the poller, the gateway, `/healthz`, `/metrics` and the
-//! `/health` command. Plain atomics: no I/O.
+//! `/health` command. The counters are `prometheus-client` metrics in one registry (what `/metrics` serves);
+//! readers that are not Prometheus take a [`Snapshot`].
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// What the process has done, shared by the poller, the gateway and the health server.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub received: AtomicU64,
-    pub posted: AtomicU64,
-    pub duplicates: AtomicU64,
-    pub dead_lettered: AtomicU64,
-    pub not_alerts: AtomicU64,
-    discord_errors: Mutex<BTreeMap<&'static str, u64>>,
-    /// Unix seconds of the last alert Discord accepted (0: none yet).
-    pub last_alert: AtomicI64,
-    /// Unix seconds of the poller's last loop turn.
-    pub poller_heartbeat: AtomicI64,
-    /// Unix seconds since when delivery has failed without a success in between (0: it works).
-    pub delivery_failing_since: AtomicI64,
-    /// Whether the Discord gateway is connected (always true when there is no gateway: webhook, console).
-    pub gateway_connected: AtomicBool,
-    pub started: AtomicI64,
-}
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 pub fn now_unix() -> i64 {
     SystemTime::now()
@@ -33,32 +18,141 @@ pub fn now_unix() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+type Labels = Vec<(&'static str, &'static str)>;
+
+/// What the process has done, shared by the poller, the gateway and the health server.
+pub struct Metrics {
+    registry: Registry,
+    received: Counter,
+    posted: Counter,
+    duplicates: Counter,
+    dead_lettered: Counter,
+    not_alerts: Counter,
+    discord_errors: Family<Labels, Counter>,
+    /// Unix seconds of the last alert Discord accepted (0: none yet).
+    last_alert: Gauge,
+    /// 1 while the Discord gateway is connected (always 1 when there is no gateway: webhook, console).
+    gateway_connected: Gauge,
+    started: Gauge,
+    /// Unix seconds of the poller's last loop turn (liveness, for `/healthz`).
+    poller_heartbeat: AtomicI64,
+    /// Unix seconds since when delivery has failed without a success in between (0: it works).
+    delivery_failing_since: AtomicI64,
+}
+
+/// The figures at one moment, for `/health` and `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub received: u64,
+    pub posted: u64,
+    pub duplicates: u64,
+    pub dead_lettered: u64,
+    pub not_alerts: u64,
+    pub discord_errors: BTreeMap<&'static str, u64>,
+    pub last_alert: i64,
+    pub gateway_connected: bool,
+    pub started: i64,
+    pub poller_heartbeat: i64,
+    pub delivery_failing_since: i64,
+}
+
 impl Metrics {
     pub fn new(has_gateway: bool) -> Metrics {
-        let m = Metrics::default();
-        m.gateway_connected.store(!has_gateway, Ordering::Relaxed);
-        m.started.store(now_unix(), Ordering::Relaxed);
-        m
+        let mut registry = Registry::with_prefix("iam_alarm");
+        let m = Metrics {
+            received: Counter::default(),
+            posted: Counter::default(),
+            duplicates: Counter::default(),
+            dead_lettered: Counter::default(),
+            not_alerts: Counter::default(),
+            discord_errors: Family::default(),
+            last_alert: Gauge::default(),
+            gateway_connected: Gauge::default(),
+            started: Gauge::default(),
+            poller_heartbeat: AtomicI64::new(0),
+            delivery_failing_since: AtomicI64::new(0),
+            registry: Registry::default(),
+        };
+        let counters = [
+            ("messages_received", "SQS messages received.", &m.received),
+            ("alerts_posted", "Alerts Discord accepted.", &m.posted),
+            (
+                "duplicates_skipped",
+                "Events already posted, skipped.",
+                &m.duplicates,
+            ),
+            (
+                "dead_lettered",
+                "Messages moved to the dead-letter queue.",
+                &m.dead_lettered,
+            ),
+            (
+                "not_alerts",
+                "Valid messages that raise no alert (deleted).",
+                &m.not_alerts,
+            ),
+        ];
+        for (name, help, counter) in counters {
+            registry.register(name, help, counter.clone());
+        }
+        let errors = "Discord delivery errors, by kind.";
+        registry.register("discord_errors", errors, m.discord_errors.clone());
+        let gauges = [
+            (
+                "last_alert_timestamp_seconds",
+                "Unix time of the last alert posted (0: none).",
+                &m.last_alert,
+            ),
+            (
+                "gateway_connected",
+                "1 while the Discord gateway is connected.",
+                &m.gateway_connected,
+            ),
+            (
+                "start_timestamp_seconds",
+                "Unix time the process started.",
+                &m.started,
+            ),
+        ];
+        for (name, help, gauge) in gauges {
+            registry.register(name, help, gauge.clone());
+        }
+        m.gateway_connected.set(i64::from(!has_gateway));
+        m.started.set(now_unix());
+        Metrics { registry, ..m }
     }
 
-    pub fn count_discord_error(&self, kind: &'static str) {
-        let mut map = self
-            .discord_errors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        *map.entry(kind).or_default() += 1;
+    pub fn received(&self) {
+        self.received.inc();
     }
 
-    pub fn discord_errors(&self) -> BTreeMap<&'static str, u64> {
-        self.discord_errors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+    pub fn not_alert(&self) {
+        self.not_alerts.inc();
+    }
+
+    pub fn duplicate(&self) {
+        self.duplicates.inc();
+    }
+
+    pub fn dead_lettered(&self) {
+        self.dead_lettered.inc();
+    }
+
+    /// Discord accepted a message naming `events` events.
+    pub fn posted(&self, events: u64) {
+        self.posted.inc_by(events);
+        self.last_alert.set(now_unix());
+    }
+
+    pub fn set_gateway_connected(&self, up: bool) {
+        self.gateway_connected.set(i64::from(up));
     }
 
     /// Discord did not accept a message.
     pub fn delivery_failed(&self, kind: &'static str) {
-        self.count_discord_error(kind);
+        self.discord_errors
+            .get_or_create(&vec![("kind", kind)])
+            .inc();
         let _ = self.delivery_failing_since.compare_exchange(
             0,
             now_unix(),
@@ -72,6 +166,37 @@ impl Metrics {
         self.delivery_failing_since.store(0, Ordering::Relaxed);
     }
 
+    /// The poller is alive.
+    pub fn beat(&self) {
+        self.poller_heartbeat.store(now_unix(), Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let mut discord_errors = BTreeMap::new();
+        for kind in ERROR_KINDS {
+            let n = self
+                .discord_errors
+                .get_or_create(&vec![("kind", kind)])
+                .get();
+            if n > 0 {
+                discord_errors.insert(kind, n);
+            }
+        }
+        Snapshot {
+            received: self.received.get(),
+            posted: self.posted.get(),
+            duplicates: self.duplicates.get(),
+            dead_lettered: self.dead_lettered.get(),
+            not_alerts: self.not_alerts.get(),
+            discord_errors,
+            last_alert: self.last_alert.get(),
+            gateway_connected: self.gateway_connected.get() == 1,
+            started: self.started.get(),
+            poller_heartbeat: self.poller_heartbeat.load(Ordering::Relaxed),
+            delivery_failing_since: self.delivery_failing_since.load(Ordering::Relaxed),
+        }
+    }
+
     /// What is wrong, if anything: a stale poller, a disconnected gateway, or delivery failing for longer than
     /// `delivery_unhealthy_after`.
     pub fn problem(
@@ -80,14 +205,15 @@ impl Metrics {
         delivery_unhealthy_after: Duration,
     ) -> Option<String> {
         let now = now_unix();
-        let beat = self.poller_heartbeat.load(Ordering::Relaxed);
-        if beat == 0 || now - beat > poller_stale_after.as_secs() as i64 {
+        let s = self.snapshot();
+        if s.poller_heartbeat == 0 || now - s.poller_heartbeat > poller_stale_after.as_secs() as i64
+        {
             return Some("the SQS poller has not turned recently".to_owned());
         }
-        if !self.gateway_connected.load(Ordering::Relaxed) {
+        if !s.gateway_connected {
             return Some("the Discord gateway is not connected".to_owned());
         }
-        let since = self.delivery_failing_since.load(Ordering::Relaxed);
+        let since = s.delivery_failing_since;
         if since > 0 && now - since >= delivery_unhealthy_after.as_secs() as i64 {
             return Some(format!(
                 "Discord has not accepted an alert for {} s (see iam_alarm_discord_errors_total and the log)",
@@ -97,69 +223,49 @@ impl Metrics {
         None
     }
 
-    pub fn beat(&self) {
-        self.poller_heartbeat.store(now_unix(), Ordering::Relaxed);
-    }
-
+    /// The OpenMetrics text `/metrics` serves.
     pub fn prometheus(&self) -> String {
-        let mut s = String::new();
-        let mut counter = |name: &str, help: &str, v: u64| {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
-        };
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        counter(
-            "iam_alarm_messages_received_total",
-            "SQS messages received.",
-            load(&self.received),
-        );
-        counter(
-            "iam_alarm_alerts_posted_total",
-            "Alerts Discord accepted.",
-            load(&self.posted),
-        );
-        counter(
-            "iam_alarm_duplicates_skipped_total",
-            "Events already posted, skipped.",
-            load(&self.duplicates),
-        );
-        counter(
-            "iam_alarm_dead_lettered_total",
-            "Messages moved to the dead-letter queue.",
-            load(&self.dead_lettered),
-        );
-        counter(
-            "iam_alarm_not_alerts_total",
-            "Valid messages that raise no alert (deleted).",
-            load(&self.not_alerts),
-        );
-        let _ = writeln!(
-            s,
-            "# HELP iam_alarm_discord_errors_total Discord delivery errors, by kind.\n# TYPE iam_alarm_discord_errors_total counter"
-        );
-        for (kind, n) in self.discord_errors() {
-            let _ = writeln!(s, "iam_alarm_discord_errors_total{{kind=\"{kind}\"}} {n}");
+        let mut text = String::new();
+        encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}
+
+/// The kinds of Discord delivery error (the `kind` label), as the delivery code names them.
+pub const ERROR_KINDS: [&str; 8] = [
+    "rate_limited",
+    "server_error",
+    "access",
+    "timeout",
+    "connect",
+    "network",
+    "bad_response",
+    "rejected",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_show_in_the_snapshot_and_the_exposition() {
+        let m = Metrics::new(true);
+        m.received();
+        m.posted(3);
+        m.delivery_failed("rate_limited");
+        let s = m.snapshot();
+        assert_eq!((s.received, s.posted), (1, 3));
+        assert_eq!(s.discord_errors.get("rate_limited"), Some(&1));
+        assert!(!s.gateway_connected);
+        let text = m.prometheus();
+        for line in [
+            "iam_alarm_messages_received_total 1",
+            "iam_alarm_alerts_posted_total 3",
+            "iam_alarm_discord_errors_total{kind=\"rate_limited\"} 1",
+            "# TYPE iam_alarm_last_alert_timestamp_seconds gauge",
+            "iam_alarm_gateway_connected 0",
+        ] {
+            assert!(text.contains(line), "{line} in\n{text}");
         }
-        let gauge = |s: &mut String, name: &str, help: &str, v: i64| {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-        };
-        gauge(
-            &mut s,
-            "iam_alarm_last_alert_timestamp_seconds",
-            "Unix time of the last alert posted (0: none).",
-            self.last_alert.load(Ordering::Relaxed),
-        );
-        gauge(
-            &mut s,
-            "iam_alarm_gateway_connected",
-            "1 while the Discord gateway is connected.",
-            self.gateway_connected.load(Ordering::Relaxed) as i64,
-        );
-        gauge(
-            &mut s,
-            "iam_alarm_start_timestamp_seconds",
-            "Unix time the process started.",
-            self.started.load(Ordering::Relaxed),
-        );
-        s
     }
 }

@@ -1,9 +1,11 @@
-//! CloudTrail: event history (`LookupEvents`, 2 calls per second per region, throttled with backoff) and the
-//! trail's status for `/health`.
+//! CloudTrail: event history (`LookupEvents`) and the trail's status for `/health`.
+//!
+//! `LookupEvents` allows 2 calls per second per account and region: the SDK's adaptive retry mode retries a
+//! `ThrottlingException` with backoff and then paces later calls on its own.
 
 use std::time::Duration;
 
-use aws_sdk_cloudtrail::error::ProvideErrorMetadata;
+use aws_sdk_cloudtrail::config::retry::RetryConfig;
 use aws_sdk_cloudtrail::types::{LookupAttribute as SdkAttribute, LookupAttributeKey};
 use aws_sdk_cloudtrail::Client;
 use chrono::{DateTime, Utc};
@@ -11,9 +13,6 @@ use iam_alarm_commands::ports::{EventHistory, LookupAttribute, LookupOutcome, Tr
 
 use super::AwsError;
 
-/// CloudTrail allows 2 LookupEvents calls per second per account and region.
-const CALL_SPACING: Duration = Duration::from_millis(500);
-const THROTTLE_RETRIES: u32 = 5;
 const PAGE_SIZE: i32 = 50;
 
 pub struct CloudTrail {
@@ -45,8 +44,12 @@ impl CloudTrail {
         let regions = names
             .into_iter()
             .map(|r| {
+                let retry = RetryConfig::adaptive()
+                    .with_max_attempts(6)
+                    .with_initial_backoff(Duration::from_millis(500));
                 let conf = aws_sdk_cloudtrail::config::Builder::from(config)
                     .region(aws_sdk_cloudtrail::config::Region::new(r.clone()))
+                    .retry_config(retry)
                     .build();
                 (r, Client::from_conf(conf))
             })
@@ -89,72 +92,35 @@ impl CloudTrail {
         })
     }
 
-    /// One region's events, page by page, spaced to the rate limit and retried when throttled.
+    /// One region's events, page by page (newest first), up to `max_events`. `Some(why)` when the list is
+    /// partial: a lookup failed (after the SDK's retries), or there were more events than asked for.
     async fn lookup_region(
         region: &str,
         client: &Client,
         query: &Query,
         out: &mut Vec<TrailEvent>,
     ) -> Option<String> {
-        let Query {
-            attribute,
-            start,
-            end,
-            max_events,
-        } = query;
-        let (start, end, max_events) = (*start, *end, *max_events);
-        let mut token: Option<String> = None;
-        let mut first = true;
-        loop {
-            if !first {
-                tokio::time::sleep(CALL_SPACING).await;
-            }
-            first = false;
-            let mut attempt = 0;
-            let page = loop {
-                let result = client
-                    .lookup_events()
-                    .lookup_attributes(attribute.clone())
-                    .start_time(aws_sdk_cloudtrail::primitives::DateTime::from_secs(
-                        start.timestamp(),
-                    ))
-                    .end_time(aws_sdk_cloudtrail::primitives::DateTime::from_secs(
-                        end.timestamp(),
-                    ))
-                    .max_results(PAGE_SIZE)
-                    .set_next_token(token.clone())
-                    .send()
-                    .await;
-                match result {
-                    Ok(page) => break page,
-                    Err(e)
-                        if e.code() == Some("ThrottlingException")
-                            && attempt < THROTTLE_RETRIES =>
-                    {
-                        attempt += 1;
-                        let wait = CALL_SPACING * 2u32.pow(attempt);
-                        tracing::debug!(
-                            region,
-                            attempt,
-                            ?wait,
-                            "LookupEvents throttled; backing off"
-                        );
-                        tokio::time::sleep(wait).await;
-                    }
-                    Err(e) => {
-                        let err = AwsError::new("cloudtrail:LookupEvents", e);
-                        tracing::warn!(region, error = %err, "event history lookup failed");
-                        let why = if attempt >= THROTTLE_RETRIES {
-                            "throttled by CloudTrail"
-                        } else {
-                            "a lookup failed"
-                        };
-                        return Some(format!("{why} in {region}"));
-                    }
+        let time =
+            |t: DateTime<Utc>| aws_sdk_cloudtrail::primitives::DateTime::from_secs(t.timestamp());
+        let mut pages = client
+            .lookup_events()
+            .lookup_attributes(query.attribute.clone())
+            .start_time(time(query.start))
+            .end_time(time(query.end))
+            .max_results(PAGE_SIZE)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = match page {
+                Ok(page) => page,
+                Err(e) => {
+                    let err = AwsError::new("cloudtrail:LookupEvents", e);
+                    tracing::warn!(region, error = %err, "event history lookup failed");
+                    return Some(format!("a lookup failed in {region} ({})", err.short()));
                 }
             };
-            for e in page.events() {
-                out.push(TrailEvent {
+            out.extend(page.events().iter().map(|e| {
+                TrailEvent {
                     time: e
                         .event_time()
                         .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
@@ -163,14 +129,13 @@ impl CloudTrail {
                     region: region.to_owned(),
                     username: e.username().map(str::to_owned),
                     record: e.cloud_trail_event().map(str::to_owned),
-                });
-            }
-            match page.next_token() {
-                Some(t) if out.len() < max_events => token = Some(t.to_owned()),
-                Some(_) => return Some(format!("showing the newest {max_events} events")),
-                None => return None,
+                }
+            }));
+            if out.len() >= query.max_events && page.next_token().is_some() {
+                return Some(format!("showing the newest {} events", query.max_events));
             }
         }
+        None
     }
 }
 

@@ -34,30 +34,25 @@ fn query(e: AwsError) -> QueryError {
 #[async_trait::async_trait]
 impl IamDirectory for Iam {
     async fn list_users(&self) -> QueryResult<Vec<UserName>> {
-        let mut users = Vec::new();
-        let mut marker: Option<String> = None;
-        // Follow Marker to the end: accounts with thousands of users list in pages of up to 1,000.
-        loop {
-            let page = self
-                .client
-                .list_users()
-                .set_marker(marker.take())
-                .max_items(1000)
-                .send()
-                .await
-                .map_err(|e| query(AwsError::new("iam:ListUsers", e)))?;
-            for u in page.users() {
-                users.push(UserName {
-                    name: u.user_name().to_owned(),
-                    created: time(Some(u.create_date())),
-                    password_last_used: time(u.password_last_used()),
-                });
-            }
-            match (page.is_truncated(), page.marker()) {
-                (true, Some(m)) => marker = Some(m.to_owned()),
-                _ => break,
-            }
-        }
+        // Every page: accounts with thousands of users list in pages of up to 1,000.
+        let users: Vec<_> = self
+            .client
+            .list_users()
+            .max_items(1000)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| query(AwsError::new("iam:ListUsers", e)))?;
+        let users = users
+            .iter()
+            .map(|u| UserName {
+                name: u.user_name().to_owned(),
+                created: time(Some(u.create_date())),
+                password_last_used: time(u.password_last_used()),
+            })
+            .collect();
         Ok(users)
     }
 

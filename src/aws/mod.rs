@@ -29,4 +29,13 @@ impl AwsError {
             detail: aws_sdk_sqs::error::DisplayErrorContext(err).to_string(),
         }
     }
+
+    /// Why, in a few words for a reply: "throttled" for a throttling error, else the operation.
+    pub fn short(&self) -> String {
+        if self.detail.contains("Throttling") {
+            "throttled by AWS".to_owned()
+        } else {
+            format!("{} failed", self.operation)
+        }
+    }
 }

@@ -42,28 +42,23 @@ impl Sns {
     }
 
     pub async fn subscriptions(&self, topic_arn: &str) -> Result<Vec<Subscription>, AwsError> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .client
-                .list_subscriptions_by_topic()
-                .topic_arn(topic_arn)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| AwsError::new("sns:ListSubscriptionsByTopic", e))?;
-            for s in page.subscriptions() {
-                out.push(Subscription {
-                    protocol: s.protocol().unwrap_or_default().to_owned(),
-                    endpoint: s.endpoint().unwrap_or_default().to_owned(),
-                    pending: s.subscription_arn() == Some("PendingConfirmation"),
-                });
-            }
-            match page.next_token() {
-                Some(t) => token = Some(t.to_owned()),
-                None => return Ok(out),
-            }
-        }
+        let subscriptions: Vec<_> = self
+            .client
+            .list_subscriptions_by_topic()
+            .topic_arn(topic_arn)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::new("sns:ListSubscriptionsByTopic", e))?;
+        Ok(subscriptions
+            .iter()
+            .map(|s| Subscription {
+                protocol: s.protocol().unwrap_or_default().to_owned(),
+                endpoint: s.endpoint().unwrap_or_default().to_owned(),
+                pending: s.subscription_arn() == Some("PendingConfirmation"),
+            })
+            .collect())
     }
 }
