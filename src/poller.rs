@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use iam_alarm_core::digest::render_digests;
 use iam_alarm_core::message::CreateMessage;
+use iam_alarm_core::metrics::Count;
 use iam_alarm_core::render::{render_fallback, render_message, render_text, RenderOptions};
 use iam_alarm_core::{classify, Event, EventKey, Rejection, WatchedEvents};
 use tracing::{error, info, warn};
@@ -190,14 +191,14 @@ impl Poller {
         if shutdown.is_triggered() {
             return Handled::Released;
         }
-        self.metrics.received();
+        self.metrics.count(Count::Received);
         let message = self.in_hand[0].clone();
         let id = message.message_id.as_str();
         let event = match classify(&message.body, &self.settings.watched) {
             Ok(event) => event,
             Err(Rejection::NotAlert(reason)) => {
                 info!(message_id = id, %reason, "not an alert; deleting");
-                self.metrics.not_alert();
+                self.metrics.count(Count::NotAlert);
                 self.delete(&message).await;
                 self.in_hand.remove(0);
                 return Handled::Done;
@@ -211,7 +212,7 @@ impl Poller {
         };
         if self.dedup.contains(&event.key) {
             info!(message_id = id, event_id = %event.key, "already posted; deleting duplicate");
-            self.metrics.duplicate();
+            self.metrics.count(Count::Duplicate);
             self.delete(&message).await;
             self.in_hand.remove(0);
             return Handled::Done;
@@ -476,7 +477,7 @@ impl Poller {
     /// Move a message that can never become an alert out of the way, saying why.
     async fn dead_letter(&self, message: &Received, reason: &str) {
         let id = message.message_id.as_str();
-        self.metrics.dead_lettered();
+        self.metrics.count(Count::DeadLettered);
         match &self.dead_letter {
             Some(dlq) => match dlq.send(&message.body, Some((id, reason))).await {
                 Ok(()) => {

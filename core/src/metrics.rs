@@ -40,6 +40,15 @@ pub struct Metrics {
     delivery_failing_since: AtomicI64,
 }
 
+/// What happened to a queue message.
+#[derive(Debug, Clone, Copy)]
+pub enum Count {
+    Received,
+    NotAlert,
+    Duplicate,
+    DeadLettered,
+}
+
 /// The figures at one moment, for `/health` and `/healthz`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
@@ -122,20 +131,15 @@ impl Metrics {
         Metrics { registry, ..m }
     }
 
-    pub fn received(&self) {
-        self.received.inc();
-    }
-
-    pub fn not_alert(&self) {
-        self.not_alerts.inc();
-    }
-
-    pub fn duplicate(&self) {
-        self.duplicates.inc();
-    }
-
-    pub fn dead_lettered(&self) {
-        self.dead_lettered.inc();
+    /// One more message of this kind.
+    pub fn count(&self, what: Count) {
+        let counter = match what {
+            Count::Received => &self.received,
+            Count::NotAlert => &self.not_alerts,
+            Count::Duplicate => &self.duplicates,
+            Count::DeadLettered => &self.dead_lettered,
+        };
+        counter.inc();
     }
 
     /// Discord accepted a message naming `events` events.
@@ -250,7 +254,7 @@ mod tests {
     #[test]
     fn counters_show_in_the_snapshot_and_the_exposition() {
         let m = Metrics::new(true);
-        m.received();
+        m.count(Count::Received);
         m.posted(3);
         m.delivery_failed("rate_limited");
         let s = m.snapshot();
