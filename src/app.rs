@@ -17,7 +17,7 @@ use crate::delivery::discord::HTTP_TIMEOUT;
 use crate::delivery::{BotRest, Sink, Webhook};
 use crate::gateway::{Gateway, GatewayError};
 use crate::health::{self, Metrics, Thresholds};
-use crate::poller::{Poller, Settings};
+use crate::poller::{Poller, Queues, Settings};
 use crate::probe::{Inspected, Probe};
 use crate::shutdown::{self, Shutdown};
 
@@ -85,14 +85,11 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         poll: config.poll.clone(),
         backlog_max: config.backlog_max,
     };
-    let poller = Poller::new(
-        queue,
+    let queues = Queues {
+        main: queue,
         dead_letter,
-        sink,
-        dedup,
-        settings,
-        Arc::clone(&metrics),
-    );
+    };
+    let poller = Poller::new(queues, sink, dedup, settings, Arc::clone(&metrics));
     let shards = bot.as_ref().map(|b| Arc::clone(&b.shards));
     let (outcome, poller_task) = supervise(poller, bot, health, shutdown).await;
 

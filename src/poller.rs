@@ -44,10 +44,15 @@ pub struct Settings {
     pub backlog_max: usize,
 }
 
-pub struct Poller {
-    queue: Queue,
+/// The queue the poller consumes, and where what can never alert goes.
+pub struct Queues {
+    pub main: Queue,
     /// Explicit dead-lettering target; without one, SQS's redrive moves what we leave behind.
-    dead_letter: Option<Queue>,
+    pub dead_letter: Option<Queue>,
+}
+
+pub struct Poller {
+    queues: Queues,
     sink: Sink,
     dedup: Dedup,
     settings: Settings,
@@ -75,8 +80,7 @@ enum Posted {
 
 impl Poller {
     pub fn new(
-        queue: Queue,
-        dead_letter: Option<Queue>,
+        queues: Queues,
         sink: Sink,
         dedup: Dedup,
         settings: Settings,
@@ -84,8 +88,7 @@ impl Poller {
     ) -> Poller {
         Poller {
             backlog: Backlog::new(settings.backlog_max),
-            queue,
-            dead_letter,
+            queues,
             sink,
             dedup,
             settings,
@@ -97,7 +100,7 @@ impl Poller {
 
     /// Run until shutdown. Returns when in-flight work is finished or handed back.
     pub async fn run(mut self, mut shutdown: Shutdown) {
-        info!(queue = %self.queue.url(), watched = %self.settings.watched, "poller started");
+        info!(queue = %self.queues.main.url(), watched = %self.settings.watched, "poller started");
         let mut receive_failures = 0u32;
         let mut queue_dry = false;
         while !shutdown.is_triggered() {
@@ -155,7 +158,7 @@ impl Poller {
         };
         let visibility = self.settings.poll.visibility;
         let received = tokio::select! {
-            r = self.queue.receive(room.min(10) as i32, wait, visibility) => r,
+            r = self.queues.main.receive(room.min(10) as i32, wait, visibility) => r,
             _ = shutdown.triggered() => return None,
         };
         match received {
@@ -342,7 +345,7 @@ impl Poller {
         }
         let messages: Vec<&Received> = alerts.iter().flat_map(|(_, m)| m).collect();
         let receipts: Vec<&str> = messages.iter().map(|m| m.receipt.as_str()).collect();
-        for failed in self.queue.delete_many(&receipts).await {
+        for failed in self.queues.main.delete_many(&receipts).await {
             // Not fatal: the message comes back and de-duplication skips it.
             warn!(message_id = %messages[failed.index].message_id, error = %failed.error, "cannot delete message");
         }
@@ -436,7 +439,12 @@ impl Poller {
             return;
         }
         let receipts: Vec<&str> = held.iter().map(|m| m.receipt.as_str()).collect();
-        for failed in self.queue.set_visibility_many(&receipts, hidden).await {
+        for failed in self
+            .queues
+            .main
+            .set_visibility_many(&receipts, hidden)
+            .await
+        {
             warn!(message_id = %held[failed.index].message_id, error = %failed.error, "cannot extend visibility");
         }
     }
@@ -448,7 +456,8 @@ impl Poller {
         held.extend(backlog.into_iter().flat_map(|p| p.messages));
         let receipts: Vec<&str> = held.iter().map(|m| m.receipt.as_str()).collect();
         for failed in self
-            .queue
+            .queues
+            .main
             .set_visibility_many(&receipts, Duration::ZERO)
             .await
         {
@@ -458,7 +467,7 @@ impl Poller {
     }
 
     async fn delete(&self, message: &Received) {
-        if let Err(e) = self.queue.delete(&message.receipt).await {
+        if let Err(e) = self.queues.main.delete(&message.receipt).await {
             // Not fatal: the message comes back and de-duplication skips it.
             warn!(message_id = %message.message_id, error = %e, "cannot delete message");
         }
@@ -466,7 +475,8 @@ impl Poller {
 
     async fn release(&self, message: &Received) {
         if let Err(e) = self
-            .queue
+            .queues
+            .main
             .set_visibility(&message.receipt, Duration::ZERO)
             .await
         {
@@ -478,7 +488,7 @@ impl Poller {
     async fn dead_letter(&self, message: &Received, reason: &str) {
         let id = message.message_id.as_str();
         self.metrics.count(Count::DeadLettered);
-        match &self.dead_letter {
+        match &self.queues.dead_letter {
             Some(dlq) => match dlq.send(&message.body, Some((id, reason))).await {
                 Ok(()) => {
                     error!(message_id = id, reason, dlq = %dlq.url(), "moved to the dead-letter queue");

@@ -20,6 +20,31 @@ pub fn now_unix() -> i64 {
 
 type Labels = Vec<(&'static str, &'static str)>;
 
+/// The counters' names and help, in the order `Metrics::new` registers them.
+const COUNTERS: [(&str, &str); 5] = [
+    ("messages_received", "SQS messages received."),
+    ("alerts_posted", "Alerts Discord accepted."),
+    ("duplicates_skipped", "Events already posted, skipped."),
+    ("dead_lettered", "Messages moved to the dead-letter queue."),
+    (
+        "not_alerts",
+        "Valid messages that raise no alert (deleted).",
+    ),
+];
+
+/// The gauges' names and help, likewise.
+const GAUGES: [(&str, &str); 3] = [
+    (
+        "last_alert_timestamp_seconds",
+        "Unix time of the last alert posted (0: none).",
+    ),
+    (
+        "gateway_connected",
+        "1 while the Discord gateway is connected.",
+    ),
+    ("start_timestamp_seconds", "Unix time the process started."),
+];
+
 /// What the process has done, shared by the poller, the gateway and the health server.
 pub struct Metrics {
     registry: Registry,
@@ -83,47 +108,19 @@ impl Metrics {
             registry: Registry::default(),
         };
         let counters = [
-            ("messages_received", "SQS messages received.", &m.received),
-            ("alerts_posted", "Alerts Discord accepted.", &m.posted),
-            (
-                "duplicates_skipped",
-                "Events already posted, skipped.",
-                &m.duplicates,
-            ),
-            (
-                "dead_lettered",
-                "Messages moved to the dead-letter queue.",
-                &m.dead_lettered,
-            ),
-            (
-                "not_alerts",
-                "Valid messages that raise no alert (deleted).",
-                &m.not_alerts,
-            ),
+            &m.received,
+            &m.posted,
+            &m.duplicates,
+            &m.dead_lettered,
+            &m.not_alerts,
         ];
-        for (name, help, counter) in counters {
+        for ((name, help), counter) in COUNTERS.into_iter().zip(counters) {
             registry.register(name, help, counter.clone());
         }
         let errors = "Discord delivery errors, by kind.";
         registry.register("discord_errors", errors, m.discord_errors.clone());
-        let gauges = [
-            (
-                "last_alert_timestamp_seconds",
-                "Unix time of the last alert posted (0: none).",
-                &m.last_alert,
-            ),
-            (
-                "gateway_connected",
-                "1 while the Discord gateway is connected.",
-                &m.gateway_connected,
-            ),
-            (
-                "start_timestamp_seconds",
-                "Unix time the process started.",
-                &m.started,
-            ),
-        ];
-        for (name, help, gauge) in gauges {
+        let gauges = [&m.last_alert, &m.gateway_connected, &m.started];
+        for ((name, help), gauge) in GAUGES.into_iter().zip(gauges) {
             registry.register(name, help, gauge.clone());
         }
         m.gateway_connected.set(i64::from(!has_gateway));

@@ -158,11 +158,11 @@ impl FakeDiscord {
             )
             .route(
                 "/api/v10/applications/{app}/guilds/{guild}/commands",
-                put(register_commands),
+                put(put_commands),
             )
             .route(
                 "/api/v10/applications/{app}/commands",
-                put(set_global_commands).get(global_commands),
+                put(put_commands).get(global_commands),
             )
             .route("/ws", get(websocket))
             .fallback(unknown)
@@ -385,24 +385,30 @@ async fn application_info() -> Json<Value> {
     }))
 }
 
-async fn register_commands(
+/// `PUT` of the application's commands: in a guild (`/guilds/{guild}/commands`, recorded as a registration) or
+/// global (replacing the global list).
+async fn put_commands(
     State(fake): State<FakeDiscord>,
+    Path(path): Path<HashMap<String, String>>,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
     if !fake.authorised(&headers) {
         return unauthorised();
     }
-    if fake.inner.lock().unwrap().refuse_registration {
+    let in_guild = path.contains_key("guild");
+    let mut inner = fake.inner.lock().unwrap();
+    if in_guild && inner.refuse_registration {
         let missing = json!({"message": "Missing Access", "code": 50001});
         return (StatusCode::FORBIDDEN, Json(missing)).into_response();
     }
-    let answer = commands_from(&body, 100);
-    fake.inner
-        .lock()
-        .unwrap()
-        .command_registrations
-        .push(answer.clone());
+    let answer = commands_from(&body, if in_guild { 100 } else { 900 });
+    if in_guild {
+        inner.command_registrations.push(answer.clone());
+    } else {
+        inner.global_commands = answer.as_array().cloned().unwrap_or_default();
+    }
+    drop(inner);
     fake.touch();
     Json(answer).into_response()
 }
@@ -434,20 +440,6 @@ async fn global_commands(State(fake): State<FakeDiscord>, headers: HeaderMap) ->
         fake.inner.lock().unwrap().global_commands.clone(),
     ))
     .into_response()
-}
-
-async fn set_global_commands(
-    State(fake): State<FakeDiscord>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
-    if !fake.authorised(&headers) {
-        return unauthorised();
-    }
-    let commands = commands_from(&body, 900);
-    fake.inner.lock().unwrap().global_commands = commands.as_array().cloned().unwrap_or_default();
-    fake.touch();
-    Json(commands).into_response()
 }
 
 /// Discord's own limits, counted independently of the bot's code (code points, as Discord counts).
