@@ -284,36 +284,34 @@ impl RunConfig {
             ConfigError::new("SQS_QUEUE_URL", "is required: the queue to consume")
         })?;
         Url::parse(&queue_url).map_err(|_| ConfigError::new("SQS_QUEUE_URL", "is not a URL"))?;
-        let alert = AlertConfig::from_env(env)?;
-        let sink = match (env.get("DISCORD_TOKEN"), env.get("DISCORD_WEBHOOK_URL")) {
-            (Some(token), _) => {
-                let channel_id = snowflake(env, "ALERT_CHANNEL_ID")?.ok_or_else(|| {
-                    ConfigError::new("ALERT_CHANNEL_ID", "is required with DISCORD_TOKEN")
-                })?;
-                let api_url = env
-                    .get("DISCORD_API_URL")
-                    .map(|u| {
-                        Url::parse(u.trim())
-                            .ok()
-                            .filter(|u| matches!(u.scheme(), "http" | "https"))
-                            .ok_or_else(|| {
-                                ConfigError::new("DISCORD_API_URL", "must be an http(s) base URL")
-                            })
-                    })
-                    .transpose()?;
-                SinkConfig::Bot(BotConfig {
-                    token: SecretString::from(token.trim().to_owned()),
-                    channel_id,
-                    guild_id: snowflake(env, "DISCORD_GUILD_ID")?.ok_or_else(|| {
-                        ConfigError::new(
-                            "DISCORD_GUILD_ID",
-                            "is required with DISCORD_TOKEN: the one server the bot serves (its commands are registered there; interactions from anywhere else are refused)",
-                        )
-                    })?,
-                    responder_role_id: snowflake(env, "RESPONDER_ROLE_ID")?,
-                    api_url,
+        let health_addr = env
+            .get("HEALTH_ADDR")
+            .map(|a| {
+                a.trim().parse::<SocketAddr>().map_err(|_| {
+                    ConfigError::new("HEALTH_ADDR", "must be an address like 127.0.0.1:8080")
                 })
-            }
+            })
+            .transpose()?;
+        let unhealthy_after = number(env, "DELIVERY_UNHEALTHY_AFTER_S", 300, 1..=86_400)?;
+        Ok(RunConfig {
+            queue_url,
+            responders: ResponderConfig::from_env(env)?,
+            alert: AlertConfig::from_env(env)?,
+            sink: SinkConfig::from_env(env)?,
+            health_addr,
+            state_dir: env.get("IAM_ALARM_STATE_DIR").map(PathBuf::from),
+            poll: PollConfig::from_env(env)?,
+            backlog_max: number(env, "BACKLOG_MAX", 2000, 10..=100_000)? as usize,
+            delivery_unhealthy_after: Duration::from_secs(unhealthy_after),
+        })
+    }
+}
+
+impl SinkConfig {
+    /// The bot with `DISCORD_TOKEN`, else a webhook with `DISCORD_WEBHOOK_URL`, else the console.
+    fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        match (env.get("DISCORD_TOKEN"), env.get("DISCORD_WEBHOOK_URL")) {
+            (Some(token), _) => Ok(SinkConfig::Bot(BotConfig::from_env(env, token)?)),
             (None, Some(url)) => {
                 let parsed = Url::parse(url.trim()).ok().filter(|u| {
                     matches!(u.scheme(), "http" | "https") && u.path().contains("/webhooks/")
@@ -325,43 +323,52 @@ impl RunConfig {
                         "is not a Discord webhook URL (https://discord.com/api/webhooks/ID/TOKEN)",
                     ));
                 }
-                SinkConfig::Webhook {
-                    url: SecretString::from(url.trim().to_owned()),
-                }
+                let url = SecretString::from(url.trim().to_owned());
+                Ok(SinkConfig::Webhook { url })
             }
-            (None, None) => SinkConfig::Console,
+            (None, None) => Ok(SinkConfig::Console),
+        }
+    }
+}
+
+impl BotConfig {
+    fn from_env(env: &impl Env, token: String) -> Result<Self, ConfigError> {
+        let required = |name: &'static str, why: &str| {
+            snowflake(env, name)?.ok_or_else(|| ConfigError::new(name, why))
         };
-        let health_addr = env
-            .get("HEALTH_ADDR")
-            .map(|a| {
-                a.trim().parse::<SocketAddr>().map_err(|_| {
-                    ConfigError::new("HEALTH_ADDR", "must be an address like 127.0.0.1:8080")
-                })
+        let api_url = env
+            .get("DISCORD_API_URL")
+            .map(|u| {
+                Url::parse(u.trim())
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| {
+                        ConfigError::new("DISCORD_API_URL", "must be an http(s) base URL")
+                    })
             })
             .transpose()?;
+        Ok(BotConfig {
+            token: SecretString::from(token.trim().to_owned()),
+            channel_id: required("ALERT_CHANNEL_ID", "is required with DISCORD_TOKEN")?,
+            guild_id: required(
+                "DISCORD_GUILD_ID",
+                "is required with DISCORD_TOKEN: the one server the bot serves (its commands are registered there; interactions from anywhere else are refused)",
+            )?,
+            responder_role_id: snowflake(env, "RESPONDER_ROLE_ID")?,
+            api_url,
+        })
+    }
+}
+
+impl PollConfig {
+    fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
         let defaults = PollConfig::default();
-        let poll = PollConfig {
+        Ok(PollConfig {
             wait: millis(env, "SQS_WAIT_MS", defaults.wait)?.min(Duration::from_secs(20)),
             visibility: millis(env, "SQS_VISIBILITY_MS", defaults.visibility)?
                 .max(Duration::from_secs(1)),
             retry_base: millis(env, "RETRY_BASE_MS", defaults.retry_base)?,
             retry_max: millis(env, "RETRY_MAX_MS", defaults.retry_max)?,
-        };
-        Ok(RunConfig {
-            queue_url,
-            responders: ResponderConfig::from_env(env)?,
-            alert,
-            sink,
-            health_addr,
-            state_dir: env.get("IAM_ALARM_STATE_DIR").map(PathBuf::from),
-            poll,
-            backlog_max: number(env, "BACKLOG_MAX", 2000, 10..=100_000)? as usize,
-            delivery_unhealthy_after: Duration::from_secs(number(
-                env,
-                "DELIVERY_UNHEALTHY_AFTER_S",
-                300,
-                1..=86_400,
-            )?),
         })
     }
 }

@@ -22,6 +22,43 @@ pub fn acknowledged_by(message: &serenity::Message) -> Option<String> {
         .map(|f| f.value.clone())
 }
 
+/// The alert as acknowledged: the first embed gains the field and the colour, every button its acknowledged
+/// form (Acknowledge disabled).
+fn acknowledged(
+    alert: &serenity::Message,
+    who: &str,
+) -> (Vec<serenity::CreateEmbed>, Vec<serenity::CreateActionRow>) {
+    let embeds = alert
+        .embeds
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let embed = serenity::CreateEmbed::from(e.clone()).colour(colour::ACKNOWLEDGED);
+            if i == 0 {
+                embed.field(FIELD, who, false)
+            } else {
+                embed
+            }
+        })
+        .collect();
+    let components = alert
+        .components
+        .iter()
+        .map(|row| {
+            serenity::CreateActionRow::Buttons(
+                row.components
+                    .iter()
+                    .filter_map(|c| match c {
+                        serenity::ActionRowComponent::Button(b) => Some(acknowledged_button(b)),
+                        _ => None,
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    (embeds, components)
+}
+
 pub async fn press(
     ctx: &serenity::Context,
     data: &Data,
@@ -43,34 +80,7 @@ pub async fn press(
     }
     let now = Utc::now().timestamp();
     let who = format!("by <@{}> <t:{now}:R>", press.user.id);
-    let embeds: Vec<serenity::CreateEmbed> = current
-        .embeds
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let embed = serenity::CreateEmbed::from(e.clone()).colour(colour::ACKNOWLEDGED);
-            if i == 0 {
-                embed.field(FIELD, who.clone(), false)
-            } else {
-                embed
-            }
-        })
-        .collect();
-    let components = current
-        .components
-        .iter()
-        .map(|row| {
-            serenity::CreateActionRow::Buttons(
-                row.components
-                    .iter()
-                    .filter_map(|c| match c {
-                        serenity::ActionRowComponent::Button(b) => Some(acknowledged_button(b)),
-                        _ => None,
-                    })
-                    .collect(),
-            )
-        })
-        .collect();
+    let (embeds, components) = acknowledged(&current, &who);
     press
         .create_response(
             ctx,

@@ -99,10 +99,8 @@ pub fn line(e: &Event) -> String {
     )
 }
 
-pub(crate) async fn build(
-    data: &Data,
-    page: &Page,
-) -> (serenity::CreateEmbed, Vec<serenity::CreateActionRow>) {
+/// The page's watched events from CloudTrail's event history, newest first, and why the list is partial if it is.
+async fn changes(data: &Data, page: &Page) -> (Vec<Event>, Option<String>) {
     let end = Utc::now();
     let start = end - chrono::Duration::hours(page.hours.into());
     let attribute = match page.event {
@@ -110,7 +108,7 @@ pub(crate) async fn build(
         None => LookupAttribute::EventSource(iam_alarm_core::watch::IAM_EVENT_SOURCE.to_owned()),
     };
     let outcome = data.history.lookup(attribute, start, end, MAX_EVENTS).await;
-    let events: Vec<Event> = outcome
+    let events = outcome
         .events
         .iter()
         .filter_map(|t| Event::from_json(t.record.as_deref()?).ok())
@@ -119,6 +117,14 @@ pub(crate) async fn build(
                 .is_some_and(|a| page.event.map_or(data.watched.contains(a), |w| w == a))
         })
         .collect();
+    (events, outcome.partial)
+}
+
+pub(crate) async fn build(
+    data: &Data,
+    page: &Page,
+) -> (serenity::CreateEmbed, Vec<serenity::CreateActionRow>) {
+    let (events, partial) = changes(data, page).await;
     let pages = events.len().div_ceil(PER_PAGE).max(1);
     let current = page.page.min(pages - 1);
     let lines: Vec<String> = events
@@ -143,7 +149,7 @@ pub(crate) async fn build(
         })
         .colour(iam_alarm_core::render::colour::CHANGE);
     let mut footer = format!("Events: {what}");
-    if let Some(why) = &outcome.partial {
+    if let Some(why) = &partial {
         footer.push_str(&format!(" · partial result: {why}"));
     }
     embed = embed.footer(serenity::CreateEmbedFooter::new(

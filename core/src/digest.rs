@@ -12,7 +12,7 @@ use crate::message::{
     ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed, EmbedField, EmbedFooter,
     EMBEDS_MAX, EMBEDS_TOTAL_MAX, NONCE_MAX,
 };
-use crate::render::{colour, Severity};
+use crate::render::Severity;
 use crate::text::{code_capped, discord_len, escape_capped};
 
 /// Room kept free in each embed for its title and fields.
@@ -130,34 +130,15 @@ fn group_embed(part: &[&Event], group_size: usize) -> Embed {
     let first = part[0];
     let names: Vec<String> = part.iter().map(|e| target(e)).collect();
     let keys: Vec<String> = part.iter().map(|e| short_key(&e.key)).collect();
-    let severity = part
-        .iter()
-        .map(|e| Severity::of(e))
-        .fold(Severity::Change, |worst, s| {
-            if s.colour() == colour::ROOT || worst.colour() == colour::ROOT {
-                Severity::Root
-            } else if s == Severity::Failed || worst == Severity::Failed {
-                Severity::Failed
-            } else if s == Severity::Destructive || worst == Severity::Destructive {
-                Severity::Destructive
-            } else {
-                Severity::Change
-            }
-        });
+    // A digest is as loud as its loudest event.
+    let severity = part.iter().map(|e| Severity::of(e)).max();
+    let severity = severity.unwrap_or(Severity::Change);
     let what = match (first.action, &first.outcome) {
         (Some(a), Outcome::Success) => a.headline().to_owned(),
         (Some(a), Outcome::Failure { .. }) => format!("Failed attempts to {}", a.attempt()),
         (None, _) => first.event_name.clone(),
     };
-    let times: Vec<i64> = part
-        .iter()
-        .filter_map(|e| e.time.map(|t| t.timestamp()))
-        .collect();
-    let when = match (times.iter().min(), times.iter().max()) {
-        (Some(a), Some(b)) if a != b => format!("<t:{a}:f> – <t:{b}:T>"),
-        (Some(a), _) => format!("<t:{a}:f>"),
-        _ => "not recorded".to_owned(),
-    };
+    let when = time_range(part);
     let mut fields = vec![
         EmbedField {
             name: "Actor".into(),
@@ -196,6 +177,19 @@ fn group_embed(part: &[&Event], group_size: usize) -> Embed {
             text: format!("{KEYS_PREFIX}{}", keys.join(" ")),
         }),
         ..Embed::default()
+    }
+}
+
+/// When the events happened: one time, or the first and the last.
+fn time_range(events: &[&Event]) -> String {
+    let times: Vec<i64> = events
+        .iter()
+        .filter_map(|e| e.time.map(|t| t.timestamp()))
+        .collect();
+    match (times.iter().min(), times.iter().max()) {
+        (Some(a), Some(b)) if a != b => format!("<t:{a}:f> – <t:{b}:T>"),
+        (Some(a), _) => format!("<t:{a}:f>"),
+        _ => "not recorded".to_owned(),
     }
 }
 

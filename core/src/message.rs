@@ -236,6 +236,8 @@ impl Embed {
 }
 
 impl CreateMessage {
+    // A checklist of Discord's limits, one line each, in the order its documentation gives them. (Longer than
+    // 60 lines for that reason.)
     /// Every Discord limit this payload breaks (empty when it would be accepted).
     pub fn limit_violations(&self) -> Vec<String> {
         let mut v = Vec::new();

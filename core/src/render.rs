@@ -4,8 +4,7 @@
 //! spans through [`code_capped`]; `allowed_mentions` is empty, so nothing can ping even if it slipped through.
 
 use chrono_tz::Tz;
-use siphasher::sip128::{Hasher128, SipHasher13};
-use std::hash::Hasher;
+use sha2::{Digest, Sha256};
 
 use crate::buttons::{activity_lookup, ButtonId};
 use crate::event::{hex, Event, IdentityKind, Origin, Outcome};
@@ -48,13 +47,13 @@ pub struct RenderOptions {
     pub destination: Destination,
 }
 
-/// How loud an alert is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How loud an alert is, quietest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
-    Root,
-    Failed,
-    Destructive,
     Change,
+    Destructive,
+    Failed,
+    Root,
 }
 
 impl Severity {
@@ -203,6 +202,8 @@ fn summary(event: &Event, actor: &str) -> String {
     s
 }
 
+// The alert's fields in display order: one list, so the next person changes the format in one place. (Longer
+// than 60 lines for that reason.)
 fn fields(event: &Event, actor: &str, opts: &RenderOptions) -> Vec<EmbedField> {
     let mut f = Vec::with_capacity(16);
     let mut push = |name: &'static str, value: String, inline: bool| {
@@ -425,13 +426,8 @@ fn buttons(event: &Event, console_url: Option<String>) -> Vec<Button> {
 
 /// Discord's idempotency nonce for this event: the same event always yields the same nonce.
 pub fn nonce_for(event: &Event) -> String {
-    // A stable 128-bit hash is plenty: the nonce only tells our own messages apart.
-    let mut hasher = SipHasher13::new();
-    hasher.write(b"iam-alarm:");
-    hasher.write(event.key.as_str().as_bytes());
-    let mut nonce = hex(&hasher.finish128().as_bytes());
-    nonce.truncate(NONCE_MAX);
-    nonce
+    let digest = Sha256::digest(format!("iam-alarm:{}", event.key).as_bytes());
+    hex(&digest)[..NONCE_MAX].to_owned()
 }
 
 /// The event key in a footer we wrote, if this footer is ours.
@@ -442,6 +438,7 @@ pub fn key_from_footer(footer: &str) -> Option<&str> {
         .filter(|k| !k.is_empty())
 }
 
+// The console's lines in display order, like `fields`. (Longer than 60 lines for that reason.)
 /// A readable plain-text alert for the console (no Markdown, control characters flattened).
 pub fn render_text(event: &Event, opts: &RenderOptions) -> String {
     let p = |s: &str| plain_capped(s, UA_CAP);
