@@ -177,7 +177,7 @@ mod tests {
     fn seeds_from_digest_footers_the_events_they_named() {
         let mut d = Dedup::new(10);
         let footer = format!(
-            "digest · keys {} {}",
+            "digest · keys {}{}",
             short_key(&key("e-1")),
             short_key(&key("e-2"))
         );

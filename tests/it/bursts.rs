@@ -6,36 +6,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, TestApp};
-use crate::support::{eventbridge, own_fixture, sns};
+use crate::support::burst_event;
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// The n-th CreateUser of a burst, SNS-enveloped as the pipeline delivers it.
-pub fn burst_event(n: usize) -> (String, String) {
-    let mut record: Value =
-        serde_json::from_str(&own_fixture("records/CreateUser-AssumedRole-session.json")).unwrap();
-    let user = format!("burst-user-{n:04}");
-    record["eventID"] = json!(format!("00000000-0000-4000-8000-{n:012}"));
-    record["requestParameters"]["userName"] = json!(user);
-    record["responseElements"]["user"]["userName"] = json!(user);
-    (user, sns(&eventbridge(&record.to_string(), true)))
-}
-
-pub async fn send_all(app: &TestApp, bodies: &[String]) {
-    for chunk in bodies.chunks(10) {
-        let mut batch = app.sqs.send_message_batch().queue_url(&app.queue_url);
-        for (i, body) in chunk.iter().enumerate() {
-            batch = batch.entries(
-                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(body)
-                    .build()
-                    .unwrap(),
-            );
-        }
-        batch.send().await.unwrap();
-    }
-}
 
 fn channel_text(app: &TestApp) -> String {
     app.discord
@@ -50,7 +23,7 @@ fn channel_text(app: &TestApp) -> String {
 async fn a_burst_is_grouped_and_names_every_user_once() {
     let mut app = spawn_app().await;
     let (users, bodies): (Vec<String>, Vec<String>) = (0..120).map(burst_event).unzip();
-    send_all(&app, &bodies).await;
+    app.send_all(&bodies).await;
     app.start_bot_ready().await;
     app.discord
         .wait_until_or_log(
@@ -125,7 +98,7 @@ async fn a_lone_event_gets_its_own_full_alert() {
 async fn a_digest_can_be_acknowledged() {
     let mut app = spawn_app().await;
     let (_, bodies): (Vec<String>, Vec<String>) = (0..20).map(burst_event).unzip();
-    send_all(&app, &bodies).await;
+    app.send_all(&bodies).await;
     app.start_bot_ready().await;
     app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
     let digest = digests(&app).remove(0);
@@ -149,7 +122,7 @@ async fn a_full_digest_of_the_longest_user_names_can_be_acknowledged() {
         (longer.clone(), body.replace(&user, &longer))
     };
     let (_, bodies): (Vec<String>, Vec<String>) = (0..150).map(long).unzip();
-    send_all(&app, &bodies).await;
+    app.send_all(&bodies).await;
     app.start_bot_ready().await;
     app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
     let fullest = digests(&app)

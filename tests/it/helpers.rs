@@ -29,11 +29,10 @@ pub struct Moto {
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
-        let server = moto_server_path();
         let port = free_port();
         let script = format!(
-            "\"{}\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid",
-            server.display()
+            "{} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid",
+            moto_server_command()
         );
         let mut child = Command::new("sh")
             .args(["-c", &script])
@@ -55,6 +54,18 @@ pub fn moto() -> &'static Moto {
         let _ = child.wait();
         panic!("moto_server did not start on port {port}");
     })
+}
+
+/// The shell words that start moto_server. With `MOTO_FAST_CLOCK=1` (the benchmark), moto's per-message clock
+/// is made cheap (see `scripts/moto_server_fast_clock.py`): stock moto fills a queue in quadratic time.
+fn moto_server_command() -> String {
+    if std::env::var_os("MOTO_FAST_CLOCK").is_some_and(|v| v == "1") {
+        let root = repo_root();
+        let python = root.join(".venv/moto/bin/python");
+        let script = root.join("scripts/moto_server_fast_clock.py");
+        return format!("\"{}\" \"{}\"", python.display(), script.display());
+    }
+    format!("\"{}\"", moto_server_path().display())
 }
 
 fn moto_server_path() -> PathBuf {
@@ -289,6 +300,28 @@ impl TestApp {
             .to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         self.wait_for_exit(limit).await
+    }
+
+    /// Send many bodies, ten per `SendMessageBatch`.
+    pub async fn send_all(&self, bodies: &[String]) {
+        for chunk in bodies.chunks(10) {
+            let mut batch = self.sqs.send_message_batch().queue_url(&self.queue_url);
+            for (i, body) in chunk.iter().enumerate() {
+                let entry = aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .build()
+                    .unwrap();
+                batch = batch.entries(entry);
+            }
+            batch.send().await.unwrap();
+        }
+    }
+
+    /// The running bot's process id.
+    #[allow(dead_code)] // used by benches/pipeline.rs, which shares this file
+    pub fn bot_pid(&self) -> Option<u32> {
+        self.bot.as_ref().map(|b| b.child.id())
     }
 
     pub async fn send(&self, body: &str) {

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use crate::bursts::{burst_event, send_all};
 use crate::fake_discord::{FakeDiscord, Fault};
 use crate::helpers::{spawn_app, TestApp};
+use crate::support::burst_event;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -47,7 +47,7 @@ async fn a_burst_longer_than_the_visibility_timeout_names_every_user_exactly_onc
     app.extra_env
         .push(("SQS_VISIBILITY_MS".into(), "5000".into()));
     let (users, bodies): (Vec<String>, Vec<String>) = (0..300).map(burst_event).unzip();
-    send_all(&app, &bodies).await;
+    app.send_all(&bodies).await;
     app.start_bot_ready().await;
     every_user_named_once_nothing_left(&app, &users).await;
 }
@@ -57,7 +57,7 @@ async fn a_crash_while_discord_holds_the_reply_to_a_digest_names_no_user_twice()
     let mut app = spawn_app().await;
     let (users, bodies): (Vec<String>, Vec<String>) = (0..60).map(burst_event).unzip();
     app.discord.hang_on_post_containing("in a burst");
-    send_all(&app, &bodies).await;
+    app.send_all(&bodies).await;
     app.start_bot_ready().await;
     app.discord
         .wait_until_or_log(
@@ -131,7 +131,7 @@ async fn a_revoked_token_stops_the_bot_before_it_receives_anything() {
     let mut app = spawn_app().await;
     app.discord.revoke_token();
     let (_, bodies): (Vec<String>, Vec<String>) = (0..3).map(burst_event).unzip();
-    send_all(&app, &bodies).await;
+    app.send_all(&bodies).await;
     app.start_bot();
     let code = app.wait_for_exit(LIMIT).await;
     assert_eq!(code, Some(1), "{}", app.bot_log());

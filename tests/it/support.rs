@@ -86,3 +86,14 @@ pub fn sns(message: &str) -> String {
     })
     .to_string()
 }
+
+/// The n-th CreateUser of a burst (user `burst-user-NNNN`), SNS-enveloped as the pipeline delivers it.
+pub fn burst_event(n: usize) -> (String, String) {
+    let mut record: Value =
+        serde_json::from_str(&own_fixture("records/CreateUser-AssumedRole-session.json")).unwrap();
+    let user = format!("burst-user-{n:04}");
+    record["eventID"] = json!(format!("00000000-0000-4000-8000-{n:012}"));
+    record["requestParameters"]["userName"] = json!(user);
+    record["responseElements"]["user"]["userName"] = json!(user);
+    (user, sns(&eventbridge(&record.to_string(), true)))
+}
