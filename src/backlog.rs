@@ -69,7 +69,7 @@ impl Backlog {
                 .iter_mut()
                 .find(|m| m.message_id == message.message_id)
             {
-                Some(same) => same.receipt = message.receipt,
+                Some(same) => *same = message,
                 None => pending.messages.push(message),
             }
             return Ok(());
@@ -115,6 +115,10 @@ impl Backlog {
         self.by_arrival.values().flat_map(|p| &p.messages)
     }
 
+    pub fn messages_mut(&mut self) -> impl Iterator<Item = &mut Received> {
+        self.by_arrival.values_mut().flat_map(|p| &mut p.messages)
+    }
+
     /// Take the events with these keys out (their digest was accepted, or they are handed back).
     pub fn take(&mut self, keys: &[EventKey]) -> Vec<Pending> {
         let mut taken = Vec::with_capacity(keys.len());
@@ -157,6 +161,7 @@ mod tests {
             body: String::new(),
             receive_count: 1,
             reason: None,
+            hidden_until: Instant::now(),
         }
     }
 

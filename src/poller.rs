@@ -60,8 +60,6 @@ pub struct Poller {
     /// The current batch's messages not yet handled (the one being handled first).
     in_hand: Vec<Received>,
     backlog: Backlog,
-    /// When the held messages' visibility was last extended.
-    last_extension: Instant,
 }
 
 /// How handling ended.
@@ -94,7 +92,6 @@ impl Poller {
             settings,
             metrics,
             in_hand: Vec::new(),
-            last_extension: Instant::now(),
         }
     }
 
@@ -407,8 +404,7 @@ impl Poller {
     async fn pause(&mut self, delay: Duration, shutdown: &mut Shutdown) -> bool {
         let until = Instant::now() + delay;
         let hidden = delay + self.settings.poll.visibility;
-        self.extend_held(hidden).await;
-        self.last_extension = until;
+        self.extend_held(hidden, |_| true).await;
         loop {
             self.metrics.beat();
             let left = until.saturating_duration_since(Instant::now());
@@ -422,30 +418,41 @@ impl Poller {
         }
     }
 
-    /// Extend the visibility of everything held once a third of it has passed, so SQS never hands a held
-    /// message to anyone else (nor back to us, to be mistaken for a duplicate).
+    /// Extend the visibility of each held message once a third of it has passed, so SQS never hands a held
+    /// message to anyone else (nor back to us, to be mistaken for a duplicate). Only those messages: a backlog
+    /// that drains in time is never extended, and a large one is extended in step with its arrival, not all at
+    /// once (2,000 messages are 200 SQS calls).
     async fn keep_hidden(&mut self) {
         let visibility = self.settings.poll.visibility;
-        if Instant::now() < self.last_extension + visibility / 3 {
-            return;
-        }
-        self.extend_held(visibility).await;
-        self.last_extension = Instant::now();
+        let due = Instant::now() + visibility * 2 / 3;
+        self.extend_held(visibility, |m| m.hidden_until < due).await;
     }
 
-    async fn extend_held(&self, hidden: Duration) {
-        let held: Vec<&Received> = self.in_hand.iter().chain(self.backlog.messages()).collect();
+    /// Keep the held messages that `due` picks hidden for `hidden` from now.
+    async fn extend_held(&mut self, hidden: Duration, due: impl Fn(&Received) -> bool) {
+        let until = Instant::now() + hidden;
+        let held: Vec<&mut Received> = self
+            .in_hand
+            .iter_mut()
+            .chain(self.backlog.messages_mut())
+            .filter(|m| due(m))
+            .collect();
         if held.is_empty() {
             return;
         }
-        let receipts: Vec<&str> = held.iter().map(|m| m.receipt.as_str()).collect();
+        let receipts: Vec<String> = held.iter().map(|m| m.receipt.clone()).collect();
+        let ids: Vec<String> = held.iter().map(|m| m.message_id.clone()).collect();
+        for m in held {
+            m.hidden_until = until;
+        }
+        let receipts: Vec<&str> = receipts.iter().map(String::as_str).collect();
         for failed in self
             .queues
             .main
             .set_visibility_many(&receipts, hidden)
             .await
         {
-            warn!(message_id = %held[failed.index].message_id, error = %failed.error, "cannot extend visibility");
+            warn!(message_id = %ids[failed.index], error = %failed.error, "cannot extend visibility");
         }
     }
 

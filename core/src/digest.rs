@@ -17,8 +17,10 @@ use crate::message::{
 use crate::render::Severity;
 use crate::text::{code_capped, discord_len, escape_capped};
 
-/// Room kept free in each embed for its title and fields.
-const DESCRIPTION_BUDGET: usize = 3_800;
+/// The most of an embed's description the names may take (Discord allows 4,096).
+const DESCRIPTION_BUDGET: usize = 4_000;
+/// Room kept in a message for the title, fields and footer prefix of its embeds.
+const EMBED_OVERHEAD: usize = 400;
 const NAME_CAP: usize = 128;
 /// Room kept free in each message for the field an acknowledgement adds ("Acknowledged: by <@id> <t:…:R>").
 pub const ACK_ROOM: usize = 100;
@@ -57,8 +59,8 @@ pub fn listing_len(e: &Event) -> usize {
     discord_len(&target(e)) + " ".len() + SHORT_KEY_LEN
 }
 
-/// About how many characters of listing fill one digest message.
-pub const MESSAGE_LISTING_BUDGET: usize = EMBEDS_TOTAL_MAX - ACK_ROOM - 1_000;
+/// How many characters of listing (names and keys) fill one digest message.
+pub const MESSAGE_LISTING_BUDGET: usize = EMBEDS_TOTAL_MAX - ACK_ROOM - EMBED_OVERHEAD;
 
 /// Events grouped for one digest embed: same actor, same call, same outcome.
 type GroupKey = (String, String, bool);
@@ -113,16 +115,21 @@ pub fn render_digests<'a>(events: &[&'a Event]) -> Vec<DigestMessage<'a>> {
 
 /// One group's embeds: as many as its names need, each with the events it lists.
 fn group_embeds<'a>(group: &[&'a Event]) -> Vec<(Embed, Vec<&'a Event>)> {
+    // An embed takes events while its names fit the description, its keys the footer, and both a message.
     let mut embeds = Vec::new();
     let mut part: Vec<&'a Event> = Vec::new();
-    let mut used = 0;
+    let (mut names, mut listing) = (0, 0);
     for e in group {
-        let len = listing_len(e);
-        if !part.is_empty() && (used + len > DESCRIPTION_BUDGET || part.len() == EVENTS_PER_EMBED) {
+        let name = discord_len(&target(e)) + 1;
+        let full = names + name > DESCRIPTION_BUDGET
+            || listing + listing_len(e) > MESSAGE_LISTING_BUDGET
+            || part.len() == EVENTS_PER_EMBED;
+        if !part.is_empty() && full {
             embeds.push((group_embed(&part, group.len()), std::mem::take(&mut part)));
-            used = 0;
+            (names, listing) = (0, 0);
         }
-        used += len;
+        names += name;
+        listing += listing_len(e);
         part.push(e);
     }
     if !part.is_empty() {

@@ -13,19 +13,10 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// What a queue message turned out to be.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Unwrapped {
-    /// A CloudTrail record (a JSON object), and how it was wrapped.
-    Record { record: Value, via: Wrapping },
+    /// A CloudTrail record (a JSON object).
+    Record(Value),
     /// A message that is valid but carries no CloudTrail record (SNS confirmations, other EventBridge events).
     NotAlert(NotAlertReason),
-}
-
-/// How the record was wrapped on the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wrapping {
-    SnsEventBridge,
-    SnsRecord,
-    EventBridge,
-    Bare,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,7 +63,7 @@ pub fn unwrap_body(body: &str) -> Result<Unwrapped, MalformedBody> {
     if is_sns(&object) {
         return unwrap_sns(object);
     }
-    unwrap_inner(object, false)
+    unwrap_inner(object)
 }
 
 /// An SNS envelope has a string `Type` and a `TopicArn` or `MessageId`.
@@ -93,11 +84,11 @@ fn unwrap_sns(envelope: Map<String, Value>) -> Result<Unwrapped, MalformedBody> 
     let message = text("Message").ok_or(MalformedBody::SnsWithoutMessage)?;
     let value: Value = serde_json::from_str(message)
         .map_err(|e| MalformedBody::SnsMessageNotJson(e.to_string()))?;
-    unwrap_inner(as_object(value)?, true)
+    unwrap_inner(as_object(value)?)
 }
 
 /// An EventBridge event or a bare record (inside SNS or directly on the queue).
-fn unwrap_inner(mut object: Map<String, Value>, in_sns: bool) -> Result<Unwrapped, MalformedBody> {
+fn unwrap_inner(mut object: Map<String, Value>) -> Result<Unwrapped, MalformedBody> {
     if object.contains_key("detail-type") || object.contains_key("detail") {
         let detail_type = object.get("detail-type").and_then(Value::as_str);
         let detail_type = detail_type.unwrap_or_default().to_owned();
@@ -109,21 +100,11 @@ fn unwrap_inner(mut object: Map<String, Value>, in_sns: bool) -> Result<Unwrappe
             let other = NotAlertReason::OtherEventBridge(detail_type);
             return Ok(Unwrapped::NotAlert(other));
         }
-        let via = if in_sns {
-            Wrapping::SnsEventBridge
-        } else {
-            Wrapping::EventBridge
-        };
-        return Ok(Unwrapped::Record { record, via });
+        return Ok(Unwrapped::Record(record));
     }
     let record = Value::Object(object);
     if names_itself(&record) {
-        let via = if in_sns {
-            Wrapping::SnsRecord
-        } else {
-            Wrapping::Bare
-        };
-        return Ok(Unwrapped::Record { record, via });
+        return Ok(Unwrapped::Record(record));
     }
     Err(unknown_shape(&record))
 }

@@ -47,7 +47,7 @@ pub enum NotAlert {
 pub fn classify(body: &str, watched: &WatchedEvents) -> Result<Event, Rejection> {
     match envelope::unwrap_body(body)? {
         Unwrapped::NotAlert(reason) => Err(Rejection::NotAlert(reason.into())),
-        Unwrapped::Record { record, .. } => {
+        Unwrapped::Record(record) => {
             let record = record::Record::new(&record).expect("a record is an object");
             let event = Event::from_record(&record);
             match event.action {

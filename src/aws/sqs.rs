@@ -1,7 +1,7 @@
 //! The SQS queue the bot consumes, and its dead-letter queue.
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::{
     BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry,
@@ -35,6 +35,8 @@ pub struct Received {
     pub receive_count: u32,
     /// Why iam-alarm dead-lettered it, when it did.
     pub reason: Option<String>,
+    /// Until when it is hidden from other consumers (as far as we know: counted from before the request).
+    pub hidden_until: Instant,
 }
 
 impl Queue {
@@ -56,6 +58,7 @@ impl Queue {
         wait: Duration,
         visibility: Duration,
     ) -> Result<Vec<Received>, AwsError> {
+        let hidden_until = Instant::now() + visibility;
         let out = self
             .client
             .receive_message()
@@ -89,6 +92,7 @@ impl Queue {
                     body: m.body.unwrap_or_default(),
                     receive_count,
                     reason,
+                    hidden_until,
                 })
             })
             .collect())
