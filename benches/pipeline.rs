@@ -148,6 +148,8 @@ fn naming(discord: &FakeDiscord) -> HashMap<String, usize> {
 }
 
 struct Burst {
+    /// How long sending the burst to the queue took (moto's ingest, while the bot consumes).
+    sent: Duration,
     took: Duration,
     messages: usize,
     lost: usize,
@@ -174,6 +176,7 @@ async fn burst(app: &TestApp, n: usize, limit: Duration) -> Burst {
     let cpu_before = process(pid).1;
     let start = Instant::now();
     app.send_all(&bodies).await;
+    let sent = start.elapsed();
     // Polled (a benchmark may sleep): gives up after `limit` and reports what arrived.
     while naming(&app.discord).len() < n && start.elapsed() < limit {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -183,6 +186,7 @@ async fn burst(app: &TestApp, n: usize, limit: Duration) -> Burst {
     sampler.abort();
     let counts = naming(&app.discord);
     Burst {
+        sent,
         took,
         messages: app.discord.messages().len(),
         lost: users.iter().filter(|u| !counts.contains_key(*u)).count(),
@@ -222,7 +226,8 @@ async fn latency() -> (Duration, u64) {
 
 fn report(label: &str, b: &Burst) {
     println!(
-        "{label}: every user named after {:.1} s, in {} messages, {} 429s, {} lost, {} named twice; peak RSS {:.1} MB, bot CPU {:.1} s",
+        "{label} (sent in {:.1} s): every user named after {:.1} s, in {} messages, {} 429s, {} lost, {} named twice; peak RSS {:.1} MB, bot CPU {:.1} s",
+        b.sent.as_secs_f64(),
         b.took.as_secs_f64(),
         b.messages,
         b.rate_limited,
@@ -266,6 +271,15 @@ fn main() {
         }
         let (app, _) = bench_app(|_| {}).await;
         report("(e) 10,000-event burst", &burst(&app, 10_000, Duration::from_secs(300)).await);
+        // moto's own share: the same 10,000 sends into a queue nobody reads.
+        let idle = spawn_app().await;
+        let bodies: Vec<String> = (0..10_000).map(|n| burst_event(n).1).collect();
+        let t = Instant::now();
+        idle.send_all(&bodies).await;
+        println!(
+            "    moto alone: 10,000 sends into a queue nobody reads take {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
         println!(
             "(d) resident memory idle {:.1} MB; ready (process start → gateway READY, commands registered, poller running) in {} ms",
             idle_rss as f64 / 1024.0,
