@@ -183,3 +183,25 @@ async fn acknowledge(
         .dispatch_interaction(i, Some(message.id.clone()));
     crate::interactions::replies(app, &id, 1).await.remove(0)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_through_the_in_memory_sqs_names_every_user_once() {
+    // The stub the benchmark's 10,000-event burst runs on, checked against the real bot here.
+    let sqs = crate::sqs_stub::SqsStub::start().await;
+    let mut app = crate::helpers::spawn_app_with_sqs(&sqs.url).await;
+    let (users, bodies): (Vec<String>, Vec<String>) = (0..150).map(burst_event).unzip();
+    app.send_all(&bodies).await;
+    app.start_bot_ready().await;
+    app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
+    let text = channel_text(&app);
+    for u in &users {
+        assert!(text.contains(u.as_str()), "{u} named\n{}", app.bot_log());
+    }
+    let messages = app.discord.messages();
+    for u in &users {
+        let naming = messages
+            .iter()
+            .filter(|m| m.body.to_string().contains(u.as_str()));
+        assert_eq!(naming.count(), 1, "{u} named once");
+    }
+}

@@ -111,6 +111,8 @@ pub struct TestApp {
     pub dlq_url: String,
     pub health_port: u16,
     pub extra_env: Vec<(String, String)>,
+    /// Where SQS is served when not by moto.
+    sqs_endpoint: Option<String>,
     bot: Option<Bot>,
     state_dir: tempfile::TempDir,
 }
@@ -130,8 +132,18 @@ impl Drop for TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_on(None).await
+}
+
+/// [`spawn_app`] with SQS served at `endpoint` (the in-memory stub, for bursts moto can't carry); every other
+/// service stays on moto.
+pub async fn spawn_app_with_sqs(endpoint: &str) -> TestApp {
+    spawn_app_on(Some(endpoint)).await
+}
+
+async fn spawn_app_on(sqs_endpoint: Option<&str>) -> TestApp {
     let moto = moto();
-    let config = sdk_config(&moto.url).await;
+    let config = sdk_config(sqs_endpoint.unwrap_or(&moto.url)).await;
     let sqs = aws_sdk_sqs::Client::new(&config);
     let name = format!("iam-alarm-{}", uuid_like());
     let dlq_url = sqs
@@ -162,6 +174,7 @@ pub async fn spawn_app() -> TestApp {
         dlq_url,
         health_port: free_port(),
         extra_env: Vec::new(),
+        sqs_endpoint: sqs_endpoint.map(str::to_owned),
         bot: None,
         state_dir: tempfile::tempdir().unwrap(),
     }
@@ -222,6 +235,9 @@ impl TestApp {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
+        if let Some(sqs) = &self.sqs_endpoint {
+            env.push(("AWS_ENDPOINT_URL_SQS".to_owned(), sqs.clone()));
+        }
         env.extend(self.extra_env.iter().cloned());
         env
     }

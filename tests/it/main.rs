@@ -14,5 +14,6 @@ mod pattern;
 mod pipeline;
 mod properties;
 mod responders;
+mod sqs_stub;
 mod support;
 mod trust;
