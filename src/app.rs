@@ -80,6 +80,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         watched: config.alert.watched.clone(),
         render: RenderOptions {
             timezone: config.alert.timezone,
+            mention: config.alert.mention,
             ..RenderOptions::default()
         },
         poll: config.poll.clone(),

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono_tz::Tz;
+use iam_alarm_core::render::Mention;
+use iam_alarm_core::severity::Severity;
 use iam_alarm_core::WatchedEvents;
 use secrecy::SecretString;
 use url::Url;
@@ -55,6 +57,8 @@ impl<const N: usize> Env for [(&str, &str); N] {
 pub struct AlertConfig {
     pub watched: WatchedEvents,
     pub timezone: Option<Tz>,
+    /// Alerts at or above `MENTION_SEVERITY` (default high) mention `RESPONDER_ROLE_ID`; unset role: nobody.
+    pub mention: Option<Mention>,
 }
 
 impl AlertConfig {
@@ -75,7 +79,18 @@ impl AlertConfig {
                 })
             })
             .transpose()?;
-        Ok(AlertConfig { watched, timezone })
+        let from = match env.get("MENTION_SEVERITY") {
+            Some(s) => s
+                .parse::<Severity>()
+                .map_err(|e| ConfigError::new("MENTION_SEVERITY", e.to_string()))?,
+            None => Severity::High,
+        };
+        let mention = snowflake(env, "RESPONDER_ROLE_ID")?.map(|role| Mention { role, from });
+        Ok(AlertConfig {
+            watched,
+            timezone,
+            mention,
+        })
     }
 }
 

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 use iam_alarm_core::digest::render_digests;
 use iam_alarm_core::message::CreateMessage;
 use iam_alarm_core::metrics::Count;
-use iam_alarm_core::render::{render_fallback, render_message, render_text, RenderOptions};
+use iam_alarm_core::render::{
+    add_mention, render_fallback, render_message, render_text, RenderOptions,
+};
 use iam_alarm_core::{classify, Event, EventKey, Rejection, WatchedEvents};
 use tracing::{error, info, warn};
 
@@ -293,7 +295,10 @@ impl Poller {
                 [one] => (self.render_one(one), vec![*one]),
                 many => {
                     let first = render_digests(many).into_iter().next();
-                    let first = first.expect("a non-empty backlog makes a digest");
+                    let mut first = first.expect("a non-empty backlog makes a digest");
+                    let worst = first.events.iter().map(|e| e.severity).max();
+                    let worst = worst.expect("a digest names events");
+                    add_mention(&mut first.message, worst, self.settings.render.mention);
                     (first.message, first.events)
                 }
             };

@@ -33,6 +33,7 @@ pub fn run(input: &str, events: Option<&str>, text: bool, config: AlertConfig) -
     };
     let opts = RenderOptions {
         timezone: config.timezone,
+        mention: config.mention,
         ..RenderOptions::default()
     };
     match classify(&body, &watched) {

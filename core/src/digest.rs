@@ -14,7 +14,8 @@ use crate::message::{
     ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed, EmbedField, EmbedFooter,
     EMBEDS_MAX, EMBEDS_TOTAL_MAX, NONCE_MAX,
 };
-use crate::render::Severity;
+use crate::render::Tone;
+use crate::severity::Severity;
 use crate::text::{code_capped, discord_len, escape_capped};
 
 /// The most of an embed's description the names may take (Discord allows 4,096).
@@ -149,9 +150,13 @@ fn group_embed(part: &[&Event], group_size: usize) -> Embed {
     let first = part[0];
     let names: Vec<String> = part.iter().map(|e| target(e)).collect();
     let keys: Vec<String> = part.iter().map(|e| short_key(&e.key)).collect();
-    // A digest is as loud as its loudest event.
-    let severity = part.iter().map(|e| Severity::of(e)).max();
-    let severity = severity.unwrap_or(Severity::Change);
+    // A group looks as loud, and is as severe, as its loudest and most severe event.
+    let tone = part
+        .iter()
+        .map(|e| Tone::of(e))
+        .max()
+        .unwrap_or(Tone::Change);
+    let severity = worst(part);
     let what = match (first.action, &first.outcome) {
         (Some(a), Outcome::Success) => a.headline().to_owned(),
         (Some(a), Outcome::Failure { .. }) => format!("Failed attempts to {}", a.attempt()),
@@ -159,6 +164,11 @@ fn group_embed(part: &[&Event], group_size: usize) -> Embed {
     };
     let when = time_range(part);
     let mut fields = vec![
+        EmbedField {
+            name: "Severity".into(),
+            value: format!("**{severity}**"),
+            inline: true,
+        },
         EmbedField {
             name: "Actor".into(),
             value: escape_capped(&first.actor.display(), 240),
@@ -190,13 +200,22 @@ fn group_embed(part: &[&Event], group_size: usize) -> Embed {
     Embed {
         title: Some(escape_capped(&format!("{count} × {what}"), 200)),
         description: Some(names.join(" ")),
-        color: Some(severity.colour()),
+        color: Some(tone.colour()),
         fields,
         footer: Some(EmbedFooter {
             text: format!("{KEYS_PREFIX}{}", keys.concat()),
         }),
         ..Embed::default()
     }
+}
+
+/// A digest is as severe as its most severe event.
+fn worst(events: &[&Event]) -> Severity {
+    events
+        .iter()
+        .map(|e| e.severity)
+        .max()
+        .unwrap_or(Severity::Medium)
 }
 
 /// When the events happened: one time, or the first and the last.
@@ -228,7 +247,8 @@ fn finish<'a>(parts: Vec<(Embed, Vec<&'a Event>)>) -> DigestMessage<'a> {
     DigestMessage {
         message: CreateMessage {
             content: Some(format!(
-                "🔔 **{} IAM user changes** in a burst, grouped by actor and action",
+                "🔔 `{}` **{} IAM user changes** in a burst, grouped by actor and action",
+                worst(&events),
                 events.len()
             )),
             embeds,

@@ -9,6 +9,7 @@ use std::fmt;
 use crate::envelope::{self, MalformedBody};
 use crate::fingerprint;
 use crate::record::Record;
+use crate::severity::Severity;
 use crate::text::concat;
 use crate::watch::Action;
 use serde_json::Value;
@@ -37,6 +38,9 @@ pub struct Event {
     pub region: Option<String>,
     /// Action-specific facts (policy, group, access key, …), in display order.
     pub details: Vec<Detail>,
+    /// How urgent, by the table in `severity` (rules may change it), and why in a few words.
+    pub severity: Severity,
+    pub severity_reason: &'static str,
 }
 
 /// The de-duplication key of an event (`eventID`, or `h-` and a hash of the record).
@@ -236,7 +240,7 @@ impl Event {
         let actor = resolve_actor(record);
         let target = resolve_target(record, &actor, action);
         let event_time = record.text("/eventTime");
-        Event {
+        let mut event = Event {
             key: EventKey::for_record(record),
             event_id: owned("/eventID"),
             time: event_time.and_then(parse_time),
@@ -255,7 +259,11 @@ impl Event {
             action,
             actor,
             target,
-        }
+            severity: Severity::Medium,
+            severity_reason: "",
+        };
+        (event.severity, event.severity_reason) = crate::severity::assess(&event, record);
+        event
     }
 }
 

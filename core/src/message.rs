@@ -174,10 +174,13 @@ impl ActionRow {
     }
 }
 
-/// `{"parse": []}`: nobody is pinged, whatever the text contains.
+/// `{"parse": []}`: nobody is pinged, whatever the text contains — except the roles listed (the responder role,
+/// for a severe alert).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllowedMentions {
     pub parse: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 impl Embed {

@@ -12,6 +12,7 @@ use crate::message::{
     ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed, EmbedField, EmbedFooter,
     CONTENT_MAX, EMBEDS_TOTAL_MAX, FIELD_VALUE_MAX, NONCE_MAX, TITLE_MAX,
 };
+use crate::severity::Severity;
 use crate::text::{code_capped, concat, escape_capped, plain_capped, truncate};
 
 /// Colours, by what a responder should feel.
@@ -45,45 +46,66 @@ pub struct RenderOptions {
     /// An IANA zone shown beside the viewer-local Discord timestamp.
     pub timezone: Option<Tz>,
     pub destination: Destination,
+    /// Who to ping for severe alerts; `None`: nobody.
+    pub mention: Option<Mention>,
 }
 
-/// How loud an alert is, quietest first.
+/// Alerts at or above `from` mention `role` (`RESPONDER_ROLE_ID`, `MENTION_SEVERITY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mention {
+    pub role: u64,
+    pub from: Severity,
+}
+
+/// Mention the responder role at the start of the message when `severity` calls for it, with `allowed_mentions`
+/// naming exactly that role (never users, `@everyone` or `@here`).
+pub fn add_mention(message: &mut CreateMessage, severity: Severity, mention: Option<Mention>) {
+    let Some(m) = mention.filter(|m| severity >= m.from) else {
+        return;
+    };
+    let content = message.content.take().unwrap_or_default();
+    message.content = Some(truncate(&format!("<@&{}> {content}", m.role), CONTENT_MAX));
+    message.allowed_mentions.roles = vec![m.role.to_string()];
+}
+
+/// How an alert looks (its colour, emoji and title prefix), quietest first. How urgent it is, is its
+/// [`Severity`], shown as a word beside this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
+pub enum Tone {
     Change,
     Destructive,
     Failed,
     Root,
 }
 
-impl Severity {
-    pub fn of(event: &Event) -> Severity {
+impl Tone {
+    pub fn of(event: &Event) -> Tone {
         if event.actor.is_root() {
-            Severity::Root
+            Tone::Root
         } else if event.outcome.is_failure() {
-            Severity::Failed
+            Tone::Failed
         } else if event.action.is_some_and(|a| a.is_destructive()) {
-            Severity::Destructive
+            Tone::Destructive
         } else {
-            Severity::Change
+            Tone::Change
         }
     }
 
     pub fn colour(self) -> u32 {
         match self {
-            Severity::Root => colour::ROOT,
-            Severity::Failed => colour::FAILED,
-            Severity::Destructive => colour::DESTRUCTIVE,
-            Severity::Change => colour::CHANGE,
+            Tone::Root => colour::ROOT,
+            Tone::Failed => colour::FAILED,
+            Tone::Destructive => colour::DESTRUCTIVE,
+            Tone::Change => colour::CHANGE,
         }
     }
 
     fn emoji(self) -> &'static str {
         match self {
-            Severity::Root => "🚨",
-            Severity::Failed => "⛔",
-            Severity::Destructive => "🗑️",
-            Severity::Change => "🔔",
+            Tone::Root => "🚨",
+            Tone::Failed => "⛔",
+            Tone::Destructive => "🗑️",
+            Tone::Change => "🔔",
         }
     }
 }
@@ -113,17 +135,17 @@ pub fn headline(event: &Event) -> String {
 
 /// The message to create in the alert channel (or to execute on a webhook).
 pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
-    let severity = Severity::of(event);
+    let tone = Tone::of(event);
     let headline = headline(event);
     let display = event.actor.display();
     let actor = escape_capped(&display, NAME_CAP * 2);
     let url = console_url(event);
     let footer = format!("{FOOTER_PREFIX}{}", plain_capped(event.key.as_str(), 200));
     let mut embed = Embed {
-        title: Some(escaped_title(severity, &headline)),
+        title: Some(escaped_title(tone, &headline)),
         description: Some(summary(event, &actor)),
         url: url.clone(),
-        color: Some(severity.colour()),
+        color: Some(tone.colour()),
         author: None,
         fields: fields(event, &actor, opts),
         footer: Some(EmbedFooter { text: footer }),
@@ -134,8 +156,9 @@ pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
     embed.fit(EMBEDS_TOTAL_MAX);
 
     let content = format!(
-        "{} **{}** by {}",
-        severity.emoji(),
+        "{} `{}` **{}** by {}",
+        tone.emoji(),
+        event.severity,
         escape_capped(&headline, NAME_CAP * 2),
         escape_capped(&display, NAME_CAP)
     );
@@ -151,7 +174,7 @@ pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
             None,
         ),
     };
-    CreateMessage {
+    let mut message = CreateMessage {
         content: Some(truncate(&content, CONTENT_MAX)),
         embeds: vec![embed],
         components,
@@ -159,15 +182,17 @@ pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
         enforce_nonce: nonce.is_some(),
         nonce,
         flags: None,
-    }
+    };
+    add_mention(&mut message, event.severity, opts.mention);
+    message
 }
 
-fn escaped_title(severity: Severity, headline: &str) -> String {
-    let prefix = match severity {
-        Severity::Root => "🚨 ROOT · ",
-        Severity::Failed => "⛔ ",
-        Severity::Destructive => "🗑️ ",
-        Severity::Change => "",
+fn escaped_title(tone: Tone, headline: &str) -> String {
+    let prefix = match tone {
+        Tone::Root => "🚨 ROOT · ",
+        Tone::Failed => "⛔ ",
+        Tone::Destructive => "🗑️ ",
+        Tone::Change => "",
     };
     let budget = TITLE_MAX - crate::text::discord_len(prefix);
     format!("{prefix}{}", escape_capped(headline, budget))
@@ -213,6 +238,11 @@ fn fields(event: &Event, actor: &str, opts: &RenderOptions) -> Vec<EmbedField> {
             inline,
         })
     };
+    push(
+        "Severity",
+        format!("**{}** — {}", event.severity, event.severity_reason),
+        false,
+    );
     push("Actor", actor.to_owned(), true);
     push("Identity type", identity_field(event), true);
     push(
@@ -301,7 +331,7 @@ fn fields(event: &Event, actor: &str, opts: &RenderOptions) -> Vec<EmbedField> {
 /// target, outcome and eventID, each tightly capped, in one small embed with the usual buttons — within every
 /// limit whatever the event holds, so the alert is never lost to a 400.
 pub fn render_fallback(event: &Event, opts: &RenderOptions) -> CreateMessage {
-    let severity = Severity::of(event);
+    let tone = Tone::of(event);
     let target = event
         .target
         .as_ref()
@@ -316,9 +346,9 @@ pub fn render_fallback(event: &Event, opts: &RenderOptions) -> CreateMessage {
         escape_capped(&event.actor.display(), 200),
     );
     let embed = Embed {
-        title: Some(escaped_title(severity, &truncate(&headline(event), 200))),
+        title: Some(escaped_title(tone, &truncate(&headline(event), 200))),
         description: Some(description),
-        color: Some(severity.colour()),
+        color: Some(tone.colour()),
         footer: Some(EmbedFooter {
             text: format!("{FOOTER_PREFIX}{}", plain_capped(event.key.as_str(), 200)),
         }),
@@ -326,10 +356,13 @@ pub fn render_fallback(event: &Event, opts: &RenderOptions) -> CreateMessage {
     };
     let mut message = render_message(event, opts);
     message.content = Some(format!(
-        "{} **{}**",
-        severity.emoji(),
+        "{} `{}` **{}**",
+        tone.emoji(),
+        event.severity,
         escape_capped(&headline(event), 200)
     ));
+    message.allowed_mentions = AllowedMentions::default();
+    add_mention(&mut message, event.severity, opts.mention);
     message.embeds = vec![embed];
     message
 }
@@ -442,8 +475,13 @@ pub fn key_from_footer(footer: &str) -> Option<&str> {
 /// A readable plain-text alert for the console (no Markdown, control characters flattened).
 pub fn render_text(event: &Event, opts: &RenderOptions) -> String {
     let p = |s: &str| plain_capped(s, UA_CAP);
-    let severity = Severity::of(event);
-    let mut out = format!("{} {}\n", severity.emoji(), p(&headline(event)));
+    let tone = Tone::of(event);
+    let mut out = format!(
+        "{} [{}] {}\n",
+        tone.emoji(),
+        event.severity,
+        p(&headline(event))
+    );
     let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<14} {v}\n"));
     line(
         "actor",

@@ -11,6 +11,8 @@ fn render(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
         .args(args)
         .env_remove("WATCHED_EVENTS")
         .env_remove("ALERT_TIMEZONE")
+        .env_remove("RESPONDER_ROLE_ID")
+        .env_remove("MENTION_SEVERITY")
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -208,4 +210,55 @@ fn an_event_time_beyond_year_9999_is_shown_as_invalid_text_without_a_timestamp()
         let message = render_hostile(|r| r["eventTime"] = serde_json::json!(time));
         assert!(message["embeds"][0].get("timestamp").is_none(), "{time}");
     }
+}
+
+#[test]
+fn severe_alerts_mention_the_responder_role_and_no_one_else() {
+    let role = "600000000000000001";
+    let env = [("RESPONDER_ROLE_ID", role)];
+    let root = render(
+        &[&fixture_path("CreateUser-Root-no-eventID.json")],
+        "",
+        &env,
+    );
+    assert_eq!(root.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&root.stdout).unwrap();
+    let content = json["content"].as_str().unwrap();
+    assert!(content.starts_with(&format!("<@&{role}> ")), "{content}");
+    assert!(content.contains("`critical`"), "{content}");
+    assert_eq!(
+        json["allowed_mentions"],
+        serde_json::json!({"parse": [], "roles": [role]}),
+        "only that role"
+    );
+    // A routine change by a role session is medium: nobody is mentioned.
+    let routine = render(
+        &[&fixture_path("CreateUser-AssumedRole-session.json")],
+        "",
+        &env,
+    );
+    let json: serde_json::Value = serde_json::from_slice(&routine.stdout).unwrap();
+    let content = json["content"].as_str().unwrap();
+    assert!(
+        !content.contains("<@&") && content.contains("`medium`"),
+        "{content}"
+    );
+    assert_eq!(json["allowed_mentions"], serde_json::json!({"parse": []}));
+    // MENTION_SEVERITY lowers the bar; an unknown word is a configuration error naming the variable.
+    let env = [("RESPONDER_ROLE_ID", role), ("MENTION_SEVERITY", "medium")];
+    let routine = render(
+        &[&fixture_path("CreateUser-AssumedRole-session.json")],
+        "",
+        &env,
+    );
+    let json: serde_json::Value = serde_json::from_slice(&routine.stdout).unwrap();
+    assert!(json["content"].as_str().unwrap().starts_with("<@&"));
+    let env = [("RESPONDER_ROLE_ID", role), ("MENTION_SEVERITY", "urgent")];
+    let bad = render(
+        &[&fixture_path("CreateUser-AssumedRole-session.json")],
+        "",
+        &env,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("MENTION_SEVERITY"));
 }

@@ -88,8 +88,12 @@ fn texts(m: &CreateMessage) -> Vec<String> {
 fn check(m: &CreateMessage) {
     assert_eq!(m.limit_violations(), Vec::<String>::new());
     assert!(m.allowed_mentions.parse.is_empty());
+    // Only the responder role may be pinged, never a user, `@everyone` or `@here`.
+    assert!(m.allowed_mentions.roles.iter().all(|r| r == "42"));
     // Footers are plain text in Discord (no Markdown, no mentions rendered), so they need no escaping.
     for text in texts(m) {
+        // Our own mention of the responder role leads the content; nothing else may mention.
+        let text = text.strip_prefix("<@&42> ").unwrap_or(&text).to_owned();
         // A mass mention outside a code span is escaped (`\@everyone` shows the words and pings nobody).
         let (prose, _) = scan(&text);
         for mention in ["@everyone", "@here"] {
@@ -142,7 +146,8 @@ proptest! {
         let body = record(action, &strings);
         let event = classify(&body, &WatchedEvents::all()).expect("a lifecycle event alerts");
         for destination in [Destination::Bot, Destination::Webhook] {
-            let m = render_message(&event, &RenderOptions { timezone: Some(chrono_tz::Asia::Tokyo), destination });
+            let mention = Some(iam_alarm_core::render::Mention { role: 42, from: iam_alarm_core::severity::Severity::High });
+            let m = render_message(&event, &RenderOptions { timezone: Some(chrono_tz::Asia::Tokyo), destination, mention });
             check(&m);
             // And it survives a JSON round trip unchanged (what Discord receives is what we built).
             let back: CreateMessage = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
