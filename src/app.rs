@@ -48,6 +48,7 @@ struct BotParts {
 
 pub async fn run(config: RunConfig) -> Result<(), RunError> {
     let metrics = Arc::new(Metrics::new(matches!(config.sink, SinkConfig::Bot(_))));
+    warn_about_expired_rules(&config);
     let (trigger, shutdown) = shutdown::channel();
     let aws = crate::aws::load_config().await;
     let queue = Queue::new(&aws, &config.queue_url);
@@ -85,6 +86,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         },
         poll: config.poll.clone(),
         backlog_max: config.backlog_max,
+        rules: config.rules.clone(),
     };
     let queues = Queues {
         main: queue,
@@ -101,6 +103,16 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     }
     info!("iam-alarm stopped");
     outcome
+}
+
+fn warn_about_expired_rules(config: &RunConfig) {
+    let today = chrono::Utc::now().date_naive();
+    for rule in config.rules.expired(today) {
+        warn!(rule = %rule.name, expired = ?rule.expires, "an alert rule has expired and is ignored: renew or remove it");
+    }
+    if !config.rules.is_empty() {
+        info!(rules = config.rules.len(), "alert rules loaded");
+    }
 }
 
 async fn find_dead_letter_queue(queue: &Queue) -> Option<Queue> {
@@ -271,6 +283,7 @@ fn responders(
             .map(poise::serenity_prelude::RoleId::new),
         watched: config.alert.watched.clone(),
         activity_window: r.activity_window,
+        rules: config.rules.clone(),
         ack_lock: tokio::sync::Mutex::new(()),
     }
 }

@@ -32,6 +32,14 @@ pub enum Command {
         /// Print the console (plain text) rendering instead of the Discord JSON.
         #[arg(long)]
         text: bool,
+        /// Apply this rules file (as ALERT_RULES would): a suppressed input exits 1 naming the rule.
+        #[arg(long, value_name = "FILE")]
+        rules: Option<PathBuf>,
+    },
+    /// Alert rules (ALERT_RULES).
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
     },
     /// Exit 0 when the running bot's /healthz (at HEALTH_ADDR) answers 200, else 1: for a container
     /// HEALTHCHECK without a shell.
@@ -41,6 +49,12 @@ pub enum Command {
         #[command(subcommand)]
         action: DlqAction,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesAction {
+    /// Validate a rules file: exit 0 when it is valid, 2 with the error (file, rule, field) on stderr.
+    Check { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 use iam_alarm_core::render::Mention;
+use iam_alarm_core::rules::Rules;
 use iam_alarm_core::severity::Severity;
 use iam_alarm_core::WatchedEvents;
 use secrecy::SecretString;
@@ -94,6 +95,13 @@ impl AlertConfig {
     }
 }
 
+/// A rules file, validated; the error names the file, the rule and the field.
+pub fn load_rules(variable: &'static str, path: &std::path::Path) -> Result<Rules, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(variable, format!("cannot read {}: {e}", path.display())))?;
+    Rules::parse(&text).map_err(|e| ConfigError::new(variable, format!("{}: {e}", path.display())))
+}
+
 /// `iam-alarm dlq`: the queue whose dead-letter queue to use.
 pub fn dlq_queue_url(env: &impl Env) -> Result<String, ConfigError> {
     env.get("SQS_QUEUE_URL").ok_or_else(|| {
@@ -125,6 +133,8 @@ pub struct RunConfig {
     pub backlog_max: usize,
     /// `/healthz` turns 503 after delivery has failed this long (`DELIVERY_UNHEALTHY_AFTER_S`).
     pub delivery_unhealthy_after: Duration,
+    /// Suppress / severity / mention rules (`ALERT_RULES`); none when unset.
+    pub rules: Rules,
 }
 
 /// Where alerts go.
@@ -318,6 +328,10 @@ impl RunConfig {
             poll: PollConfig::from_env(env)?,
             backlog_max: number(env, "BACKLOG_MAX", 2000, 10..=100_000)? as usize,
             delivery_unhealthy_after: Duration::from_secs(unhealthy_after),
+            rules: match env.get("ALERT_RULES") {
+                Some(path) => load_rules("ALERT_RULES", std::path::Path::new(path.trim()))?,
+                None => Rules::default(),
+            },
         })
     }
 }

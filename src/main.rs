@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use iam_alarm::cli::{Cli, Command};
+use iam_alarm::cli::{Cli, Command, RulesAction};
 use iam_alarm::config::{self, AlertConfig, ConfigError, LogFormat, ProcessEnv, RunConfig};
 
 const EXIT_CONFIG: u8 = 2;
@@ -21,7 +21,23 @@ fn main() -> ExitCode {
             input,
             events,
             text,
-        } => iam_alarm::render_cmd::run(&input, events.as_deref(), text, alert_config),
+            rules,
+        } => {
+            let rules = match rules.map(|f| config::load_rules("--rules", &f)).transpose() {
+                Ok(r) => r.unwrap_or_default(),
+                Err(e) => return config_error(e),
+            };
+            iam_alarm::render_cmd::run(&input, events.as_deref(), text, alert_config, &rules)
+        }
+        Command::Rules {
+            action: RulesAction::Check { file },
+        } => match config::load_rules("rules check", &file) {
+            Ok(rules) => {
+                println!("{}: {} rule(s), valid", file.display(), rules.len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => config_error(e),
+        },
         Command::Run => {
             let loaded = RunConfig::from_env(&ProcessEnv)
                 .and_then(|c| Ok((c, LogFormat::from_env(&ProcessEnv)?)));

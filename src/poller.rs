@@ -19,6 +19,7 @@ use iam_alarm_core::metrics::Count;
 use iam_alarm_core::render::{
     add_mention, render_fallback, render_message, render_text, RenderOptions,
 };
+use iam_alarm_core::rules::{Rules, Verdict};
 use iam_alarm_core::{classify, Event, EventKey, Rejection, WatchedEvents};
 use tracing::{error, info, warn};
 
@@ -44,6 +45,8 @@ pub struct Settings {
     pub poll: PollConfig,
     /// Most events held for digests (`BACKLOG_MAX`).
     pub backlog_max: usize,
+    /// Suppress / severity / mention rules (`ALERT_RULES`).
+    pub rules: Rules,
 }
 
 /// The queue the poller consumes, and where what can never alert goes.
@@ -196,7 +199,7 @@ impl Poller {
         self.metrics.count(Count::Received);
         let message = self.in_hand[0].clone();
         let id = message.message_id.as_str();
-        let event = match classify(&message.body, &self.settings.watched) {
+        let mut event = match classify(&message.body, &self.settings.watched) {
             Ok(event) => event,
             Err(Rejection::NotAlert(reason)) => {
                 info!(message_id = id, %reason, "not an alert; deleting");
@@ -212,6 +215,14 @@ impl Poller {
                 return Handled::Done;
             }
         };
+        let today = chrono::Utc::now().date_naive();
+        if let Verdict::Suppressed { rule } = self.settings.rules.apply(&mut event, today) {
+            info!(message_id = id, event_id = %event.key, rule, "suppressed by a rule; deleting");
+            self.metrics.suppressed(&rule);
+            self.delete(&message).await;
+            self.in_hand.remove(0);
+            return Handled::Done;
+        }
         if self.dedup.contains(&event.key) {
             info!(message_id = id, event_id = %event.key, "already posted; deleting duplicate");
             self.metrics.count(Count::Duplicate);
@@ -296,9 +307,11 @@ impl Poller {
                 many => {
                     let first = render_digests(many).into_iter().next();
                     let mut first = first.expect("a non-empty backlog makes a digest");
-                    let worst = first.events.iter().map(|e| e.severity).max();
-                    let worst = worst.expect("a digest names events");
-                    add_mention(&mut first.message, worst, self.settings.render.mention);
+                    // The digest mentions when one of its events would (a rule may have said no for some).
+                    let mentionable = first.events.iter().filter(|e| e.mention);
+                    if let Some(worst) = mentionable.map(|e| e.severity).max() {
+                        add_mention(&mut first.message, worst, self.settings.render.mention);
+                    }
                     (first.message, first.events)
                 }
             };

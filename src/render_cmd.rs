@@ -4,6 +4,7 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use iam_alarm_core::render::{render_message, render_text, RenderOptions};
+use iam_alarm_core::rules::{Rules, Verdict};
 use iam_alarm_core::{classify, Rejection, WatchedEvents};
 
 use crate::config::AlertConfig;
@@ -13,7 +14,13 @@ const ALERT: u8 = 0;
 const NOT_AN_ALERT: u8 = 1;
 const MALFORMED: u8 = 2;
 
-pub fn run(input: &str, events: Option<&str>, text: bool, config: AlertConfig) -> ExitCode {
+pub fn run(
+    input: &str,
+    events: Option<&str>,
+    text: bool,
+    config: AlertConfig,
+    rules: &Rules,
+) -> ExitCode {
     let watched = match events {
         Some(list) => match WatchedEvents::parse(list) {
             Ok(w) => w,
@@ -37,7 +44,23 @@ pub fn run(input: &str, events: Option<&str>, text: bool, config: AlertConfig) -
         ..RenderOptions::default()
     };
     match classify(&body, &watched) {
-        Ok(event) => {
+        Ok(mut event) => {
+            let today = chrono::Utc::now().date_naive();
+            for rule in rules.expired(today) {
+                eprintln!(
+                    "warning: rule {:?} expired on {}: ignored",
+                    rule.name,
+                    rule.expires.unwrap_or(today)
+                );
+            }
+            match rules.apply(&mut event, today) {
+                Verdict::Suppressed { rule } => {
+                    eprintln!("not an alert: suppressed by rule {rule:?}");
+                    return ExitCode::from(NOT_AN_ALERT);
+                }
+                Verdict::Changed { rule } => eprintln!("rule {rule:?} applied"),
+                Verdict::Alert => {}
+            }
             if text {
                 print!("{}", render_text(&event, &opts));
             } else {

@@ -34,6 +34,13 @@ pub async fn health(ctx: Context<'_>) -> Result<(), Error> {
         "; no alert yet".to_owned()
     });
     checks.push(Check::ok(bot));
+    let today = chrono::Utc::now().date_naive();
+    for rule in data.rules.expired(today) {
+        checks.push(Check::warn(
+            format!("alert rule {:?} expired: ignored", rule.name),
+            "renew its `expires` date or remove it from ALERT_RULES",
+        ));
+    }
     let embed = render(&checks);
     ctx.send(crate::render::private_reply().embed(embed))
         .await?;

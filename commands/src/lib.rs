@@ -37,6 +37,8 @@ pub struct Data {
     pub watched: WatchedEvents,
     /// How far back "Recent activity" looks.
     pub activity_window: Duration,
+    /// The alert rules (`ALERT_RULES`): `/recent-changes` marks what they suppressed, `/health` names the expired.
+    pub rules: iam_alarm_core::rules::Rules,
     /// Serialises Acknowledge presses, so the first press wins even when two arrive together.
     pub ack_lock: tokio::sync::Mutex<()>,
 }

@@ -78,7 +78,8 @@ impl Page {
 }
 
 /// One line: time, actor → target, action, outcome.
-pub fn line(e: &Event) -> String {
+/// One change: when, who, what, whom, how it ended — and the rule that suppressed its alert, if one did.
+pub fn line(e: &Event, rules: &iam_alarm_core::rules::Rules) -> String {
     let when = e
         .time
         .map_or_else(|| "—".to_owned(), |t| format!("<t:{}:f>", t.timestamp()));
@@ -92,8 +93,15 @@ pub fn line(e: &Event) -> String {
             format!("❌ {}", code_capped(code, 40))
         }
     };
+    let today = Utc::now().date_naive();
+    let suppressed = match rules.apply(&mut e.clone(), today) {
+        iam_alarm_core::rules::Verdict::Suppressed { rule } => {
+            format!(" · suppressed by rule {}", escape_capped(&rule, 60))
+        }
+        _ => String::new(),
+    };
     format!(
-        "{when} **{}** {} → **{target}** {outcome}",
+        "{when} **{}** {} → **{target}** {outcome}{suppressed}",
         escape_capped(&e.actor.display(), 80),
         escape_capped(&e.event_name, 40),
     )
@@ -131,7 +139,7 @@ pub(crate) async fn build(
         .iter()
         .skip(current * PER_PAGE)
         .take(PER_PAGE)
-        .map(line)
+        .map(|e| line(e, &data.rules))
         .collect();
     let what = page
         .event

@@ -41,6 +41,8 @@ pub struct Event {
     /// How urgent, by the table in `severity` (rules may change it), and why in a few words.
     pub severity: Severity,
     pub severity_reason: &'static str,
+    /// Whether a severe alert may mention the responder role (a rule may say no).
+    pub mention: bool,
 }
 
 /// The de-duplication key of an event (`eventID`, or `h-` and a hash of the record).
@@ -261,6 +263,7 @@ impl Event {
             target,
             severity: Severity::Medium,
             severity_reason: "",
+            mention: true,
         };
         (event.severity, event.severity_reason) = crate::severity::assess(&event, record);
         event

@@ -13,6 +13,7 @@ pub mod message;
 pub mod metrics;
 pub mod record;
 pub mod render;
+pub mod rules;
 pub mod severity;
 pub mod text;
 pub mod watch;

@@ -54,6 +54,8 @@ pub struct Metrics {
     dead_lettered: Counter,
     not_alerts: Counter,
     discord_errors: Family<Labels, Counter>,
+    /// Events a rule suppressed, by rule name.
+    suppressed: Family<Vec<(&'static str, String)>, Counter>,
     /// Unix seconds of the last alert Discord accepted (0: none yet).
     last_alert: Gauge,
     /// 1 while the Discord gateway is connected (always 1 when there is no gateway: webhook, console).
@@ -100,6 +102,7 @@ impl Metrics {
             dead_lettered: Counter::default(),
             not_alerts: Counter::default(),
             discord_errors: Family::default(),
+            suppressed: Family::default(),
             last_alert: Gauge::default(),
             gateway_connected: Gauge::default(),
             started: Gauge::default(),
@@ -119,6 +122,8 @@ impl Metrics {
         }
         let errors = "Discord delivery errors, by kind.";
         registry.register("discord_errors", errors, m.discord_errors.clone());
+        let suppressed = "Events suppressed by an alert rule, by rule.";
+        registry.register("suppressed", suppressed, m.suppressed.clone());
         let gauges = [&m.last_alert, &m.gateway_connected, &m.started];
         for ((name, help), gauge) in GAUGES.into_iter().zip(gauges) {
             registry.register(name, help, gauge.clone());
@@ -137,6 +142,12 @@ impl Metrics {
             Count::DeadLettered => &self.dead_lettered,
         };
         counter.inc();
+    }
+
+    /// A rule suppressed an event.
+    pub fn suppressed(&self, rule: &str) {
+        let labels = vec![("rule", rule.to_owned())];
+        self.suppressed.get_or_create(&labels).inc();
     }
 
     /// Discord accepted a message naming `events` events.
@@ -253,6 +264,7 @@ mod tests {
         let m = Metrics::new(true);
         m.count(Count::Received);
         m.posted(3);
+        m.suppressed("ci \"users\"");
         m.delivery_failed("rate_limited");
         let s = m.snapshot();
         assert_eq!((s.received, s.posted), (1, 3));
@@ -265,6 +277,7 @@ mod tests {
             "iam_alarm_discord_errors_total{kind=\"rate_limited\"} 1",
             "# TYPE iam_alarm_last_alert_timestamp_seconds gauge",
             "iam_alarm_gateway_connected 0",
+            "iam_alarm_suppressed_total{rule=\"ci \\\"users\\\"\"} 1",
         ] {
             assert!(text.contains(line), "{line} in\n{text}");
         }

@@ -183,7 +183,11 @@ pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
         nonce,
         flags: None,
     };
-    add_mention(&mut message, event.severity, opts.mention);
+    add_mention(
+        &mut message,
+        event.severity,
+        opts.mention.filter(|_| event.mention),
+    );
     message
 }
 
@@ -362,7 +366,11 @@ pub fn render_fallback(event: &Event, opts: &RenderOptions) -> CreateMessage {
         escape_capped(&headline(event), 200)
     ));
     message.allowed_mentions = AllowedMentions::default();
-    add_mention(&mut message, event.severity, opts.mention);
+    add_mention(
+        &mut message,
+        event.severity,
+        opts.mention.filter(|_| event.mention),
+    );
     message.embeds = vec![embed];
     message
 }

@@ -262,3 +262,105 @@ fn severe_alerts_mention_the_responder_role_and_no_one_else() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("MENTION_SEVERITY"));
 }
+
+fn iam_alarm(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_iam-alarm"))
+        .args(args)
+        .env_remove("WATCHED_EVENTS")
+        .env_remove("RESPONDER_ROLE_ID")
+        .env_remove("MENTION_SEVERITY")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// A rules file in a temporary directory.
+fn rules_file(dir: &tempfile::TempDir, text: &str) -> String {
+    let path = dir.path().join("rules.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+const SUPPRESS_ROLE_SESSIONS: &str = r#"
+[[rule]]
+name = "terraform creates users"
+reason = "every apply is reviewed"
+expires = "EXPIRES"
+action = "suppress"
+[rule.match]
+event = "CreateUser"
+actor_arn = "arn:aws:sts::*:assumed-role/ci-deployer/*"
+"#;
+
+#[test]
+fn rules_check_accepts_a_valid_file_and_names_an_unknown_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let valid = rules_file(
+        &dir,
+        &SUPPRESS_ROLE_SESSIONS.replace("EXPIRES", "2099-12-31"),
+    );
+    let out = iam_alarm(&["rules", "check", &valid], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unknown = rules_file(
+        &dir,
+        &SUPPRESS_ROLE_SESSIONS
+            .replace("EXPIRES", "2099-12-31")
+            .replace("actor_arn", "actor"),
+    );
+    let out = iam_alarm(&["rules", "check", &unknown], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rules.toml")
+            && err.contains("terraform creates users")
+            && err.contains("actor"),
+        "{err}"
+    );
+}
+
+#[test]
+fn render_with_rules_suppresses_lowers_and_ignores_expired_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture_path("CreateUser-AssumedRole-session.json");
+    let live = rules_file(
+        &dir,
+        &SUPPRESS_ROLE_SESSIONS.replace("EXPIRES", "2099-12-31"),
+    );
+    let out = iam_alarm(&["render", "--rules", &live, &input], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("suppressed by rule \"terraform creates users\""),
+        "{err}"
+    );
+
+    let expired = rules_file(
+        &dir,
+        &SUPPRESS_ROLE_SESSIONS.replace("EXPIRES", "2020-01-01"),
+    );
+    let out = iam_alarm(&["render", "--rules", &expired, &input], &[]);
+    assert_eq!(out.status.code(), Some(0), "an expired rule is ignored");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expired"));
+
+    // A root CreateUser is critical and mentions the role; a `severity = "low"` rule lowers it and drops the mention.
+    let lower = rules_file(
+        &dir,
+        "[[rule]]\nname = \"break-glass drill\"\nreason = \"quarterly drill\"\nseverity = \"low\"\n[rule.match]\nevent = \"CreateUser\"\n",
+    );
+    let root = fixture_path("CreateUser-Root-no-eventID.json");
+    let env = [("RESPONDER_ROLE_ID", "600000000000000001")];
+    let out = iam_alarm(&["render", "--rules", &lower, &root], &env);
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let content = json["content"].as_str().unwrap();
+    assert!(
+        content.contains("`low`") && !content.contains("<@&"),
+        "{content}"
+    );
+    assert_eq!(json["allowed_mentions"], serde_json::json!({"parse": []}));
+}

@@ -382,3 +382,31 @@ async fn a_long_outage_keeps_the_whole_batch_hidden_and_posts_each_once() {
         "a message of the batch came back while Discord was down:\n{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suppress_rule_deletes_its_events_and_counts_them_while_others_alert() {
+    let mut app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rule]]\nname = \"ci creates users\"\nreason = \"reviewed in pull requests\"\naction = \"suppress\"\n\
+         [rule.match]\nevent = \"CreateUser\"\nactor_arn = \"arn:aws:sts::*:assumed-role/ci-deployer/*\"\n",
+    )
+    .unwrap();
+    app.extra_env
+        .push(("ALERT_RULES".into(), rules.to_string_lossy().into_owned()));
+    app.start_bot_ready().await;
+    app.send(&queued(&create_user())).await;
+    app.send(&queued(&own_fixture("records/DeleteUser-IAMUser.json")))
+        .await;
+    one_message_and_empty_queue(&app).await;
+    let posted = app.discord.messages()[0].body.to_string();
+    assert!(posted.contains("deleted"), "the DeleteUser alert: {posted}");
+    let (_, metrics) = app.http_get("/metrics").await;
+    assert!(
+        metrics.contains("iam_alarm_suppressed_total{rule=\"ci creates users\"} 1"),
+        "{metrics}"
+    );
+    assert!(app.bot_log().contains("suppressed by a rule"));
+}
