@@ -15,6 +15,7 @@ use crate::dedup::{Dedup, DEFAULT_CAPACITY};
 use crate::delivery::console::Console;
 use crate::delivery::discord::HTTP_TIMEOUT;
 use crate::delivery::{BotRest, Sink, Webhook};
+use crate::escalation::Escalator;
 use crate::gateway::{Gateway, GatewayError};
 use crate::health::{self, Metrics, Thresholds};
 use crate::poller::{Poller, Queues, Settings};
@@ -39,6 +40,8 @@ pub enum RunError {
 
 /// The Discord side of a bot-mode run.
 struct BotParts {
+    /// Follow-ups on unacknowledged severe alerts, started with the poller.
+    escalator: Option<Escalator>,
     gateway: JoinHandle<Result<(), GatewayError>>,
     shards: Arc<poise::serenity_prelude::ShardManager>,
     /// Told once the gateway is READY and the commands are registered.
@@ -153,7 +156,12 @@ async fn start_bot(
     let ready = Arc::new(Notify::new());
     let gateway = Gateway::connect(bot, data, fatal_tx, Arc::clone(&ready)).await?;
     let shards = gateway.shard_manager();
+    let escalator = bot.escalation.map(|policy| {
+        let rest = BotRest::new(bot.api_url.as_ref(), bot.token.clone());
+        Escalator::new(rest, bot.channel_id, policy)
+    });
     let parts = BotParts {
+        escalator,
         gateway: tokio::spawn(gateway.run()),
         shards,
         ready,
@@ -193,9 +201,9 @@ async fn supervise(
     mut health: Option<JoinHandle<std::io::Result<()>>>,
     shutdown: Shutdown,
 ) -> (Result<(), RunError>, Option<JoinHandle<()>>) {
-    let (mut gateway, ready, mut fatal) = match bot {
-        Some(b) => (Some(b.gateway), Some(b.ready), Some(b.fatal)),
-        None => (None, None, None),
+    let (mut gateway, ready, mut fatal, mut escalator) = match bot {
+        Some(b) => (Some(b.gateway), Some(b.ready), Some(b.fatal), b.escalator),
+        None => (None, None, None, None),
     };
     let mut poller = Some(poller);
     let mut poller_task = None;
@@ -212,6 +220,9 @@ async fn supervise(
             _ = async { ready.as_ref().expect("guarded").notified().await }, if poller.is_some() && ready.is_some() => {
                 info!("gateway ready: polling the queue");
                 poller_task = poller.take().map(|p| tokio::spawn(p.run(shutdown.clone())));
+                if let Some(e) = escalator.take() {
+                    tokio::spawn(e.run(shutdown.clone()));
+                }
             }
             Some(e) = async { fatal.as_mut().expect("guarded").recv().await }, if fatal.is_some() => {
                 break Err(RunError::Gateway(e));

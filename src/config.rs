@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono_tz::Tz;
+use iam_alarm_core::escalation::Policy;
 use iam_alarm_core::render::Mention;
 use iam_alarm_core::rules::Rules;
 use iam_alarm_core::severity::Severity;
@@ -150,6 +151,8 @@ pub enum SinkConfig {
 
 #[derive(Debug)]
 pub struct BotConfig {
+    /// Follow-ups on unacknowledged severe alerts; `None` when `ESCALATE_MAX=0`.
+    pub escalation: Option<Policy>,
     pub token: SecretString,
     pub channel_id: u64,
     /// The one server the bot serves: commands are registered there and interactions from anywhere else refused.
@@ -376,14 +379,30 @@ impl BotConfig {
                     })
             })
             .transpose()?;
+        let from = match env.get("ESCALATE_SEVERITY") {
+            Some(s) => s
+                .parse::<Severity>()
+                .map_err(|e| ConfigError::new("ESCALATE_SEVERITY", e.to_string()))?,
+            None => Severity::High,
+        };
+        let after = number(env, "ESCALATE_AFTER_S", 900, 1..=604_800)?;
+        let max = number(env, "ESCALATE_MAX", 2, 0..=20)? as u32;
+        let responder_role_id = snowflake(env, "RESPONDER_ROLE_ID")?;
+        let escalation = (max > 0).then(|| Policy {
+            from,
+            after: Duration::from_secs(after),
+            max,
+            role: responder_role_id,
+        });
         Ok(BotConfig {
+            escalation,
             token: SecretString::from(token.trim().to_owned()),
             channel_id: required("ALERT_CHANNEL_ID", "is required with DISCORD_TOKEN")?,
             guild_id: required(
                 "DISCORD_GUILD_ID",
                 "is required with DISCORD_TOKEN: the one server the bot serves (its commands are registered there; interactions from anywhere else are refused)",
             )?,
-            responder_role_id: snowflake(env, "RESPONDER_ROLE_ID")?,
+            responder_role_id,
             api_url,
         })
     }

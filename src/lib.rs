@@ -8,6 +8,7 @@ pub mod config;
 pub mod dedup;
 pub mod delivery;
 pub mod dlq_cmd;
+pub mod escalation;
 pub mod gateway;
 pub mod health;
 pub mod poller;

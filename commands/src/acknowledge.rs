@@ -59,6 +59,40 @@ fn acknowledged(
     (embeds, components)
 }
 
+/// When the alert was escalated, say under it that it was taken, so its history reads in one place.
+async fn note_under_escalations(ctx: &serenity::Context, press: &serenity::ComponentInteraction) {
+    let bot = ctx.cache.current_user().id;
+    let recent = serenity::GetMessages::new().limit(100);
+    let messages = match press.channel_id.messages(ctx, recent).await {
+        Ok(messages) => messages,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the channel to note the acknowledgement");
+            return;
+        }
+    };
+    let escalated = messages.iter().any(|m| {
+        m.author.id == bot
+            && m.content.contains(iam_alarm_core::escalation::MARK)
+            && m.message_reference
+                .as_ref()
+                .and_then(|r| r.message_id)
+                .is_some_and(|id| id == press.message.id)
+    });
+    if !escalated {
+        return;
+    }
+    let note = serenity::CreateMessage::new()
+        .content(format!(
+            "✅ Acknowledged by <@{}>: no more follow-ups.",
+            press.user.id
+        ))
+        .reference_message(&*press.message)
+        .allowed_mentions(serenity::CreateAllowedMentions::new());
+    if let Err(e) = press.channel_id.send_message(ctx, note).await {
+        tracing::warn!(error = %e, "cannot note the acknowledgement under the escalations");
+    }
+}
+
 pub async fn press(
     ctx: &serenity::Context,
     data: &Data,
@@ -93,6 +127,7 @@ pub async fn press(
         )
         .await?;
     tracing::info!(user = %press.user.id, message = %press.message.id, "alert acknowledged");
+    note_under_escalations(ctx, press).await;
     Ok(())
 }
 

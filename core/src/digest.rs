@@ -263,6 +263,7 @@ fn finish<'a>(parts: Vec<(Embed, Vec<&'a Event>)>) -> DigestMessage<'a> {
             ),
             enforce_nonce: true,
             flags: None,
+            message_reference: None,
         },
         events,
     }

@@ -7,6 +7,7 @@
 pub mod buttons;
 pub mod digest;
 pub mod envelope;
+pub mod escalation;
 pub mod event;
 pub mod fingerprint;
 pub mod message;

@@ -40,6 +40,16 @@ pub struct CreateMessage {
     pub enforce_nonce: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flags: Option<u64>,
+    /// Makes the message a reply (an escalation under its alert).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_reference: Option<MessageReference>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageReference {
+    pub message_id: String,
+    /// A deleted alert must not stop its follow-up.
+    pub fail_if_not_exists: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -182,6 +182,7 @@ pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
         enforce_nonce: nonce.is_some(),
         nonce,
         flags: None,
+        message_reference: None,
     };
     add_mention(
         &mut message,

@@ -100,6 +100,26 @@ impl BotRest {
         self.api.post_message(request, message).await
     }
 
+    /// The bot's own user id (`GET /users/@me`).
+    pub async fn current_user_id(&self) -> Result<String, DeliveryError> {
+        let request = self.authorised(self.api.http.get(format!("{}/users/@me", self.root)));
+        let response = request.send().await.map_err(transport_error)?;
+        let user: serde_json::Value =
+            check(response)
+                .await?
+                .json()
+                .await
+                .map_err(|e| DeliveryError::BadResponse {
+                    detail: e.without_url().to_string(),
+                })?;
+        user["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(DeliveryError::BadResponse {
+                detail: "no user id".to_owned(),
+            })
+    }
+
     /// The channel's most recent messages (newest first), as raw JSON.
     pub async fn recent_messages(
         &self,

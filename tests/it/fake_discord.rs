@@ -733,6 +733,12 @@ fn invalid_form(violation: String) -> Decision {
     Decision::Refuse(400, answer, vec![])
 }
 
+/// A Discord id: the creation time in its top bits (milliseconds since 2015), as real message ids are.
+fn snowflake(counter: u64) -> String {
+    let since_2015 = chrono::Utc::now().timestamp_millis() as u64 - 1_420_070_400_000;
+    ((since_2015 << 22) | (counter & 0x3F_FFFF)).to_string()
+}
+
 /// Create the message (or return the one an earlier POST with the same enforced nonce created), counting it
 /// against the limits; the answer and the rate-limit headers Discord sends with it.
 fn create(inner: &mut Inner, channel: u64, body: &Value, now: Instant) -> (Value, Headers) {
@@ -744,7 +750,7 @@ fn create(inner: &mut Inner, channel: u64, body: &Value, now: Instant) -> (Value
     let existing = nonce.as_ref().and_then(|n| inner.nonces.get(n).copied());
     let index = existing.unwrap_or_else(|| {
         inner.next_id += 1;
-        let id = inner.next_id.to_string();
+        let id = snowflake(inner.next_id);
         inner.messages.push(Posted {
             id,
             channel_id: channel,
@@ -775,6 +781,11 @@ pub fn message_json(p: &Posted) -> Value {
     m["channel_id"] = json!(p.channel_id.to_string());
     m["author"] = bot_user();
     m["type"] = json!(0);
+    // Discord answers a reply's reference with the channel filled in (type 19: a reply).
+    if m["message_reference"].is_object() {
+        m["message_reference"]["channel_id"] = json!(p.channel_id.to_string());
+        m["type"] = json!(19);
+    }
     for (k, v) in [
         ("content", json!("")),
         ("timestamp", json!("2026-11-20T09:00:02.000000+00:00")),

@@ -6,6 +6,7 @@ mod cli;
 mod corpus;
 mod deploy;
 mod envelopes;
+mod escalation;
 mod fake_discord;
 mod helpers;
 mod interactions;

@@ -1,0 +1,72 @@
+//! The escalation loop: every tick, read the alert channel back and post the follow-ups that are due (see
+//! `iam_alarm_core::escalation`). Its state is the channel itself, so a restart picks up where it left off.
+
+use std::time::Duration;
+
+use iam_alarm_core::escalation::{due, Policy};
+use iam_alarm_core::metrics::now_unix;
+use tracing::{info, warn};
+
+use crate::delivery::discord::Paced;
+use crate::delivery::BotRest;
+use crate::shutdown::Shutdown;
+
+pub struct Escalator {
+    rest: BotRest,
+    channel: u64,
+    policy: Policy,
+}
+
+impl Escalator {
+    pub fn new(rest: BotRest, channel: u64, policy: Policy) -> Escalator {
+        Escalator {
+            rest,
+            channel,
+            policy,
+        }
+    }
+
+    /// Run until shutdown.
+    pub async fn run(self, mut shutdown: Shutdown) {
+        // A third of the interval, so a follow-up is at most a third late; at least 1 s, at most a minute.
+        let tick = (self.policy.after / 3).clamp(Duration::from_secs(1), Duration::from_secs(60));
+        let mut bot_user = None;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(tick) => {}
+                _ = shutdown.triggered() => return,
+            }
+            if bot_user.is_none() {
+                bot_user = self.rest.current_user_id().await.ok();
+            }
+            if let Some(bot) = &bot_user {
+                self.escalate_due(bot).await;
+            }
+        }
+    }
+
+    async fn escalate_due(&self, bot: &str) {
+        let messages = match self.rest.recent_messages(self.channel, 100).await {
+            Ok(m) => m,
+            Err(e) => {
+                warn!(error = %e, "cannot read the alert channel to escalate");
+                return;
+            }
+        };
+        let now_ms = u64::try_from(now_unix()).unwrap_or(0) * 1000;
+        for followup in due(&messages, bot, now_ms, &self.policy) {
+            self.rest.pacer().acquire().await;
+            // The nonce makes a retry after a lost answer harmless; a failure is retried at the next tick.
+            match self
+                .rest
+                .create_message(self.channel, &followup.message)
+                .await
+            {
+                Ok(()) => {
+                    info!(alert = %followup.alert_id, number = followup.number, "alert escalated")
+                }
+                Err(e) => warn!(alert = %followup.alert_id, error = %e, "cannot escalate"),
+            }
+        }
+    }
+}
