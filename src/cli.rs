@@ -30,8 +30,11 @@ pub enum Command {
         #[arg(long, value_name = "LIST|all")]
         events: Option<String>,
         /// Print the console (plain text) rendering instead of the Discord JSON.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "html")]
         text: bool,
+        /// Print one self-contained HTML page drawing the message as Discord shows it.
+        #[arg(long)]
+        html: bool,
         /// Apply this rules file (as ALERT_RULES would): a suppressed input exits 1 naming the rule.
         #[arg(long, value_name = "FILE")]
         rules: Option<PathBuf>,

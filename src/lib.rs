@@ -11,6 +11,7 @@ pub mod dlq_cmd;
 pub mod escalation;
 pub mod gateway;
 pub mod health;
+pub mod html;
 pub mod poller;
 pub mod probe;
 pub mod render_cmd;

@@ -21,13 +21,19 @@ fn main() -> ExitCode {
             input,
             events,
             text,
+            html,
             rules,
         } => {
+            let format = match (text, html) {
+                (true, _) => iam_alarm::render_cmd::Format::Text,
+                (_, true) => iam_alarm::render_cmd::Format::Html,
+                _ => iam_alarm::render_cmd::Format::Json,
+            };
             let rules = match rules.map(|f| config::load_rules("--rules", &f)).transpose() {
                 Ok(r) => r.unwrap_or_default(),
                 Err(e) => return config_error(e),
             };
-            iam_alarm::render_cmd::run(&input, events.as_deref(), text, alert_config, &rules)
+            iam_alarm::render_cmd::run(&input, events.as_deref(), format, alert_config, &rules)
         }
         Command::Rules {
             action: RulesAction::Check { file },

@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use iam_alarm_core::render::{render_message, render_text, RenderOptions};
+use iam_alarm_core::render::{headline, render_message, render_text, RenderOptions};
 use iam_alarm_core::rules::{Rules, Verdict};
 use iam_alarm_core::{classify, Rejection, WatchedEvents};
 
@@ -14,10 +14,21 @@ const ALERT: u8 = 0;
 const NOT_AN_ALERT: u8 = 1;
 const MALFORMED: u8 = 2;
 
+/// What `render` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The create-message JSON the bot posts.
+    Json,
+    /// The console's plain text.
+    Text,
+    /// A page drawing the message as Discord shows it.
+    Html,
+}
+
 pub fn run(
     input: &str,
     events: Option<&str>,
-    text: bool,
+    format: Format,
     config: AlertConfig,
     rules: &Rules,
 ) -> ExitCode {
@@ -61,17 +72,17 @@ pub fn run(
                 Verdict::Changed { rule } => eprintln!("rule {rule:?} applied"),
                 Verdict::Alert => {}
             }
-            if text {
-                print!("{}", render_text(&event, &opts));
-            } else {
-                let message = render_message(&event, &opts);
-                match serde_json::to_string_pretty(&message) {
+            let message = render_message(&event, &opts);
+            match format {
+                Format::Text => print!("{}", render_text(&event, &opts)),
+                Format::Html => print!("{}", crate::html::page(&headline(&event), &[message])),
+                Format::Json => match serde_json::to_string_pretty(&message) {
                     Ok(json) => println!("{json}"),
                     Err(e) => {
                         eprintln!("error: cannot serialise the message: {e}");
                         return ExitCode::FAILURE;
                     }
-                }
+                },
             }
             ExitCode::from(ALERT)
         }

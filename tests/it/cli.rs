@@ -364,3 +364,40 @@ fn render_with_rules_suppresses_lowers_and_ignores_expired_rules() {
     );
     assert_eq!(json["allowed_mentions"], serde_json::json!({"parse": []}));
 }
+
+/// The text as an HTML page shows it.
+fn html_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `render --html` of a record: a page naming its target and actor.
+pub fn assert_html_page_names_the_alert(file: &str, body: &str) {
+    let Ok(event) = iam_alarm_core::classify(body, &iam_alarm_core::WatchedEvents::all()) else {
+        return;
+    };
+    let out = render(&["--html", "--events", "all", "-"], body, &[]);
+    assert_eq!(out.status.code(), Some(0), "{file}");
+    let page = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        page.starts_with("<!doctype html>") && page.contains("</html>"),
+        "{file}"
+    );
+    if let Some(t) = &event.target {
+        let shown = iam_alarm_core::text::plain_capped(&t.user_name, 100);
+        assert!(page.contains(&html_text(&shown)), "{file}: {shown}");
+    }
+    let actor = iam_alarm_core::text::plain_capped(&event.actor.display(), 100);
+    assert!(page.contains(&html_text(&actor)), "{file}: {actor}");
+}
+
+#[test]
+fn render_html_draws_every_own_fixture_naming_its_users() {
+    for entry in std::fs::read_dir(repo_root().join("tests/fixtures/records")).unwrap() {
+        let path = entry.unwrap().path();
+        let body = std::fs::read_to_string(&path).unwrap();
+        assert_html_page_names_the_alert(&path.display().to_string(), &body);
+    }
+}

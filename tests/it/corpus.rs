@@ -319,3 +319,14 @@ fn own_fixtures_resolve_as_stated() {
     .unwrap();
     assert!(self_service.target.unwrap().is_caller);
 }
+
+#[test]
+#[cfg_attr(
+    corpus_missing,
+    ignore = "the published CloudTrail corpus is absent (IAM_ALARM_CORPUS)"
+)]
+fn render_html_draws_every_corpus_record_naming_its_users() {
+    for (file, body) in corpus_records(&corpus_dir()) {
+        crate::cli::assert_html_page_names_the_alert(&file, &body);
+    }
+}

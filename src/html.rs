@@ -1,0 +1,247 @@
+//! `iam-alarm render --html`: one self-contained page that draws a message as Discord shows it (dark theme: the
+//! colour bar, title, fields in a grid, footer, buttons; mentions highlighted; `<t:…>` timestamps in the viewer's
+//! own zone), so a team can see an alert before anyone installs the bot.
+
+use std::fmt::Write as _;
+
+use iam_alarm_core::message::{Button, ButtonStyle, CreateMessage, Embed};
+
+/// The page for `messages`, shown one under the other as in a channel.
+pub fn page(title: &str, messages: &[CreateMessage]) -> String {
+    let mut body = String::new();
+    for m in messages {
+        body.push_str(&message(m));
+    }
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>{STYLE}</style></head>
+<body><div class="channel">{body}</div>
+<script>{SCRIPT}</script></body></html>
+"#,
+        title = escape(title),
+    )
+}
+
+const STYLE: &str = "
+body{margin:0;background:#313338;color:#dbdee1;font:16px/1.375 'gg sans','Noto Sans','Helvetica Neue',Helvetica,Arial,sans-serif}
+.channel{max-width:760px;padding:16px}
+.message{display:flex;gap:16px;margin:0 0 18px}
+.avatar{width:40px;height:40px;border-radius:50%;background:#5865f2;flex:none;display:flex;align-items:center;justify-content:center;color:#fff;font-weight:700}
+.name{color:#f2f3f5;font-weight:600}.tag{background:#5865f2;color:#fff;font-size:10px;border-radius:3px;padding:1px 4px;margin-left:4px;vertical-align:2px}
+.content{white-space:pre-wrap;word-wrap:break-word}
+.embed{display:grid;max-width:520px;margin-top:4px;background:#2b2d31;border-left:4px solid #1e1f22;border-radius:4px;padding:8px 16px 16px 12px}
+.embed .title{color:#f2f3f5;font-weight:600;margin-top:8px}.embed .title a{color:#00a8fc;text-decoration:none}
+.embed .description{font-size:14px;margin-top:8px;white-space:pre-wrap}
+.fields{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:8px;margin-top:8px}
+.field{font-size:14px;grid-column:1/4}.field.inline{grid-column:auto}
+.field .fname{color:#f2f3f5;font-weight:600;margin-bottom:2px}.field .fvalue{white-space:pre-wrap;word-wrap:break-word}
+.footer{font-size:12px;color:#b5bac1;margin-top:8px}
+code{background:#1e1f22;border-radius:3px;padding:0 3px;font-size:85%;font-family:Consolas,'Courier New',monospace}
+.mention{background:rgba(88,101,242,.3);color:#c9cdfb;border-radius:3px;padding:0 2px;font-weight:500}
+.time{background:#3f4147;border-radius:3px;padding:0 2px}
+.buttons{display:flex;gap:8px;margin-top:8px;flex-wrap:wrap}
+.button{border-radius:3px;padding:2px 16px;font-size:14px;font-weight:500;line-height:28px;color:#fff;background:#4e5058}
+.button.success{background:#248046}.button.primary{background:#5865f2}.button.danger{background:#da373c}
+.button.disabled{opacity:.5}
+";
+
+/// Discord's `<t:UNIX:STYLE>` in the viewer's own zone, as Discord does.
+const SCRIPT: &str = "
+for (const el of document.querySelectorAll('.time')) {
+  const t = new Date(Number(el.dataset.unix) * 1000), style = el.dataset.style;
+  if (style === 'R') {
+    const s = Math.round((t - Date.now()) / 1000), a = Math.abs(s);
+    const [n, u] = a < 60 ? [a, 'second'] : a < 3600 ? [Math.round(a / 60), 'minute'] : a < 86400 ? [Math.round(a / 3600), 'hour'] : [Math.round(a / 86400), 'day'];
+    el.textContent = new Intl.RelativeTimeFormat(undefined, {numeric: 'auto'}).format(Math.sign(s) * n, u);
+  } else if (style === 'T') {
+    el.textContent = t.toLocaleTimeString();
+  } else {
+    el.textContent = t.toLocaleString(undefined, {dateStyle: 'long', timeStyle: 'short'});
+  }
+}
+";
+
+fn message(m: &CreateMessage) -> String {
+    let mut out = String::from(
+        r#"<div class="message"><div class="avatar">IA</div><div><div><span class="name">iam-alarm</span><span class="tag">APP</span></div>"#,
+    );
+    if let Some(content) = &m.content {
+        let _ = write!(out, r#"<div class="content">{}</div>"#, markdown(content));
+    }
+    for e in &m.embeds {
+        out.push_str(&embed(e));
+    }
+    for row in &m.components {
+        out.push_str(r#"<div class="buttons">"#);
+        for b in &row.components {
+            out.push_str(&button(b));
+        }
+        out.push_str("</div>");
+    }
+    out.push_str("</div></div>");
+    out
+}
+
+fn embed(e: &Embed) -> String {
+    let colour = e
+        .color
+        .map_or("#1e1f22".to_owned(), |c| format!("#{c:06x}"));
+    let mut out = format!(r#"<div class="embed" style="border-left-color:{colour}">"#);
+    if let Some(title) = &e.title {
+        let title = match &e.url {
+            Some(url) => format!(r#"<a href="{}">{}</a>"#, escape(url), markdown(title)),
+            None => markdown(title),
+        };
+        let _ = write!(out, r#"<div class="title">{title}</div>"#);
+    }
+    if let Some(d) = &e.description {
+        let _ = write!(out, r#"<div class="description">{}</div>"#, markdown(d));
+    }
+    if !e.fields.is_empty() {
+        out.push_str(r#"<div class="fields">"#);
+        for f in &e.fields {
+            let class = if f.inline { "field inline" } else { "field" };
+            let _ = write!(
+                out,
+                r#"<div class="{class}"><div class="fname">{}</div><div class="fvalue">{}</div></div>"#,
+                markdown(&f.name),
+                markdown(&f.value)
+            );
+        }
+        out.push_str("</div>");
+    }
+    if let Some(footer) = &e.footer {
+        let _ = write!(out, r#"<div class="footer">{}</div>"#, escape(&footer.text));
+    }
+    out.push_str("</div>");
+    out
+}
+
+fn button(b: &Button) -> String {
+    let style = match b.style {
+        ButtonStyle::Success => "success",
+        ButtonStyle::Primary => "primary",
+        ButtonStyle::Danger => "danger",
+        ButtonStyle::Secondary | ButtonStyle::Link => "secondary",
+    };
+    let disabled = if b.disabled { " disabled" } else { "" };
+    let arrow = if b.url.is_some() { " ↗" } else { "" };
+    format!(
+        r#"<span class="button {style}{disabled}">{}{arrow}</span>"#,
+        escape(&b.label)
+    )
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The Markdown Discord renders in these messages: backslash escapes, `code`, **bold**, *italic*, mentions and
+/// `<t:…>` timestamps. Everything else is text, HTML-escaped.
+fn markdown(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out = String::new();
+    let (mut bold, mut italic) = (false, false);
+    let mut i = 0;
+    while i < chars.len() {
+        let rest: String = chars[i..].iter().collect();
+        match chars[i] {
+            '\\' if i + 1 < chars.len() => {
+                out.push_str(&escape(&chars[i + 1].to_string()));
+                i += 2;
+            }
+            '`' => {
+                let end = chars[i + 1..].iter().position(|c| *c == '`');
+                let Some(end) = end else {
+                    out.push('`');
+                    i += 1;
+                    continue;
+                };
+                let code: String = chars[i + 1..i + 1 + end].iter().collect();
+                let _ = write!(out, "<code>{}</code>", escape(&code));
+                i += end + 2;
+            }
+            '*' if rest.starts_with("**") => {
+                out.push_str(if bold { "</strong>" } else { "<strong>" });
+                bold = !bold;
+                i += 2;
+            }
+            '*' => {
+                out.push_str(if italic { "</em>" } else { "<em>" });
+                italic = !italic;
+                i += 1;
+            }
+            '<' => match special(&rest) {
+                Some((html, len)) => {
+                    out.push_str(&html);
+                    i += len;
+                }
+                None => {
+                    out.push_str("&lt;");
+                    i += 1;
+                }
+            },
+            c => {
+                out.push_str(&escape(&c.to_string()));
+                i += 1;
+            }
+        }
+    }
+    if bold {
+        out.push_str("</strong>");
+    }
+    if italic {
+        out.push_str("</em>");
+    }
+    out
+}
+
+/// `<@&role>`, `<@user>`, `<t:unix:style>` at the start of `s`: the HTML and how many characters it used.
+fn special(s: &str) -> Option<(String, usize)> {
+    let end = s.find('>')?;
+    let inner = &s[1..end];
+    let used = s[..=end].chars().count();
+    let digits = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
+    if let Some(role) = inner.strip_prefix("@&").filter(|r| digits(r)) {
+        let name = if role.len() > 6 { "responders" } else { role };
+        return Some((format!(r#"<span class="mention">@{name}</span>"#), used));
+    }
+    if let Some(user) = inner.strip_prefix('@').filter(|u| digits(u)) {
+        let _ = user;
+        return Some((
+            r#"<span class="mention">@responder</span>"#.to_owned(),
+            used,
+        ));
+    }
+    let mut parts = inner.strip_prefix("t:")?.split(':');
+    let unix = parts.next().filter(|u| digits(u))?;
+    let style = parts.next().unwrap_or("f");
+    Some((
+        format!(
+            r#"<span class="time" data-unix="{unix}" data-style="{}"></span>"#,
+            escape(style)
+        ),
+        used,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_as_discord_draws_it() {
+        assert_eq!(
+            markdown("**a** `b<c>` \\*d"),
+            "<strong>a</strong> <code>b&lt;c&gt;</code> *d"
+        );
+        assert!(markdown("<@&600000000000000001> hi")
+            .starts_with(r#"<span class="mention">@responders</span>"#));
+        assert!(markdown("<t:1700000000:R>").contains(r#"data-unix="1700000000" data-style="R""#));
+        assert_eq!(markdown("<script>"), "&lt;script&gt;");
+    }
+}
