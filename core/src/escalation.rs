@@ -93,7 +93,8 @@ fn is_waiting_alert(message: &Value, from: Severity) -> bool {
     severity.is_some_and(|s| s >= from) && !acknowledged && has_ack_button
 }
 
-fn followup(alert_id: &str, number: u32, waited: Duration, policy: &Policy) -> CreateMessage {
+/// The follow-up message for an alert that has waited `waited`.
+pub fn followup(alert_id: &str, number: u32, waited: Duration, policy: &Policy) -> CreateMessage {
     let minutes = waited.as_secs() / 60;
     let waited = if minutes > 0 {
         format!("{minutes} min")

@@ -1,0 +1,99 @@
+//! Writes the README's pictures as HTML pages — a routine alert, a critical root alert with its mention, a failed
+//! attempt, an acknowledged alert, a digest, an escalation — drawn by `iam-alarm render --html`'s renderer.
+//! `scripts/screenshots` turns them into PNGs with headless Chromium.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use iam_alarm::html::page;
+use iam_alarm_core::digest::render_digests;
+use iam_alarm_core::escalation::{followup, Policy};
+use iam_alarm_core::message::{CreateMessage, EmbedField};
+use iam_alarm_core::render::{colour, render_message, Mention, RenderOptions};
+use iam_alarm_core::severity::Severity;
+use iam_alarm_core::{classify, Event, WatchedEvents};
+use serde_json::{json, Value};
+
+const ROLE: u64 = 600_000_000_000_000_001;
+
+fn record(name: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/records")
+        .join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn event(record: &Value) -> Event {
+    classify(&record.to_string(), &WatchedEvents::all()).unwrap()
+}
+
+/// The alert as it looks once Alice took it (what the Acknowledge button does to it).
+fn acknowledged(mut m: CreateMessage) -> CreateMessage {
+    let two_minutes_ago = chrono::Utc::now().timestamp() - 120;
+    let embed = &mut m.embeds[0];
+    embed.color = Some(colour::ACKNOWLEDGED);
+    embed.fields.push(EmbedField {
+        name: "Acknowledged".into(),
+        value: format!("by <@500000000000000001> <t:{two_minutes_ago}:R>"),
+        inline: false,
+    });
+    let button = &mut m.components[0].components[0];
+    button.label = "Acknowledged".into();
+    button.disabled = true;
+    m
+}
+
+fn main() {
+    let out = PathBuf::from(std::env::args().nth(1).expect("an output directory"));
+    std::fs::create_dir_all(&out).unwrap();
+    let opts = RenderOptions {
+        mention: Some(Mention {
+            role: ROLE,
+            from: Severity::High,
+        }),
+        ..RenderOptions::default()
+    };
+    let routine = render_message(
+        &event(&record("CreateUser-AssumedRole-session.json")),
+        &opts,
+    );
+    let root = render_message(&event(&record("CreateUser-Root-no-eventID.json")), &opts);
+    let failed = render_message(
+        &event(&record("CreateUser-failed-AccessDenied.json")),
+        &opts,
+    );
+    let burst: Vec<Event> = (0..24)
+        .map(|n| {
+            let mut r = record("CreateUser-AssumedRole-session.json");
+            r["eventID"] = json!(format!("00000000-0000-4000-8000-{n:012}"));
+            r["requestParameters"]["userName"] = json!(format!("svc-build-{n:02}"));
+            event(&r)
+        })
+        .collect();
+    let refs: Vec<&Event> = burst.iter().collect();
+    let digest = render_digests(&refs).remove(0).message;
+    let policy = Policy {
+        from: Severity::High,
+        after: Duration::from_secs(900),
+        max: 2,
+        role: Some(ROLE),
+    };
+    let escalation = followup("1", 1, Duration::from_secs(900), &policy);
+    let pages = [
+        ("alert-routine", "A routine alert", vec![routine.clone()]),
+        ("alert-root", "A critical root alert", vec![root.clone()]),
+        ("alert-failed", "A failed attempt", vec![failed]),
+        (
+            "alert-acknowledged",
+            "An acknowledged alert",
+            vec![acknowledged(routine)],
+        ),
+        ("digest", "A digest", vec![digest]),
+        ("escalation", "An escalation", vec![root, escalation]),
+    ];
+    for (file, title, messages) in pages {
+        let path = out.join(format!("{file}.html"));
+        std::fs::write(&path, page(title, &messages)).unwrap();
+        println!("{}", path.display());
+    }
+}
