@@ -1,5 +1,5 @@
 //! Writes the README's pictures as HTML pages — a routine alert, a critical root alert with its mention, a failed
-//! attempt, an acknowledged alert, a digest, an escalation — drawn by `iam-alarm render --html`'s renderer.
+//! attempt, an acknowledged alert, a digest, a change to the pipeline itself, an escalation — drawn by `iam-alarm render --html`'s renderer.
 //! `scripts/screenshots` turns them into PNGs with headless Chromium.
 
 use std::path::PathBuf;
@@ -62,6 +62,7 @@ fn main() {
         &event(&record("CreateUser-failed-AccessDenied.json")),
         &opts,
     );
+    let tamper = render_message(&event(&record("StopLogging-IAMUser.json")), &opts);
     let burst: Vec<Event> = (0..24)
         .map(|n| {
             let mut r = record("CreateUser-AssumedRole-session.json");
@@ -89,6 +90,11 @@ fn main() {
             vec![acknowledged(routine)],
         ),
         ("digest", "A digest", vec![digest]),
+        (
+            "alert-tamper",
+            "A change to the alert pipeline",
+            vec![tamper],
+        ),
         ("escalation", "An escalation", vec![root, escalation]),
     ];
     for (file, title, messages) in pages {

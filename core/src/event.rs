@@ -43,6 +43,8 @@ pub struct Event {
     pub severity_reason: &'static str,
     /// Whether a severe alert may mention the responder role (a rule may say no).
     pub mention: bool,
+    /// The pipeline call this is (trail stopped, rule disabled, queue purged, …), if it is one.
+    pub tamper: Option<crate::tamper::Tamper>,
 }
 
 /// The de-duplication key of an event (`eventID`, or `h-` and a hash of the record).
@@ -264,6 +266,7 @@ impl Event {
             severity: Severity::Medium,
             severity_reason: "",
             mention: true,
+            tamper: crate::tamper::of(record),
         };
         (event.severity, event.severity_reason) = crate::severity::assess(&event, record);
         event

@@ -16,6 +16,7 @@ pub mod record;
 pub mod render;
 pub mod rules;
 pub mod severity;
+pub mod tamper;
 pub mod text;
 pub mod watch;
 
@@ -55,6 +56,8 @@ pub fn classify(body: &str, watched: &WatchedEvents) -> Result<Event, Rejection>
             let event = Event::from_record(&record);
             match event.action {
                 Some(action) if watched.contains(action) => Ok(event),
+                // Calls that can switch the alarm off always alert.
+                _ if event.tamper.is_some() => Ok(event),
                 _ => Err(Rejection::NotAlert(NotAlert::NotWatched {
                     service: text::plain_capped(&event.event_source, 100),
                     name: text::plain_capped(&event.event_name, 100),

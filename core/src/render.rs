@@ -76,11 +76,15 @@ pub enum Tone {
     Destructive,
     Failed,
     Root,
+    /// A change to the alert pipeline itself.
+    Pipeline,
 }
 
 impl Tone {
     pub fn of(event: &Event) -> Tone {
-        if event.actor.is_root() {
+        if event.tamper.is_some() {
+            Tone::Pipeline
+        } else if event.actor.is_root() {
             Tone::Root
         } else if event.outcome.is_failure() {
             Tone::Failed
@@ -93,7 +97,7 @@ impl Tone {
 
     pub fn colour(self) -> u32 {
         match self {
-            Tone::Root => colour::ROOT,
+            Tone::Root | Tone::Pipeline => colour::ROOT,
             Tone::Failed => colour::FAILED,
             Tone::Destructive => colour::DESTRUCTIVE,
             Tone::Change => colour::CHANGE,
@@ -103,6 +107,7 @@ impl Tone {
     fn emoji(self) -> &'static str {
         match self {
             Tone::Root => "🚨",
+            Tone::Pipeline => "🛑",
             Tone::Failed => "⛔",
             Tone::Destructive => "🗑️",
             Tone::Change => "🔔",
@@ -123,6 +128,13 @@ pub fn headline(event: &Event) -> String {
         .as_ref()
         .map_or("(no user named)", |t| t.user_name.as_str());
     let (name, source) = (event.event_name.as_str(), event.event_source.as_str());
+    if let Some(t) = &event.tamper {
+        let resource = t.resource.as_deref().unwrap_or("(not named in the record)");
+        return match &event.outcome {
+            Outcome::Success => format!("{}: {resource}", t.what),
+            Outcome::Failure { .. } => format!("Failed attempt to {}: {resource}", t.attempt),
+        };
+    }
     match (event.action, &event.outcome) {
         (Some(a), Outcome::Success) => concat(&[a.headline(), ": ", target]),
         (Some(a), Outcome::Failure { .. }) => {
@@ -195,6 +207,7 @@ pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
 fn escaped_title(tone: Tone, headline: &str) -> String {
     let prefix = match tone {
         Tone::Root => "🚨 ROOT · ",
+        Tone::Pipeline => "🛑 PIPELINE · ",
         Tone::Failed => "⛔ ",
         Tone::Destructive => "🗑️ ",
         Tone::Change => "",
@@ -228,6 +241,20 @@ fn summary(event: &Event, actor: &str) -> String {
     }
     if event.actor.is_root() {
         s.push_str("\n**The account's root user acted.** Root should almost never be used.");
+    }
+    if let Some(t) = &event.tamper {
+        let on = t.resource.as_deref().map_or_else(
+            || "a resource the record does not name".to_owned(),
+            |r| {
+                format!(
+                    "`{}`",
+                    crate::text::plain_capped(&r.replace('`', "'"), ID_CAP)
+                )
+            },
+        );
+        s += &format!(
+            "\n**The alert pipeline itself was changed** ({on}): alerts may stop arriving. Check `/health`."
+        );
     }
     s
 }

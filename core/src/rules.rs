@@ -162,10 +162,14 @@ impl Rules {
 
     /// Apply the first matching rule that has not expired to `event`. Suppression is the caller's to carry out.
     pub fn apply(&self, event: &mut Event, today: NaiveDate) -> Verdict {
+        // A change to the pipeline itself may be lowered, never suppressed.
+        let tamper = event.tamper.is_some();
+        let suppress_forbidden = |r: &Rule| tamper && r.suppress;
+        let applies = |r: &&Rule| !r.is_expired(today) && !suppress_forbidden(r);
         let Some(rule) = self
             .rules
             .iter()
-            .filter(|r| !r.is_expired(today))
+            .filter(applies)
             .find(|r| r.matcher.matches(event))
         else {
             return Verdict::Alert;

@@ -67,6 +67,9 @@ const ADMIN_POLICIES: [&str; 2] = [":policy/AdministratorAccess", ":policy/IAMFu
 
 /// The table: the first line that holds decides. Returns the level and why, in words a responder reads.
 pub fn assess(event: &Event, record: &Record<'_>) -> (Severity, &'static str) {
+    if event.tamper.is_some() {
+        return (Severity::Critical, "a change to the alert pipeline itself");
+    }
     if event.actor.is_root() {
         return (Severity::Critical, "the account's root user acted");
     }

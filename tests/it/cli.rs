@@ -28,6 +28,14 @@ fn render(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `render` that must alert: its message JSON.
+fn alert_json(args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let out = render(args, "", env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn fixture_path(name: &str) -> String {
     repo_root()
         .join("tests/fixtures/records")
@@ -38,18 +46,7 @@ fn fixture_path(name: &str) -> String {
 
 #[test]
 fn assumed_role_create_user_names_session_role_and_created_user() {
-    let out = render(
-        &[&fixture_path("CreateUser-AssumedRole-session.json")],
-        "",
-        &[],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = alert_json(&[&fixture_path("CreateUser-AssumedRole-session.json")], &[]);
     let embed = &json["embeds"][0];
     assert_eq!(embed["title"], "IAM user created: IAM-test-user");
     let description = embed["description"].as_str().unwrap();
@@ -231,12 +228,11 @@ fn severe_alerts_mention_the_responder_role_and_no_one_else() {
         serde_json::json!({"parse": [], "roles": [role]}),
         "only that role"
     );
-    // A routine change by a role session is medium: nobody is mentioned.
-    let routine = render(
-        &[&fixture_path("CreateUser-AssumedRole-session.json")],
-        "",
-        &env,
-    );
+    // A routine CreateUser by an IAM user is medium: nobody is mentioned.
+    let mut by_alice: serde_json::Value =
+        serde_json::from_str(&own_fixture("records/DeleteUser-IAMUser.json")).unwrap();
+    by_alice["eventName"] = serde_json::json!("CreateUser");
+    let routine = render(&["-"], &by_alice.to_string(), &env);
     let json: serde_json::Value = serde_json::from_slice(&routine.stdout).unwrap();
     let content = json["content"].as_str().unwrap();
     assert!(
@@ -400,4 +396,35 @@ fn render_html_draws_every_own_fixture_naming_its_users() {
         let body = std::fs::read_to_string(&path).unwrap();
         assert_html_page_names_the_alert(&path.display().to_string(), &body);
     }
+}
+
+#[test]
+fn a_pipeline_change_always_alerts_critical_naming_resource_and_actor_and_is_never_suppressed() {
+    let role = "600000000000000001";
+    let stop = fixture_path("StopLogging-IAMUser.json");
+    // Not subject to WATCHED_EVENTS (the default watches CreateUser and DeleteUser only).
+    let json = alert_json(&[&stop], &[("RESPONDER_ROLE_ID", role)]);
+    let content = json["content"].as_str().unwrap();
+    assert!(
+        content.starts_with(&format!("<@&{role}> ")) && content.contains("`critical`"),
+        "{content}"
+    );
+    assert!(
+        content.contains("CloudTrail logging stopped")
+            && content.contains("trail/ct-trail-monitor"),
+        "{content}"
+    );
+    assert!(content.contains("mallory"), "{content}");
+    assert_eq!(
+        json["allowed_mentions"],
+        serde_json::json!({"parse": [], "roles": [role]})
+    );
+    // A suppress rule matching it is ignored; a severity rule may still lower it.
+    let dir = tempfile::tempdir().unwrap();
+    let all = rules_file(
+        &dir,
+        "[[rule]]\nname = \"quiet\"\nreason = \"testing\"\naction = \"suppress\"\n",
+    );
+    let out = iam_alarm(&["render", "--rules", &all, &stop], &[]);
+    assert_eq!(out.status.code(), Some(0), "never suppressed");
 }

@@ -160,6 +160,39 @@ const IDENTITIES: &[(&str, IdentityKind, &str)] = &[
     ),
 ];
 
+/// The corpus's calls on the alert pipeline itself: (file, actor as shown, headline, failure code). They alert
+/// whatever the watched events; the headline says what stopped working and for what, as the record names it.
+const TAMPER: &[(&str, &str, &str, Option<&str>)] = &[
+    ("047-UpdateTrail-IAMUser.json", "Alice", "Failed attempt to change a CloudTrail trail: myTrail2", Some("TrailNotFoundException")),
+    ("048-StopLogging-IAMUser.json", "christophe", "CloudTrail logging stopped: stratus-red-team-ct-stop-trail-buykxbqejv", None),
+    ("049-StopLogging-AssumedRole.json", "Tester", "CloudTrail logging stopped: arn:aws:cloudtrail:us-west-2:123456789012:trail/example-trail", None),
+    ("050-StopLogging-AssumedRole.json", "Tester", "Failed attempt to stop CloudTrail logging: arn:aws:cloudtrail:us-west-2:123456789012:trail/example-trail", Some("InvalidTrailNameException")),
+    ("051-DeleteTrail-IAMUser.json", "christophe", "CloudTrail trail deleted: stratus-red-team-cloudtraild-trail-kvrwohmiai", None),
+    ("052-PutEventSelectors-IAMUser.json", "christophe", "CloudTrail event selectors changed: stratus-red-team-ctes-trail-khlvciwdor", None),
+    ("053-UpdateTrail-AssumedRole.json", "XXXXXXXXXXX", "CloudTrail trail changed: (not named in the record)", None),
+];
+
+/// A tamper record resolves as [`TAMPER`] says, critical, within Discord's limits.
+fn assert_tamper_as_stated(file: &str, event: &iam_alarm_core::Event) {
+    let Some(&(_, actor, headline, failure)) = TAMPER.iter().find(|t| t.0 == file) else {
+        panic!("{file} is a pipeline call but is not listed in TAMPER");
+    };
+    assert_eq!(event.actor.display(), actor, "{file}: actor");
+    assert_eq!(iam_alarm_core::render::headline(event), headline, "{file}");
+    assert_eq!(
+        event.severity,
+        iam_alarm_core::severity::Severity::Critical,
+        "{file}"
+    );
+    let code = match &event.outcome {
+        iam_alarm_core::event::Outcome::Success => None,
+        iam_alarm_core::event::Outcome::Failure { code, .. } => Some(code.as_str()),
+    };
+    assert_eq!(code, failure, "{file}: outcome");
+    let message = render_message(event, &RenderOptions::default());
+    assert_eq!(message.limit_violations(), Vec::<String>::new(), "{file}");
+}
+
 #[test]
 #[cfg_attr(
     corpus_missing,
@@ -177,6 +210,7 @@ fn every_record_parses_and_in_scope_ones_resolve_as_stated() {
     let mut alerted = Vec::new();
     for (file, body) in &records {
         match classify(body, &all) {
+            Ok(event) if event.tamper.is_some() => assert_tamper_as_stated(file, &event),
             Ok(event) => {
                 let Some(&(_, actor, target, failure)) = IN_SCOPE.iter().find(|e| e.0 == file)
                 else {
@@ -221,11 +255,12 @@ fn every_record_parses_and_in_scope_ones_resolve_as_stated() {
     corpus_missing,
     ignore = "the published CloudTrail corpus is absent (IAM_ALARM_CORPUS)"
 )]
-fn default_watch_list_alerts_only_on_create_and_delete_user() {
+fn default_watch_list_alerts_on_create_and_delete_user_and_every_pipeline_change() {
     let dir = corpus_dir();
     for (file, body) in corpus_records(&dir) {
         let alerted = classify(&body, &WatchedEvents::default()).is_ok();
-        assert_eq!(alerted, file.contains("-CreateUser-"), "{file}");
+        let tamper = TAMPER.iter().any(|t| t.0 == file);
+        assert_eq!(alerted, file.contains("-CreateUser-") || tamper, "{file}");
     }
 }
 

@@ -1,0 +1,228 @@
+//! Calls that can switch the alarm off quietly: stopping or changing the trail, disabling or retargeting the
+//! EventBridge rule, deleting or unsubscribing the topic, purging or deleting the queue, disabling its KMS key,
+//! changing the trail bucket's policy. They always alert (whatever `WATCHED_EVENTS` says), as `critical`, saying
+//! what stopped working and for what; a rule may lower them but never suppress them.
+
+use crate::record::Record;
+
+/// What a tamper call did to the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tamper {
+    /// "CloudTrail logging stopped".
+    pub what: &'static str,
+    /// "stop CloudTrail logging" (for a failed attempt).
+    pub attempt: &'static str,
+    /// The resource the record names (trail, rule, topic, queue, key, bucket), if it names one.
+    pub resource: Option<String>,
+}
+
+/// (event source, event name, what, attempt, the request parameters naming the resource, in order of preference)
+const CALLS: [(&str, &str, &str, &str, &[&str]); 24] = [
+    (
+        "cloudtrail",
+        "StopLogging",
+        "CloudTrail logging stopped",
+        "stop CloudTrail logging",
+        &["name"],
+    ),
+    (
+        "cloudtrail",
+        "DeleteTrail",
+        "CloudTrail trail deleted",
+        "delete a CloudTrail trail",
+        &["name"],
+    ),
+    (
+        "cloudtrail",
+        "UpdateTrail",
+        "CloudTrail trail changed",
+        "change a CloudTrail trail",
+        &["name"],
+    ),
+    (
+        "cloudtrail",
+        "PutEventSelectors",
+        "CloudTrail event selectors changed",
+        "change CloudTrail event selectors",
+        &["trailName"],
+    ),
+    (
+        "events",
+        "DisableRule",
+        "EventBridge rule disabled",
+        "disable an EventBridge rule",
+        &["name"],
+    ),
+    (
+        "events",
+        "DeleteRule",
+        "EventBridge rule deleted",
+        "delete an EventBridge rule",
+        &["name"],
+    ),
+    (
+        "events",
+        "RemoveTargets",
+        "EventBridge rule targets removed",
+        "remove EventBridge rule targets",
+        &["rule"],
+    ),
+    (
+        "events",
+        "PutRule",
+        "EventBridge rule changed",
+        "change an EventBridge rule",
+        &["name"],
+    ),
+    (
+        "events",
+        "PutTargets",
+        "EventBridge rule targets changed",
+        "change EventBridge rule targets",
+        &["rule"],
+    ),
+    (
+        "sns",
+        "DeleteTopic",
+        "SNS topic deleted",
+        "delete an SNS topic",
+        &["topicArn"],
+    ),
+    (
+        "sns",
+        "Unsubscribe",
+        "SNS subscription removed",
+        "remove an SNS subscription",
+        &["subscriptionArn"],
+    ),
+    (
+        "sns",
+        "SetTopicAttributes",
+        "SNS topic changed",
+        "change an SNS topic",
+        &["topicArn"],
+    ),
+    (
+        "sns",
+        "SetSubscriptionAttributes",
+        "SNS subscription changed",
+        "change an SNS subscription",
+        &["subscriptionArn"],
+    ),
+    (
+        "sns",
+        "RemovePermission",
+        "SNS topic permission removed",
+        "remove an SNS topic permission",
+        &["topicArn"],
+    ),
+    (
+        "sqs",
+        "DeleteQueue",
+        "Queue deleted",
+        "delete a queue",
+        &["queueUrl"],
+    ),
+    (
+        "sqs",
+        "PurgeQueue",
+        "Queue purged",
+        "purge a queue",
+        &["queueUrl"],
+    ),
+    (
+        "sqs",
+        "SetQueueAttributes",
+        "Queue changed",
+        "change a queue",
+        &["queueUrl"],
+    ),
+    (
+        "sqs",
+        "RemovePermission",
+        "Queue permission removed",
+        "remove a queue permission",
+        &["queueUrl"],
+    ),
+    (
+        "kms",
+        "DisableKey",
+        "KMS key disabled",
+        "disable a KMS key",
+        &["keyId"],
+    ),
+    (
+        "kms",
+        "ScheduleKeyDeletion",
+        "KMS key scheduled for deletion",
+        "schedule a KMS key's deletion",
+        &["keyId"],
+    ),
+    (
+        "kms",
+        "PutKeyPolicy",
+        "KMS key policy changed",
+        "change a KMS key policy",
+        &["keyId"],
+    ),
+    (
+        "s3",
+        "PutBucketLifecycle",
+        "Bucket lifecycle changed",
+        "change a bucket lifecycle",
+        &["bucketName"],
+    ),
+    (
+        "s3",
+        "PutBucketPolicy",
+        "Bucket policy changed",
+        "change a bucket policy",
+        &["bucketName"],
+    ),
+    (
+        "s3",
+        "DeleteBucketPolicy",
+        "Bucket policy deleted",
+        "delete a bucket policy",
+        &["bucketName"],
+    ),
+];
+
+/// The tamper call this record is, if it is one.
+pub fn of(record: &Record<'_>) -> Option<Tamper> {
+    let source = record
+        .text("/eventSource")?
+        .strip_suffix(".amazonaws.com")?;
+    let name = record.text("/eventName")?;
+    let (_, _, what, attempt, params) =
+        CALLS.iter().find(|(s, n, ..)| *s == source && *n == name)?;
+    let resource = params
+        .iter()
+        .find_map(|p| record.text(&format!("/requestParameters/{p}")))
+        .map(str::to_owned);
+    Some(Tamper {
+        what,
+        attempt,
+        resource,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names_what_stopped_and_for_what() {
+        let v = json!({"eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging",
+                       "requestParameters": {"name": "ct-trail-monitor"}});
+        let t = of(&Record::new(&v).unwrap()).unwrap();
+        assert_eq!(t.what, "CloudTrail logging stopped");
+        assert_eq!(t.resource.as_deref(), Some("ct-trail-monitor"));
+        let v = json!({"eventSource": "sqs.amazonaws.com", "eventName": "PurgeQueue", "requestParameters": {}});
+        let t = of(&Record::new(&v).unwrap()).unwrap();
+        assert_eq!((t.what, t.resource), ("Queue purged", None));
+        let v = json!({"eventSource": "iam.amazonaws.com", "eventName": "CreateUser"});
+        assert!(of(&Record::new(&v).unwrap()).is_none());
+    }
+}
