@@ -464,12 +464,40 @@ fn resolve_target(record: &Record<'_>, actor: &Actor, action: Option<Action>) ->
                 | Action::DeleteLoginProfile
         )
     );
-    (self_service && actor.kind == IdentityKind::IamUser).then(|| Target {
-        user_name: actor.name.clone(),
-        arn: actor.arn.clone(),
-        user_id: None,
-        is_caller: true,
-    })
+    let caller_is_a_user = actor.kind == IdentityKind::IamUser || actor.is_root();
+    if self_service && caller_is_a_user {
+        // The root user's own access key is the most dangerous credential an account can get: named as such.
+        return Some(Target {
+            user_name: actor.name.clone(),
+            arn: actor.arn.clone(),
+            user_id: None,
+            is_caller: true,
+        });
+    }
+    // A denied call without request parameters still says whom it aimed at in its error message.
+    record
+        .text("/errorMessage")
+        .and_then(user_in_error_message)
+        .map(|name| Target {
+            user_name: name,
+            arn: None,
+            user_id: None,
+            is_caller: false,
+        })
+}
+
+/// The user an `AccessDenied` message names: "… on resource: user ceo …" or "… on resource: arn:…:user/path/ceo …".
+fn user_in_error_message(message: &str) -> Option<String> {
+    let resource = message.split("on resource: ").nth(1)?;
+    let resource = resource.split(" because").next()?.split_whitespace();
+    let words: Vec<&str> = resource.collect();
+    let name = match words.as_slice() {
+        ["user", name, ..] => *name,
+        [arn, ..] => arn.rsplit_once(":user/")?.1.rsplit('/').next()?,
+        [] => return None,
+    };
+    let name = name.trim_end_matches(['.', ',']);
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 fn resolve_outcome(record: &Record<'_>) -> Outcome {
@@ -650,6 +678,37 @@ mod tests {
         assert_ne!(key("a"), key("b"));
         assert!(key("a").as_str().starts_with("h-"));
         assert_ne!(key("a").as_str(), format!("h-{}", "0".repeat(32)));
+    }
+
+    #[test]
+    fn a_roots_own_access_key_targets_the_root_user_and_says_so() {
+        let e = event(
+            json!({"eventSource": "iam.amazonaws.com", "eventName": "CreateAccessKey", "eventID": "k",
+            "userIdentity": {"type": "Root", "arn": "arn:aws:iam::123456789012:root", "accountId": "123456789012"},
+            "responseElements": {"accessKey": {"accessKeyId": "AKIAROOT", "status": "Active"}}}),
+        );
+        let t = e.target.as_ref().unwrap();
+        assert!(t.is_caller);
+        assert_eq!(
+            crate::render::headline(&e),
+            format!(
+                "{}: the account's root user",
+                Action::CreateAccessKey.headline()
+            )
+        );
+    }
+
+    #[test]
+    fn a_denied_call_names_its_target_from_the_error_message() {
+        for (message, user) in [
+            ("User: arn:aws:iam::1:user/x is not authorized to perform: iam:CreateUser on resource: user ceo because no identity-based policy allows it", "ceo"),
+            ("… on resource: arn:aws:iam::123456789012:user/ops/backup-admin because …", "backup-admin"),
+        ] {
+            let e = event(json!({"eventSource": "iam.amazonaws.com", "eventName": "CreateUser", "eventID": "d",
+                "userIdentity": {"type": "IAMUser", "userName": "x"}, "errorCode": "AccessDenied",
+                "errorMessage": message, "requestParameters": null}));
+            assert_eq!(e.target.map(|t| t.user_name).as_deref(), Some(user), "{message}");
+        }
     }
 
     fn event(v: Value) -> Event {

@@ -135,6 +135,12 @@ pub fn headline(event: &Event) -> String {
             Outcome::Failure { .. } => format!("Failed attempt to {}: {resource}", t.attempt),
         };
     }
+    let roots_own = event.actor.is_root() && event.target.as_ref().is_some_and(|t| t.is_caller);
+    let target = if roots_own {
+        "the account's root user"
+    } else {
+        target
+    };
     match (event.action, &event.outcome) {
         (Some(a), Outcome::Success) => concat(&[a.headline(), ": ", target]),
         (Some(a), Outcome::Failure { .. }) => {

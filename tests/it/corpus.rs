@@ -303,7 +303,8 @@ const OWN: &[(&str, &str, &str, Option<&str>)] = &[
     (
         "CreateUser-failed-AccessDenied.json",
         "i-0abc123def4567890 via web-app-instance",
-        "(none)",
+        // No request parameters: the error message names whom it aimed at.
+        "backup-admin",
         Some("AccessDenied"),
     ),
     ("CreateUser-Root-no-eventID.json", "root", "@everyone", None),
