@@ -23,6 +23,53 @@ fn with(record: &str, key: &str, value: &str) -> String {
     v.to_string()
 }
 
+/// A pattern case: what it is, the record, the event's `source`, whether the pattern must match it.
+type Case = (&'static str, String, &'static str, bool);
+
+/// Put every case on `bus` (each with its own eventID) and check which reached the queue.
+async fn assert_matches(app: &crate::helpers::TestApp, bus: &str, cases: &[Case]) {
+    let entries: Vec<Value> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (_, record, source, _))| {
+            entry(bus, &with(record, "eventID", &format!("case-{i}")), source)
+        })
+        .collect();
+    let put = app.events("PutEvents", json!({ "Entries": entries })).await;
+    assert_eq!(put["FailedEntryCount"], 0, "{put}");
+    // moto delivers during PutEvents: what matched is on the queue now.
+    let mut delivered = BTreeSet::new();
+    loop {
+        let batch = app
+            .sqs
+            .receive_message()
+            .queue_url(&app.queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let messages = batch.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for m in messages {
+            let event: Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            delivered.insert(event["detail"]["eventID"].as_str().unwrap().to_owned());
+            app.sqs
+                .delete_message()
+                .queue_url(&app.queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    for (i, (what, _, _, should_match)) in cases.iter().enumerate() {
+        let matched = delivered.contains(&format!("case-{i}"));
+        assert_eq!(matched, *should_match, "{what}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_pattern_file_matches_exactly_the_watched_iam_calls_in_moto() {
     let app = spawn_app().await;
@@ -63,51 +110,7 @@ async fn event_pattern_file_matches_exactly_the_watched_iam_calls_in_moto() {
             false,
         ),
     ];
-    // Each case gets its own eventID, so what arrives says which cases matched.
-    let entries: Vec<Value> = cases
-        .iter()
-        .enumerate()
-        .map(|(i, (_, record, source, _))| {
-            entry(&bus, &with(record, "eventID", &format!("case-{i}")), source)
-        })
-        .collect();
-    let put = app.events("PutEvents", json!({ "Entries": entries })).await;
-    assert_eq!(put["FailedEntryCount"], 0, "{put}");
-
-    // moto delivers during PutEvents: what matched is on the queue now.
-    let mut delivered = BTreeSet::new();
-    loop {
-        let batch = app
-            .sqs
-            .receive_message()
-            .queue_url(&app.queue_url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        let messages = batch.messages.unwrap_or_default();
-        if messages.is_empty() {
-            break;
-        }
-        for m in messages {
-            let event: Value = serde_json::from_str(m.body().unwrap()).unwrap();
-            delivered.insert(event["detail"]["eventID"].as_str().unwrap().to_owned());
-            app.sqs
-                .delete_message()
-                .queue_url(&app.queue_url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-    for (i, (what, _, _, should_match)) in cases.iter().enumerate() {
-        assert_eq!(
-            delivered.contains(&format!("case-{i}")),
-            *should_match,
-            "{what}"
-        );
-    }
+    assert_matches(&app, &bus, &cases).await;
 }
 
 /// The statements of a policy template in `deploy/`, as (actions lower-cased, resources as written).
@@ -297,4 +300,31 @@ fn dockerfile_is_pinned_by_digest_minimal_and_non_root() {
         "exec-form HEALTHCHECK"
     );
     assert!(dockerfile.contains(r#"ENTRYPOINT ["/usr/local/bin/iam-alarm"]"#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tamper_pattern_file_matches_pipeline_changes_and_nothing_else_in_moto() {
+    let app = spawn_app().await;
+    let bus = app.rule_to_queue(&read("deploy/tamper-pattern.json")).await;
+    let stop = own_fixture("records/StopLogging-IAMUser.json");
+    let create = own_fixture("records/CreateUser-AssumedRole-session.json");
+    let purge = with(
+        &with(&stop, "eventSource", "sqs.amazonaws.com"),
+        "eventName",
+        "PurgeQueue",
+    );
+    let cases = [
+        ("StopLogging", stop.clone(), "aws.cloudtrail", true),
+        ("PurgeQueue", purge, "aws.sqs", true),
+        ("a user change", create, "aws.iam", false),
+        (
+            "a read-only CloudTrail call",
+            with(&stop, "eventName", "DescribeTrails"),
+            "aws.cloudtrail",
+            false,
+        ),
+    ];
+    assert_matches(&app, &bus, &cases).await;
+    // Terraform deploys the same file.
+    assert!(read("deploy/terraform/modules/iam-alarm/main.tf").contains("tamper-pattern.json"));
 }

@@ -233,6 +233,20 @@ resource "aws_cloudwatch_event_target" "topic" {
   arn       = aws_sns_topic.alarm.arn
 }
 
+# Calls that can switch the alarm off quietly (trail, rules, topic, queue, key, bucket): the bot always alerts on
+# them as critical. The pattern lives in deploy/tamper-pattern.json (the Rust tests load the same file).
+resource "aws_cloudwatch_event_rule" "tamper" {
+  name          = var.tamper_rule_name
+  description   = "Changes to iam-alarm's own pipeline (CloudTrail) for iam-alarm"
+  event_pattern = file("${path.module}/../../../tamper-pattern.json")
+}
+
+resource "aws_cloudwatch_event_target" "tamper_topic" {
+  rule      = aws_cloudwatch_event_rule.tamper.name
+  target_id = "sns"
+  arn       = aws_sns_topic.alarm.arn
+}
+
 resource "aws_sns_topic" "alarm" {
   name              = var.topic_name
   kms_master_key_id = local.kms_key_arn
@@ -249,7 +263,10 @@ resource "aws_sns_topic_policy" "alarm" {
       Action    = "sns:Publish"
       Resource  = aws_sns_topic.alarm.arn
       Condition = {
-        ArnEquals    = { "aws:SourceArn" = aws_cloudwatch_event_rule.iam_user_change.arn }
+        ArnEquals = { "aws:SourceArn" = [
+          aws_cloudwatch_event_rule.iam_user_change.arn,
+          aws_cloudwatch_event_rule.tamper.arn,
+        ] }
         StringEquals = { "aws:SourceAccount" = local.account }
       }
     }]

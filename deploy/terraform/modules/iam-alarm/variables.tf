@@ -22,6 +22,12 @@ variable "rule_name" {
   default     = "eventbridge-iam-user-change"
 }
 
+variable "tamper_rule_name" {
+  description = "Name of the EventBridge rule for changes to the pipeline itself (default bus, us-east-1)."
+  type        = string
+  default     = "eventbridge-iam-alarm-tamper"
+}
+
 variable "topic_name" {
   description = "Name of the SNS topic."
   type        = string
