@@ -141,7 +141,8 @@ async fn start_bot(
     bot: &BotConfig,
     data: iam_alarm_commands::Data,
 ) -> Result<(Sink, Dedup, BotParts), RunError> {
-    let rest = BotRest::new(bot.api_url.as_ref(), bot.token.clone());
+    // One client for the channel: the poller and the escalation loop share its rate-limit bucket.
+    let rest = Arc::new(BotRest::new(bot.api_url.as_ref(), bot.token.clone()));
     let mut dedup = Dedup::new(DEFAULT_CAPACITY);
     match rest.recent_messages(bot.channel_id, 100).await {
         Ok(messages) => {
@@ -156,10 +157,9 @@ async fn start_bot(
     let ready = Arc::new(Notify::new());
     let gateway = Gateway::connect(bot, data, fatal_tx, Arc::clone(&ready)).await?;
     let shards = gateway.shard_manager();
-    let escalator = bot.escalation.map(|policy| {
-        let rest = BotRest::new(bot.api_url.as_ref(), bot.token.clone());
-        Escalator::new(rest, bot.channel_id, policy)
-    });
+    let escalator = bot
+        .escalation
+        .map(|policy| Escalator::new(Arc::clone(&rest), bot.channel_id, policy));
     let parts = BotParts {
         escalator,
         gateway: tokio::spawn(gateway.run()),

@@ -1,24 +1,25 @@
 //! The escalation loop: every tick, read the alert channel back and post the follow-ups that are due (see
 //! `iam_alarm_core::escalation`). Its state is the channel itself, so a restart picks up where it left off.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use iam_alarm_core::escalation::{due, Policy};
 use iam_alarm_core::metrics::now_unix;
 use tracing::{info, warn};
 
-use crate::delivery::discord::Paced;
 use crate::delivery::BotRest;
 use crate::shutdown::Shutdown;
 
 pub struct Escalator {
-    rest: BotRest,
+    /// Shared with the poller's sink: one rate-limit bucket for the channel.
+    rest: Arc<BotRest>,
     channel: u64,
     policy: Policy,
 }
 
 impl Escalator {
-    pub fn new(rest: BotRest, channel: u64, policy: Policy) -> Escalator {
+    pub fn new(rest: Arc<BotRest>, channel: u64, policy: Policy) -> Escalator {
         Escalator {
             rest,
             channel,

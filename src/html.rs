@@ -210,8 +210,7 @@ fn special(s: &str) -> Option<(String, usize)> {
         let name = if role.len() > 6 { "responders" } else { role };
         return Some((format!(r#"<span class="mention">@{name}</span>"#), used));
     }
-    if let Some(user) = inner.strip_prefix('@').filter(|u| digits(u)) {
-        let _ = user;
+    if inner.strip_prefix('@').is_some_and(digits) {
         return Some((
             r#"<span class="mention">@responder</span>"#.to_owned(),
             used,

@@ -2,7 +2,6 @@
 //! `/health` command. The counters are `prometheus-client` metrics in one registry (what `/metrics` serves);
 //! readers that are not Prometheus take a [`Snapshot`].
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -84,7 +83,6 @@ pub struct Snapshot {
     pub duplicates: u64,
     pub dead_lettered: u64,
     pub not_alerts: u64,
-    pub discord_errors: BTreeMap<&'static str, u64>,
     pub last_alert: i64,
     pub gateway_connected: bool,
     pub started: i64,
@@ -184,23 +182,12 @@ impl Metrics {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        let mut discord_errors = BTreeMap::new();
-        for kind in ERROR_KINDS {
-            let n = self
-                .discord_errors
-                .get_or_create(&vec![("kind", kind)])
-                .get();
-            if n > 0 {
-                discord_errors.insert(kind, n);
-            }
-        }
         Snapshot {
             received: self.received.get(),
             posted: self.posted.get(),
             duplicates: self.duplicates.get(),
             dead_lettered: self.dead_lettered.get(),
             not_alerts: self.not_alerts.get(),
-            discord_errors,
             last_alert: self.last_alert.get(),
             gateway_connected: self.gateway_connected.get() == 1,
             started: self.started.get(),
@@ -243,18 +230,6 @@ impl Metrics {
     }
 }
 
-/// The kinds of Discord delivery error (the `kind` label), as the delivery code names them.
-pub const ERROR_KINDS: [&str; 8] = [
-    "rate_limited",
-    "server_error",
-    "access",
-    "timeout",
-    "connect",
-    "network",
-    "bad_response",
-    "rejected",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,7 +243,6 @@ mod tests {
         m.delivery_failed("rate_limited");
         let s = m.snapshot();
         assert_eq!((s.received, s.posted), (1, 3));
-        assert_eq!(s.discord_errors.get("rate_limited"), Some(&1));
         assert!(!s.gateway_connected);
         let text = m.prometheus();
         for line in [

@@ -165,19 +165,16 @@ impl Webhook {
     }
 }
 
-/// The pacing both clients expose to the poller.
-pub trait Paced {
-    fn pacer(&self) -> &Pacer;
-}
-
-impl Paced for BotRest {
-    fn pacer(&self) -> &Pacer {
+impl BotRest {
+    /// The pacing of the alert channel's route.
+    pub fn pacer(&self) -> &Pacer {
         &self.api.pacer
     }
 }
 
-impl Paced for Webhook {
-    fn pacer(&self) -> &Pacer {
+impl Webhook {
+    /// The pacing of the webhook's route.
+    pub fn pacer(&self) -> &Pacer {
         &self.api.pacer
     }
 }

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use iam_alarm_core::message::CreateMessage;
 
-use discord::Paced;
 pub use discord::{BotRest, Webhook};
 
 /// Why a request reached no answer.
@@ -84,7 +83,7 @@ impl DeliveryError {
 pub enum Sink {
     /// The bot posts to the alert channel.
     Channel {
-        rest: BotRest,
+        rest: std::sync::Arc<BotRest>,
         channel_id: u64,
     },
     /// A webhook posts; no buttons.

@@ -341,9 +341,14 @@ impl TestApp {
     }
 
     pub async fn send(&self, body: &str) {
+        self.send_to(&self.queue_url, body).await;
+    }
+
+    /// Send one body to a queue of this app (the main queue or its dead-letter queue).
+    pub async fn send_to(&self, queue_url: &str, body: &str) {
         self.sqs
             .send_message()
-            .queue_url(&self.queue_url)
+            .queue_url(queue_url)
             .message_body(body)
             .send()
             .await

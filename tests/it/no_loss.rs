@@ -159,13 +159,7 @@ async fn dlq_replay_moves_back_everything_not_malformed_whatever_the_shell_watch
     ];
     assert!(bodies[1].contains("DeleteUser") && !bodies[1].contains("CreateUser\\\""));
     for body in &bodies {
-        app.sqs
-            .send_message()
-            .queue_url(&app.dlq_url)
-            .message_body(body)
-            .send()
-            .await
-            .unwrap();
+        app.send_to(&app.dlq_url, body).await;
     }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_iam-alarm"))
         .args(["dlq", "replay"])
