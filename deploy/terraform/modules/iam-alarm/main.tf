@@ -38,26 +38,19 @@ resource "aws_kms_key" "this" {
         Resource  = "*"
       },
       {
-        # Only on behalf of this account's own rules (confused deputy).
-        Sid       = "EventBridgePublishesToTopic"
+        # EventBridge publishes to the encrypted topic, SNS delivers to the encrypted queue: only on behalf of this
+        # account's own rules and topics (confused deputy).
+        Sid       = "EventBridgeAndSnsUseTheKey"
         Effect    = "Allow"
-        Principal = { Service = "events.amazonaws.com" }
+        Principal = { Service = ["events.amazonaws.com", "sns.amazonaws.com"] }
         Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
         Resource  = "*"
         Condition = {
           StringEquals = { "aws:SourceAccount" = local.account }
-          ArnLike      = { "aws:SourceArn" = "arn:${local.partition}:events:*:${local.account}:rule/*" }
-        }
-      },
-      {
-        Sid       = "SnsDeliversToQueue"
-        Effect    = "Allow"
-        Principal = { Service = "sns.amazonaws.com" }
-        Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource  = "*"
-        Condition = {
-          StringEquals = { "aws:SourceAccount" = local.account }
-          ArnLike      = { "aws:SourceArn" = "arn:${local.partition}:sns:*:${local.account}:*" }
+          ArnLike = { "aws:SourceArn" = [
+            "arn:${local.partition}:events:*:${local.account}:rule/*",
+            "arn:${local.partition}:sns:*:${local.account}:*",
+          ] }
         }
       },
       {
@@ -339,6 +332,16 @@ resource "aws_sns_topic_subscription" "queue" {
 # SQS encryption implies: the running bot's (deploy/bot-policy.json; attach it to an ECS task role, an EC2 instance
 # role or a user), and the operator's for `iam-alarm dlq list` / `dlq replay` (deploy/operator-policy.json).
 
+locals {
+  # Both policies' queues are encrypted: reading and sending need the key.
+  use_queue_key = {
+    Sid      = "UseQueueEncryptionKey"
+    Effect   = "Allow"
+    Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    Resource = local.kms_key_arn
+  }
+}
+
 resource "aws_iam_policy" "bot" {
   name        = "${var.name_prefix}-bot"
   description = "iam-alarm bot: consume its queue, dead-letter the malformed; the reads behind its buttons and commands"
@@ -355,12 +358,7 @@ resource "aws_iam_policy" "bot" {
         rule_arn  = aws_cloudwatch_event_rule.iam_user_change.arn
         topic_arn = aws_sns_topic.alarm.arn
       })).Statement : { for k, v in st : k => v if k != "Comment" }],
-      [{
-        Sid      = "UseQueueEncryptionKey"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = local.kms_key_arn
-      }]
+      [local.use_queue_key]
     )
   })
 }
@@ -375,12 +373,7 @@ resource "aws_iam_policy" "operator" {
         queue_arn = aws_sqs_queue.alerts.arn
         dlq_arn   = aws_sqs_queue.dlq.arn
       })).Statement : { for k, v in st : k => v if k != "Comment" }],
-      [{
-        Sid      = "UseQueueEncryptionKey"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
-        Resource = local.kms_key_arn
-      }]
+      [local.use_queue_key]
     )
   })
 }
