@@ -148,7 +148,6 @@ fn markdown(s: &str) -> String {
     let (mut bold, mut italic) = (false, false);
     let mut i = 0;
     while i < chars.len() {
-        let rest: String = chars[i..].iter().collect();
         match chars[i] {
             '\\' if i + 1 < chars.len() => {
                 out.push_str(&escape(&chars[i + 1].to_string()));
@@ -165,7 +164,7 @@ fn markdown(s: &str) -> String {
                 let _ = write!(out, "<code>{}</code>", escape(&code));
                 i += end + 2;
             }
-            '*' if rest.starts_with("**") => {
+            '*' if chars.get(i + 1) == Some(&'*') => {
                 out.push_str(if bold { "</strong>" } else { "<strong>" });
                 bold = !bold;
                 i += 2;
@@ -175,7 +174,7 @@ fn markdown(s: &str) -> String {
                 italic = !italic;
                 i += 1;
             }
-            '<' => match special(&rest) {
+            '<' => match special(&chars[i..].iter().collect::<String>()) {
                 Some((html, len)) => {
                     out.push_str(&html);
                     i += len;
