@@ -48,6 +48,9 @@ def setup(endpoint):
     pattern = (ROOT / "deploy" / "event-pattern.json").read_text()
     events.put_rule(Name="eventbridge-iam-user-change", EventPattern=pattern, State="ENABLED")
     events.put_targets(Rule="eventbridge-iam-user-change", Targets=[{"Id": "sns", "Arn": topic}])
+    tamper = (ROOT / "deploy" / "tamper-pattern.json").read_text()
+    events.put_rule(Name="eventbridge-iam-alarm-tamper", EventPattern=tamper, State="ENABLED")
+    events.put_targets(Rule="eventbridge-iam-alarm-tamper", Targets=[{"Id": "sns", "Arn": topic}])
     print(queue)
 
 

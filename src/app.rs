@@ -4,11 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use iam_alarm_core::render::RenderOptions;
+use iam_alarm_commands::ports::PipelineProbe;
+use iam_alarm_core::render::{Mention, RenderOptions};
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
+use crate::aws::cloudtrail::CloudTrail;
 use crate::aws::sqs::Queue;
 use crate::config::{BotConfig, RunConfig, SinkConfig};
 use crate::dedup::{Dedup, DEFAULT_CAPACITY};
@@ -21,6 +23,7 @@ use crate::health::{self, Metrics, Thresholds};
 use crate::poller::{Poller, Queues, Settings};
 use crate::probe::{Inspected, Probe};
 use crate::shutdown::{self, Shutdown};
+use crate::watchdog::Watchdog;
 
 /// How long in-flight work may take after a stop signal before the process exits anyway: longer than one
 /// Discord request may take, so a POST under way either completes (and its message is deleted) or fails (and
@@ -42,6 +45,8 @@ pub enum RunError {
 struct BotParts {
     /// Follow-ups on unacknowledged severe alerts, started with the poller.
     escalator: Option<Escalator>,
+    /// Pipeline problems and silence announced in the channel, started with the poller.
+    watchdog: Watchdog,
     gateway: JoinHandle<Result<(), GatewayError>>,
     shards: Arc<poise::serenity_prelude::ShardManager>,
     /// Told once the gateway is READY and the commands are registered.
@@ -58,8 +63,14 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     let dead_letter = find_dead_letter_queue(&queue).await;
     let (sink, dedup, bot) = match &config.sink {
         SinkConfig::Bot(bot) => {
-            let data = responders(&aws, &config, bot, &metrics, &queue, &dead_letter);
-            let (sink, dedup, parts) = start_bot(bot, data).await?;
+            let probe = probe(&aws, &config, &queue, &dead_letter);
+            let data = responders(&aws, &config, bot, &metrics, Arc::clone(&probe));
+            let watch = Watched {
+                probe,
+                metrics: Arc::clone(&metrics),
+                mention: config.alert.mention,
+            };
+            let (sink, dedup, parts) = start_bot(bot, data, watch).await?;
             (sink, dedup, Some(parts))
         }
         SinkConfig::Webhook { url } => {
@@ -135,11 +146,19 @@ async fn find_dead_letter_queue(queue: &Queue) -> Option<Queue> {
     }
 }
 
+/// What the watchdog needs besides the channel.
+struct Watched {
+    probe: Arc<dyn PipelineProbe>,
+    metrics: Arc<Metrics>,
+    mention: Option<Mention>,
+}
+
 /// Connect the gateway, and seed de-duplication from the alert channel: a restart must not repost what a
 /// previous run posted but could not delete.
 async fn start_bot(
     bot: &BotConfig,
     data: iam_alarm_commands::Data,
+    watched: Watched,
 ) -> Result<(Sink, Dedup, BotParts), RunError> {
     // One client for the channel: the poller and the escalation loop share its rate-limit bucket.
     let rest = Arc::new(BotRest::new(bot.api_url.as_ref(), bot.token.clone()));
@@ -160,8 +179,17 @@ async fn start_bot(
     let escalator = bot
         .escalation
         .map(|policy| Escalator::new(Arc::clone(&rest), bot.channel_id, policy));
+    let watchdog = Watchdog {
+        rest: Arc::clone(&rest),
+        channel: bot.channel_id,
+        probe: watched.probe,
+        metrics: watched.metrics,
+        config: bot.watchdog,
+        mention: watched.mention,
+    };
     let parts = BotParts {
         escalator,
+        watchdog,
         gateway: tokio::spawn(gateway.run()),
         shards,
         ready,
@@ -201,9 +229,15 @@ async fn supervise(
     mut health: Option<JoinHandle<std::io::Result<()>>>,
     shutdown: Shutdown,
 ) -> (Result<(), RunError>, Option<JoinHandle<()>>) {
-    let (mut gateway, ready, mut fatal, mut escalator) = match bot {
-        Some(b) => (Some(b.gateway), Some(b.ready), Some(b.fatal), b.escalator),
-        None => (None, None, None, None),
+    let (mut gateway, ready, mut fatal, mut escalator, mut watchdog) = match bot {
+        Some(b) => (
+            Some(b.gateway),
+            Some(b.ready),
+            Some(b.fatal),
+            b.escalator,
+            Some(b.watchdog),
+        ),
+        None => (None, None, None, None, None),
     };
     let mut poller = Some(poller);
     let mut poller_task = None;
@@ -222,6 +256,9 @@ async fn supervise(
                 poller_task = poller.take().map(|p| tokio::spawn(p.run(shutdown.clone())));
                 if let Some(e) = escalator.take() {
                     tokio::spawn(e.run(shutdown.clone()));
+                }
+                if let Some(w) = watchdog.take() {
+                    tokio::spawn(w.run(shutdown.clone()));
                 }
             }
             Some(e) = async { fatal.as_mut().expect("guarded").recv().await }, if fatal.is_some() => {
@@ -259,34 +296,43 @@ async fn drain(poller: Option<JoinHandle<()>>) {
     }
 }
 
+/// The pipeline's probes, shared by `/health` and the watchdog.
+fn probe(
+    aws: &aws_config::SdkConfig,
+    config: &RunConfig,
+    queue: &Queue,
+    dead_letter: &Option<Queue>,
+) -> Arc<dyn PipelineProbe> {
+    let r = &config.responders;
+    Arc::new(Probe::new(
+        aws,
+        Arc::new(CloudTrail::new(aws, &[])),
+        Inspected {
+            trail_name: r.trail_name.clone(),
+            rule_name: r.rule_name.clone(),
+            tamper_rule_name: r.tamper_rule_name.clone(),
+            queue: queue.clone(),
+            dead_letter: dead_letter.clone(),
+        },
+    ))
+}
+
 /// What the buttons and slash commands use: the AWS adapters behind the command layer's interfaces.
 fn responders(
     aws: &aws_config::SdkConfig,
     config: &RunConfig,
     bot: &BotConfig,
     metrics: &Arc<Metrics>,
-    queue: &Queue,
-    dead_letter: &Option<Queue>,
+    probe: Arc<dyn PipelineProbe>,
 ) -> iam_alarm_commands::Data {
     let r = &config.responders;
-    let cloudtrail = Arc::new(crate::aws::cloudtrail::CloudTrail::new(
-        aws,
-        &r.activity_regions,
-    ));
     iam_alarm_commands::Data {
         metrics: Arc::clone(metrics),
         iam: Arc::new(crate::aws::iam::Iam::new(aws)),
-        history: cloudtrail.clone(),
-        probe: Arc::new(Probe::new(
-            aws,
-            cloudtrail,
-            Inspected {
-                trail_name: r.trail_name.clone(),
-                rule_name: r.rule_name.clone(),
-                queue: queue.clone(),
-                dead_letter: dead_letter.clone(),
-            },
-        )),
+        history: Arc::new(CloudTrail::new(aws, &r.activity_regions)),
+        probe,
+        watchdog: bot.watchdog.interval,
+        heartbeat_max_age: bot.watchdog.heartbeat_max_age,
         guild: poise::serenity_prelude::GuildId::new(bot.guild_id),
         alert_channel: poise::serenity_prelude::ChannelId::new(bot.channel_id),
         responder_role: bot

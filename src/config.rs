@@ -153,6 +153,7 @@ pub enum SinkConfig {
 pub struct BotConfig {
     /// Follow-ups on unacknowledged severe alerts; `None` when `ESCALATE_MAX=0`.
     pub escalation: Option<Policy>,
+    pub watchdog: WatchdogConfig,
     pub token: SecretString,
     pub channel_id: u64,
     /// The one server the bot serves: commands are registered there and interactions from anywhere else refused.
@@ -162,6 +163,29 @@ pub struct BotConfig {
     pub api_url: Option<Url>,
 }
 
+/// The watchdog: how often it checks the pipeline, and how long without a heartbeat is silence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchdogConfig {
+    /// `WATCHDOG_INTERVAL_S` (default 300); `None` when 0: no watchdog.
+    pub interval: Option<Duration>,
+    /// `HEARTBEAT_MAX_AGE_S`; `None` (unset, the demo): heartbeats are not expected.
+    pub heartbeat_max_age: Option<Duration>,
+}
+
+impl WatchdogConfig {
+    fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let interval = number(env, "WATCHDOG_INTERVAL_S", 300, 0..=86_400)?;
+        let max_age = match env.get("HEARTBEAT_MAX_AGE_S") {
+            None => None,
+            Some(_) => Some(number(env, "HEARTBEAT_MAX_AGE_S", 0, 1..=604_800)?),
+        };
+        Ok(WatchdogConfig {
+            interval: (interval > 0).then(|| Duration::from_secs(interval)),
+            heartbeat_max_age: max_age.map(Duration::from_secs),
+        })
+    }
+}
+
 /// What the buttons and slash commands look at.
 #[derive(Debug, Clone)]
 pub struct ResponderConfig {
@@ -169,6 +193,8 @@ pub struct ResponderConfig {
     pub trail_name: String,
     /// The EventBridge rule `/health` inspects (`EVENT_RULE_NAME`, us-east-1).
     pub rule_name: String,
+    /// The rule for calls that switch the alarm off (`TAMPER_RULE_NAME`; empty: not deployed).
+    pub tamper_rule_name: Option<String>,
     /// How far back "Recent activity" looks (`ACTIVITY_HOURS`).
     pub activity_window: Duration,
     /// Regions searched besides us-east-1 (`ACTIVITY_REGIONS`).
@@ -214,6 +240,11 @@ impl ResponderConfig {
             rule_name: env
                 .get("EVENT_RULE_NAME")
                 .unwrap_or_else(|| "eventbridge-iam-user-change".to_owned()),
+            tamper_rule_name: match env.get("TAMPER_RULE_NAME") {
+                None => Some("eventbridge-iam-alarm-tamper".to_owned()),
+                Some(name) if name.trim().is_empty() => None,
+                Some(name) => Some(name.trim().to_owned()),
+            },
             activity_window: Duration::from_secs(hours * 3600),
             activity_regions: regions,
         })
@@ -396,6 +427,7 @@ impl BotConfig {
         });
         Ok(BotConfig {
             escalation,
+            watchdog: WatchdogConfig::from_env(env)?,
             token: SecretString::from(token.trim().to_owned()),
             channel_id: required("ALERT_CHANNEL_ID", "is required with DISCORD_TOKEN")?,
             guild_id: required(

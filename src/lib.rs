@@ -17,3 +17,4 @@ pub mod probe;
 pub mod render_cmd;
 pub mod shutdown;
 pub mod telemetry;
+pub mod watchdog;

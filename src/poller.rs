@@ -20,8 +20,10 @@ use iam_alarm_core::render::{
     add_mention, render_fallback, render_message, render_text, RenderOptions,
 };
 use iam_alarm_core::rules::{Rules, Verdict};
-use iam_alarm_core::{classify, Event, EventKey, Rejection, WatchedEvents};
-use tracing::{error, info, warn};
+use iam_alarm_core::{
+    classify, Event, EventKey, NotAlert, NotAlertReason, Rejection, WatchedEvents,
+};
+use tracing::{debug, error, info, warn};
 
 use crate::aws::sqs::{Queue, Received};
 use crate::backlog::{Backlog, Pending};
@@ -201,6 +203,13 @@ impl Poller {
         let id = message.message_id.as_str();
         let mut event = match classify(&message.body, &self.settings.watched) {
             Ok(event) => event,
+            Err(Rejection::NotAlert(NotAlert::Control(NotAlertReason::Heartbeat { at }))) => {
+                debug!(message_id = id, at, "heartbeat; deleting");
+                self.metrics.heartbeat(at);
+                self.delete(&message).await;
+                self.in_hand.remove(0);
+                return Handled::Done;
+            }
             Err(Rejection::NotAlert(reason)) => {
                 info!(message_id = id, %reason, "not an alert; deleting");
                 self.metrics.count(Count::NotAlert);

@@ -1,6 +1,8 @@
 //! `/health`: is the pipeline alive, end to end? Each line ✅/⚠️/❌ with a hint to fix it.
 
-use iam_alarm_core::metrics::now_unix;
+use std::time::Duration;
+
+use iam_alarm_core::metrics::{now_unix, Snapshot};
 use poise::serenity_prelude as serenity;
 
 use crate::ports::{Check, CheckStatus};
@@ -34,6 +36,8 @@ pub async fn health(ctx: Context<'_>) -> Result<(), Error> {
         "; no alert yet".to_owned()
     });
     checks.push(Check::ok(bot));
+    checks.push(heartbeat(&m, data.heartbeat_max_age));
+    checks.push(watchdog(&m, data.watchdog));
     let today = chrono::Utc::now().date_naive();
     for rule in data.rules.expired(today) {
         checks.push(Check::warn(
@@ -45,6 +49,47 @@ pub async fn health(ctx: Context<'_>) -> Result<(), Error> {
     ctx.send(crate::render::private_reply().embed(embed))
         .await?;
     Ok(())
+}
+
+/// The newest heartbeat's age, against `HEARTBEAT_MAX_AGE_S`.
+fn heartbeat(m: &Snapshot, max_age: Option<Duration>) -> Check {
+    let last = m.last_heartbeat;
+    let age = now_unix() - last;
+    match max_age {
+        _ if last > 0 && max_age.is_none_or(|max| age <= max.as_secs() as i64) => {
+            Check::ok(format!("heartbeat: last one {} ago (<t:{last}:R>)", human(age)))
+        }
+        None => Check::ok("heartbeat: not expected (HEARTBEAT_MAX_AGE_S unset)"),
+        Some(max) if last == 0 => Check::warn(
+            format!("heartbeat: none since the bot started {} ago", human(now_unix() - m.started)),
+            format!("one is due every few minutes; after {} without one the watchdog says the pipeline is silent", human(max.as_secs() as i64)),
+        ),
+        Some(_) => Check::fail(
+            format!("heartbeat: last one {} ago (<t:{last}:R>): nothing comes through EventBridge → SNS → SQS", human(age)),
+            "check the iam-alarm-heartbeat rule and the topic's subscription; the lines above name what broke",
+        ),
+    }
+}
+
+/// When the watchdog last looked and how many problems it has announced that have not recovered.
+fn watchdog(m: &Snapshot, every: Option<Duration>) -> Check {
+    let Some(every) = every else {
+        return Check::warn(
+            "watchdog: off (WATCHDOG_INTERVAL_S=0)",
+            "nobody is told when the pipeline breaks unless they run /health: set WATCHDOG_INTERVAL_S",
+        );
+    };
+    let every = human(every.as_secs() as i64);
+    match (m.watchdog_last_run, m.watchdog_problems) {
+        (0, _) => Check::ok(format!("watchdog: every {every}, first look pending")),
+        (last, 0) => Check::ok(format!(
+            "watchdog: every {every}, last look <t:{last}:R>, nothing open"
+        )),
+        (last, n) => Check::warn(
+            format!("watchdog: every {every}, last look <t:{last}:R>, {n} problem(s) announced and open"),
+            "see the watchdog's alerts in the channel",
+        ),
+    }
 }
 
 fn human(secs: i64) -> String {

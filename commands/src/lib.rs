@@ -28,6 +28,10 @@ pub struct Data {
     pub iam: Arc<dyn IamDirectory>,
     pub history: Arc<dyn EventHistory>,
     pub probe: Arc<dyn PipelineProbe>,
+    /// How often the watchdog checks the pipeline (`None`: it is off).
+    pub watchdog: Option<Duration>,
+    /// How old the newest heartbeat may be (`None`: heartbeats are not expected).
+    pub heartbeat_max_age: Option<Duration>,
     /// The one server the bot serves; interactions from anywhere else are refused.
     pub guild: serenity::GuildId,
     /// Where alerts are posted; alert buttons act only on the bot's own messages there.

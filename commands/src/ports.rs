@@ -103,6 +103,9 @@ pub struct Check {
     pub what: String,
     /// How to fix it, for warnings and failures.
     pub hint: Option<String>,
+    /// What it is about, stable across runs ("rule:eventbridge-iam-user-change"), for the checks the watchdog
+    /// announces when they change; `None` for lines it ignores (figures, or a check that could not look).
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +121,7 @@ impl Check {
             status: CheckStatus::Ok,
             what: what.into(),
             hint: None,
+            key: None,
         }
     }
     pub fn warn(what: impl Into<String>, hint: impl Into<String>) -> Check {
@@ -125,6 +129,7 @@ impl Check {
             status: CheckStatus::Warn,
             what: what.into(),
             hint: Some(hint.into()),
+            key: None,
         }
     }
     pub fn fail(what: impl Into<String>, hint: impl Into<String>) -> Check {
@@ -132,7 +137,16 @@ impl Check {
             status: CheckStatus::Fail,
             what: what.into(),
             hint: Some(hint.into()),
+            key: None,
         }
+    }
+}
+
+impl Check {
+    /// The same check, known to the watchdog by `key`.
+    pub fn about(mut self, key: impl Into<String>) -> Check {
+        self.key = Some(key.into());
+        self
     }
 }
 

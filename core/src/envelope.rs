@@ -25,7 +25,14 @@ pub enum NotAlertReason {
     SnsControl { kind: String, topic: String },
     #[error("EventBridge event of detail-type {0:?} is not a CloudTrail API call")]
     OtherEventBridge(String),
+    /// The scheduled event of the `iam-alarm-heartbeat` rule: proof that EventBridge → SNS → SQS still carries
+    /// events. `at` is its Unix time (0 when it has none).
+    #[error("heartbeat")]
+    Heartbeat { at: i64 },
 }
+
+/// The name of the scheduled rule whose events are heartbeats (`deploy/terraform` creates it).
+pub const HEARTBEAT_RULE: &str = "iam-alarm-heartbeat";
 
 /// Why a body can never become an alert. These messages belong in the dead-letter queue.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,6 +96,9 @@ fn unwrap_sns(envelope: Map<String, Value>) -> Result<Unwrapped, MalformedBody> 
 
 /// An EventBridge event or a bare record (inside SNS or directly on the queue).
 fn unwrap_inner(mut object: Map<String, Value>) -> Result<Unwrapped, MalformedBody> {
+    if let Some(at) = heartbeat_time(&object) {
+        return Ok(Unwrapped::NotAlert(NotAlertReason::Heartbeat { at }));
+    }
     if object.contains_key("detail-type") || object.contains_key("detail") {
         let detail_type = object.get("detail-type").and_then(Value::as_str);
         let detail_type = detail_type.unwrap_or_default().to_owned();
@@ -107,6 +117,27 @@ fn unwrap_inner(mut object: Map<String, Value>) -> Result<Unwrapped, MalformedBo
         return Ok(Unwrapped::Record(record));
     }
     Err(unknown_shape(&record))
+}
+
+/// A scheduled event from the heartbeat rule (by its ARN in `resources`): its time, or 0 when it has none.
+fn heartbeat_time(event: &Map<String, Value>) -> Option<i64> {
+    let text = |key: &str| event.get(key).and_then(Value::as_str);
+    if text("source") != Some("aws.events") || text("detail-type") != Some("Scheduled Event") {
+        return None;
+    }
+    let from_rule = |arn: &Value| {
+        arn.as_str()
+            .and_then(|a| a.rsplit_once(":rule/"))
+            .is_some_and(|(_, name)| name == HEARTBEAT_RULE)
+    };
+    let resources = event.get("resources").and_then(Value::as_array)?;
+    if !resources.iter().any(from_rule) {
+        return None;
+    }
+    let at = text("time")
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or(0, |t| t.timestamp());
+    Some(at)
 }
 
 /// A CloudTrail record names its event and service.

@@ -19,6 +19,7 @@ pub mod severity;
 pub mod tamper;
 pub mod text;
 pub mod watch;
+pub mod watchdog;
 
 pub use envelope::{MalformedBody, NotAlertReason, Unwrapped};
 pub use event::{Event, EventKey};

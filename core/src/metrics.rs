@@ -32,7 +32,7 @@ const COUNTERS: [(&str, &str); 5] = [
 ];
 
 /// The gauges' names and help, likewise.
-const GAUGES: [(&str, &str); 3] = [
+const GAUGES: [(&str, &str); 6] = [
     (
         "last_alert_timestamp_seconds",
         "Unix time of the last alert posted (0: none).",
@@ -42,6 +42,18 @@ const GAUGES: [(&str, &str); 3] = [
         "1 while the Discord gateway is connected.",
     ),
     ("start_timestamp_seconds", "Unix time the process started."),
+    (
+        "last_heartbeat_timestamp_seconds",
+        "Unix time of the newest heartbeat from the iam-alarm-heartbeat rule (0: none since start).",
+    ),
+    (
+        "watchdog_last_run_timestamp_seconds",
+        "Unix time the watchdog last looked at the pipeline or the heartbeat (0: never).",
+    ),
+    (
+        "watchdog_problems",
+        "Pipeline problems the watchdog announced that have not recovered.",
+    ),
 ];
 
 /// What the process has done, shared by the poller, the gateway and the health server.
@@ -60,6 +72,9 @@ pub struct Metrics {
     /// 1 while the Discord gateway is connected (always 1 when there is no gateway: webhook, console).
     gateway_connected: Gauge,
     started: Gauge,
+    last_heartbeat: Gauge,
+    watchdog_last_run: Gauge,
+    watchdog_problems: Gauge,
     /// Unix seconds of the poller's last loop turn (liveness, for `/healthz`).
     poller_heartbeat: AtomicI64,
     /// Unix seconds since when delivery has failed without a success in between (0: it works).
@@ -86,6 +101,9 @@ pub struct Snapshot {
     pub last_alert: i64,
     pub gateway_connected: bool,
     pub started: i64,
+    pub last_heartbeat: i64,
+    pub watchdog_last_run: i64,
+    pub watchdog_problems: i64,
     pub poller_heartbeat: i64,
     pub delivery_failing_since: i64,
 }
@@ -104,6 +122,9 @@ impl Metrics {
             last_alert: Gauge::default(),
             gateway_connected: Gauge::default(),
             started: Gauge::default(),
+            last_heartbeat: Gauge::default(),
+            watchdog_last_run: Gauge::default(),
+            watchdog_problems: Gauge::default(),
             poller_heartbeat: AtomicI64::new(0),
             delivery_failing_since: AtomicI64::new(0),
             registry: Registry::default(),
@@ -122,7 +143,14 @@ impl Metrics {
         registry.register("discord_errors", errors, m.discord_errors.clone());
         let suppressed = "Events suppressed by an alert rule, by rule.";
         registry.register("suppressed", suppressed, m.suppressed.clone());
-        let gauges = [&m.last_alert, &m.gateway_connected, &m.started];
+        let gauges = [
+            &m.last_alert,
+            &m.gateway_connected,
+            &m.started,
+            &m.last_heartbeat,
+            &m.watchdog_last_run,
+            &m.watchdog_problems,
+        ];
         for ((name, help), gauge) in GAUGES.into_iter().zip(gauges) {
             registry.register(name, help, gauge.clone());
         }
@@ -176,6 +204,22 @@ impl Metrics {
         self.delivery_failing_since.store(0, Ordering::Relaxed);
     }
 
+    /// A heartbeat arrived, sent at Unix time `at` (0: unknown, so now). Heartbeats replayed after an outage
+    /// may come out of order: the newest counts.
+    pub fn heartbeat(&self, at: i64) {
+        let now = now_unix();
+        let at = if at <= 0 { now } else { at.min(now) };
+        if at > self.last_heartbeat.get() {
+            self.last_heartbeat.set(at);
+        }
+    }
+
+    /// The watchdog looked; `problems` are announced and not recovered.
+    pub fn watchdog_ran(&self, problems: usize) {
+        self.watchdog_last_run.set(now_unix());
+        self.watchdog_problems.set(problems as i64);
+    }
+
     /// The poller is alive.
     pub fn beat(&self) {
         self.poller_heartbeat.store(now_unix(), Ordering::Relaxed);
@@ -191,6 +235,9 @@ impl Metrics {
             last_alert: self.last_alert.get(),
             gateway_connected: self.gateway_connected.get() == 1,
             started: self.started.get(),
+            last_heartbeat: self.last_heartbeat.get(),
+            watchdog_last_run: self.watchdog_last_run.get(),
+            watchdog_problems: self.watchdog_problems.get(),
             poller_heartbeat: self.poller_heartbeat.load(Ordering::Relaxed),
             delivery_failing_since: self.delivery_failing_since.load(Ordering::Relaxed),
         }
@@ -241,6 +288,8 @@ mod tests {
         m.posted(3);
         m.suppressed("ci \"users\"");
         m.delivery_failed("rate_limited");
+        m.heartbeat(1_700_000_000);
+        m.heartbeat(1_600_000_000);
         let s = m.snapshot();
         assert_eq!((s.received, s.posted), (1, 3));
         assert!(!s.gateway_connected);
@@ -251,6 +300,7 @@ mod tests {
             "iam_alarm_discord_errors_total{kind=\"rate_limited\"} 1",
             "# TYPE iam_alarm_last_alert_timestamp_seconds gauge",
             "iam_alarm_gateway_connected 0",
+            "iam_alarm_last_heartbeat_timestamp_seconds 1700000000",
             "iam_alarm_suppressed_total{rule=\"ci \\\"users\\\"\"} 1",
         ] {
             assert!(text.contains(line), "{line} in\n{text}");

@@ -35,6 +35,9 @@ pub struct TrailStatus {
     pub multi_region: bool,
     pub logging: bool,
     pub latest_delivery_error: Option<String>,
+    /// Whether its event selectors record management write events (IAM calls are ones); `None` when they
+    /// could not be read.
+    pub management_events: Option<bool>,
 }
 
 impl CloudTrail {
@@ -75,6 +78,7 @@ impl CloudTrail {
                 multi_region: false,
                 logging: false,
                 latest_delivery_error: None,
+                management_events: None,
             });
         };
         let status = self
@@ -84,11 +88,26 @@ impl CloudTrail {
             .send()
             .await
             .map_err(|e| AwsError::new("cloudtrail:GetTrailStatus", e))?;
+        let management_events = match self
+            .home()
+            .get_event_selectors()
+            .trail_name(name)
+            .send()
+            .await
+        {
+            Ok(s) => Some(records_management_writes(&s)),
+            Err(e) => {
+                let err = AwsError::new("cloudtrail:GetEventSelectors", e);
+                tracing::warn!(error = %err, "cannot read the trail's event selectors");
+                None
+            }
+        };
         Ok(TrailStatus {
             exists: true,
             multi_region: trail.is_multi_region_trail().unwrap_or(false),
             logging: status.is_logging().unwrap_or(false),
             latest_delivery_error: status.latest_delivery_error().map(str::to_owned),
+            management_events,
         })
     }
 
@@ -139,6 +158,33 @@ impl CloudTrail {
     }
 }
 
+/// Does a trail with these selectors record management write events? Basic selectors: one that includes
+/// management events and is not read-only. Advanced selectors: one for the `Management` category that does not
+/// keep only `readOnly = true`. A trail without any reports AWS's default (all management events).
+fn records_management_writes(
+    selectors: &aws_sdk_cloudtrail::operation::get_event_selectors::GetEventSelectorsOutput,
+) -> bool {
+    use aws_sdk_cloudtrail::types::ReadWriteType;
+    let basic = selectors.event_selectors();
+    let advanced = selectors.advanced_event_selectors();
+    if basic.is_empty() && advanced.is_empty() {
+        return true;
+    }
+    let basic_ok = basic.iter().any(|s| {
+        s.include_management_events().unwrap_or(true)
+            && s.read_write_type() != Some(&ReadWriteType::ReadOnly)
+    });
+    let advanced_ok = advanced.iter().any(|s| {
+        let equals = |field: &str, value: &str| {
+            s.field_selectors()
+                .iter()
+                .any(|f| f.field() == field && f.equals().iter().any(|v| v == value))
+        };
+        equals("eventCategory", "Management") && !equals("readOnly", "true")
+    });
+    basic_ok || advanced_ok
+}
+
 #[async_trait::async_trait]
 impl EventHistory for CloudTrail {
     async fn lookup(
@@ -177,5 +223,69 @@ impl EventHistory for CloudTrail {
             events,
             partial: (!partial.is_empty()).then(|| partial.join("; ")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cloudtrail::operation::get_event_selectors::GetEventSelectorsOutput;
+    use aws_sdk_cloudtrail::types::{
+        AdvancedEventSelector, AdvancedFieldSelector, EventSelector, ReadWriteType,
+    };
+
+    fn basic(management: bool, rw: ReadWriteType) -> GetEventSelectorsOutput {
+        let s = EventSelector::builder()
+            .include_management_events(management)
+            .read_write_type(rw)
+            .build();
+        GetEventSelectorsOutput::builder()
+            .event_selectors(s)
+            .build()
+    }
+
+    fn advanced(fields: &[(&str, &str)]) -> GetEventSelectorsOutput {
+        let mut s = AdvancedEventSelector::builder();
+        for (field, value) in fields {
+            let f = AdvancedFieldSelector::builder()
+                .field(*field)
+                .equals(*value);
+            s = s.field_selectors(f.build().unwrap());
+        }
+        GetEventSelectorsOutput::builder()
+            .advanced_event_selectors(s.build().unwrap())
+            .build()
+    }
+
+    #[test]
+    fn management_writes_are_recorded_or_not() {
+        assert!(records_management_writes(
+            &GetEventSelectorsOutput::builder().build()
+        ));
+        assert!(records_management_writes(&basic(true, ReadWriteType::All)));
+        assert!(records_management_writes(&basic(
+            true,
+            ReadWriteType::WriteOnly
+        )));
+        assert!(!records_management_writes(&basic(
+            false,
+            ReadWriteType::All
+        )));
+        assert!(!records_management_writes(&basic(
+            true,
+            ReadWriteType::ReadOnly
+        )));
+        assert!(records_management_writes(&advanced(&[(
+            "eventCategory",
+            "Management"
+        )])));
+        assert!(!records_management_writes(&advanced(&[
+            ("eventCategory", "Management"),
+            ("readOnly", "true")
+        ])));
+        assert!(!records_management_writes(&advanced(&[(
+            "eventCategory",
+            "Data"
+        )])));
     }
 }

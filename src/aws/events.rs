@@ -7,6 +7,9 @@ use super::AwsError;
 
 pub struct EventBridge {
     client: Client,
+    /// Whether this endpoint evaluates `TestEventPattern` at all (an emulator may answer `false` to everything),
+    /// learned once from a pattern that must match.
+    evaluates_patterns: tokio::sync::OnceCell<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -23,6 +26,7 @@ impl EventBridge {
             .build();
         EventBridge {
             client: Client::from_conf(conf),
+            evaluates_patterns: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -56,7 +60,31 @@ impl EventBridge {
         }))
     }
 
-    pub async fn pattern_matches(&self, pattern: &str, event: &str) -> Result<bool, AwsError> {
+    /// `None` when this endpoint cannot tell (it does not match even `{"source": [<the event's source>]}`).
+    pub async fn pattern_matches(
+        &self,
+        pattern: &str,
+        event: &str,
+    ) -> Result<Option<bool>, AwsError> {
+        let evaluates = self
+            .evaluates_patterns
+            .get_or_try_init(|| async {
+                let source: serde_json::Value = serde_json::from_str(event).unwrap_or_default();
+                let trivial = serde_json::json!({ "source": [source["source"]] }).to_string();
+                let answer = self.test_pattern(&trivial, event).await?;
+                if !answer {
+                    tracing::warn!("this EventBridge endpoint does not evaluate TestEventPattern; rule patterns are not checked");
+                }
+                Ok::<_, AwsError>(answer)
+            })
+            .await?;
+        if !evaluates {
+            return Ok(None);
+        }
+        self.test_pattern(pattern, event).await.map(Some)
+    }
+
+    async fn test_pattern(&self, pattern: &str, event: &str) -> Result<bool, AwsError> {
         let out = self
             .client
             .test_event_pattern()

@@ -200,3 +200,32 @@ fn repeated_keys_read_like_a_full_parse_the_last_value_wins() {
         assert_eq!(event.actor, reference.actor);
     }
 }
+
+#[test]
+fn only_the_heartbeat_rule_s_scheduled_events_are_heartbeats() {
+    use iam_alarm_core::envelope::NotAlertReason;
+    let scheduled = |rule: &str, time: &str| {
+        serde_json::json!({
+            "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": time, "region": "us-east-1",
+            "resources": [format!("arn:aws:events:us-east-1:123456789012:rule/{rule}")], "detail": {}
+        })
+        .to_string()
+    };
+    let body = sns(&scheduled("iam-alarm-heartbeat", "2026-11-29T10:00:00Z"));
+    assert_eq!(
+        unwrap_body(&body),
+        Ok(Unwrapped::NotAlert(NotAlertReason::Heartbeat {
+            at: 1_795_946_400
+        }))
+    );
+    assert_eq!(
+        unwrap_body(&scheduled("iam-alarm-heartbeat", "not a time")),
+        Ok(Unwrapped::NotAlert(NotAlertReason::Heartbeat { at: 0 }))
+    );
+    // Another schedule is no heartbeat (and no alert): it proves nothing about this pipeline.
+    assert!(matches!(
+        unwrap_body(&scheduled("nightly-backup", "2026-11-29T10:00:00Z")),
+        Ok(Unwrapped::NotAlert(NotAlertReason::OtherEventBridge(_)))
+    ));
+}

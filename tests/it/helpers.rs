@@ -231,6 +231,8 @@ impl TestApp {
                 &self.state_dir.path().to_string_lossy(),
             ),
             ("RUST_LOG", "info"),
+            // Tests that want the watchdog set it; elsewhere its findings about moto would be noise.
+            ("WATCHDOG_INTERVAL_S", "0"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -436,5 +438,96 @@ impl TestApp {
         let text = r.text().await.unwrap();
         assert!(status.is_success(), "EventBridge {action}: {status} {text}");
         serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+}
+
+/// Names of one test's pipeline in moto (tests share one moto server).
+pub struct Pipeline {
+    pub trail: String,
+    pub rule: String,
+    pub tamper_rule: String,
+}
+
+impl TestApp {
+    /// Build a healthy pipeline of this app's own in moto — trail, both rules, topic with the queue and an
+    /// e-mail subscribed — and point the bot's probes at it.
+    pub async fn healthy_pipeline(&mut self) -> Pipeline {
+        let app = self;
+        let id = app.queue_url.rsplit('-').next().unwrap().to_owned();
+        let (bucket, trail) = (format!("trail-bucket-{id}"), format!("trail-{id}"));
+        let (rule, tamper) = (format!("user-change-{id}"), format!("tamper-{id}"));
+        let config = sdk_config(&moto().url).await;
+        let put = reqwest::Client::new()
+            .put(format!("{}/{bucket}", moto().url))
+            .send()
+            .await
+            .unwrap();
+        assert!(put.status().is_success(), "create bucket: {}", put.status());
+        let cloudtrail = aws_sdk_cloudtrail::Client::new(&config);
+        cloudtrail
+            .create_trail()
+            .name(&trail)
+            .s3_bucket_name(&bucket)
+            .is_multi_region_trail(true)
+            .send()
+            .await
+            .unwrap();
+        cloudtrail
+            .start_logging()
+            .name(&trail)
+            .send()
+            .await
+            .unwrap();
+        let sns_client = aws_sdk_sns::Client::new(&config);
+        let topic = sns_client
+            .create_topic()
+            .name(format!("topic-{id}"))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        for (protocol, endpoint) in [
+            ("sqs", app.queue_arn.as_str()),
+            ("email", "oncall@example.com"),
+        ] {
+            sns_client
+                .subscribe()
+                .topic_arn(&topic)
+                .protocol(protocol)
+                .endpoint(endpoint)
+                .send()
+                .await
+                .unwrap();
+        }
+        let patterns = [
+            (&rule, include_str!("../../deploy/event-pattern.json")),
+            (&tamper, include_str!("../../deploy/tamper-pattern.json")),
+        ];
+        for (name, pattern) in patterns {
+            app.events(
+                "PutRule",
+                json!({"Name": name, "EventPattern": pattern, "State": "ENABLED"}),
+            )
+            .await;
+            app.events(
+                "PutTargets",
+                json!({"Rule": name, "Targets": [{"Id": "topic", "Arn": topic}]}),
+            )
+            .await;
+        }
+        app.extra_env.extend(
+            [
+                ("TRAIL_NAME", trail.as_str()),
+                ("EVENT_RULE_NAME", rule.as_str()),
+                ("TAMPER_RULE_NAME", tamper.as_str()),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        Pipeline {
+            trail,
+            rule,
+            tamper_rule: tamper,
+        }
     }
 }

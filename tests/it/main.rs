@@ -18,3 +18,4 @@ mod responders;
 mod sqs_stub;
 mod support;
 mod trust;
+mod watchdog;

@@ -375,72 +375,12 @@ async fn recent_changes_lists_watched_events_actor_to_target() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_checks_the_pipeline_in_moto() {
     let mut app = spawn_app().await;
-    let config = crate::helpers::sdk_config(&moto().url).await;
-    let tag = app.health_port;
-    // Trail (its bucket first: moto checks it exists).
-    let bucket = format!("trail-bucket-{tag}");
-    reqwest::Client::new()
-        .put(format!("{}/{bucket}", moto().url))
-        .send()
-        .await
-        .unwrap();
-    let trail_name = format!("ct-trail-monitor-{tag}");
-    let ct = aws_sdk_cloudtrail::Client::new(&config);
-    ct.create_trail()
-        .name(&trail_name)
-        .s3_bucket_name(&bucket)
-        .is_multi_region_trail(true)
-        .send()
-        .await
-        .unwrap();
-    ct.start_logging().name(&trail_name).send().await.unwrap();
-    // Topic with the queue and an e-mail subscription; rule → topic.
-    let sns_client = aws_sdk_sns::Client::new(&config);
-    let topic = sns_client
-        .create_topic()
-        .name(format!("sns-iam-user-alarm-{tag}"))
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    sns_client
-        .subscribe()
-        .topic_arn(&topic)
-        .protocol("sqs")
-        .endpoint(&app.queue_arn)
-        .send()
-        .await
-        .unwrap();
-    sns_client
-        .subscribe()
-        .topic_arn(&topic)
-        .protocol("email")
-        .endpoint("security@example.com")
-        .send()
-        .await
-        .unwrap();
-    let rule = format!("eventbridge-iam-user-change-{tag}");
-    let pattern =
-        std::fs::read_to_string(crate::support::repo_root().join("deploy/event-pattern.json"))
-            .unwrap();
-    app.events(
-        "PutRule",
-        json!({"Name": rule, "EventPattern": pattern, "State": "ENABLED"}),
-    )
-    .await;
-    app.events(
-        "PutTargets",
-        json!({"Rule": rule, "Targets": [{"Id": "sns", "Arn": topic}]}),
-    )
-    .await;
+    let p = app.healthy_pipeline().await;
+    let (trail_name, rule, tamper) = (&p.trail, &p.rule, &p.tamper_rule);
     // moto lacks TestEventPattern: the stub answers it (and forwards the rest to moto).
     let stub = AwsStub::start(&moto().url).await;
     app.extra_env
         .push(("AWS_ENDPOINT_URL_EVENTBRIDGE".into(), stub.url.clone()));
-    app.extra_env
-        .push(("TRAIL_NAME".into(), trail_name.clone()));
-    app.extra_env.push(("EVENT_RULE_NAME".into(), rule.clone()));
     app.start_bot_ready().await;
 
     let i = command(&app, "health", json!([]), member(ALICE, &[], MANAGE_GUILD));
@@ -452,11 +392,15 @@ async fn health_checks_the_pipeline_in_moto() {
         .unwrap()
         .to_owned();
     for line in [
-        format!("✅ trail {trail_name} is logging (multi-region)"),
+        format!("✅ trail {trail_name} is logging"),
+        format!("✅ trail {trail_name} covers every region"),
+        format!("✅ trail {trail_name} records management events"),
         format!("✅ rule {rule} is enabled in us-east-1"),
-        "✅ rule targets topic".to_owned(),
-        "✅ rule pattern matches a sample CreateUser".to_owned(),
-        "✅ topic delivers to the bot's queue".to_owned(),
+        format!("✅ rule {rule} targets topic"),
+        format!("✅ rule {rule} matches a sample CreateUser"),
+        format!("✅ rule {tamper} is enabled in us-east-1"),
+        format!("✅ rule {tamper} matches a sample StopLogging"),
+        "delivers to the bot's queue".to_owned(),
         "e-mail subscription".to_owned(),
         "✅ queue: 0 waiting, 0 in flight".to_owned(),
         "✅ dead-letter queue is empty".to_owned(),
@@ -474,7 +418,7 @@ async fn health_checks_the_pipeline_in_moto() {
         .unwrap()
         .to_owned();
     assert!(
-        text.contains(&format!("❌ rule {rule} is disabled"))
+        text.contains(&format!("❌ EventBridge rule disabled: {rule}"))
             && text.contains("aws events enable-rule"),
         "{text}"
     );

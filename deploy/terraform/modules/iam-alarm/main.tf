@@ -357,6 +357,8 @@ resource "aws_iam_policy" "bot" {
         trail_arn = local.trail_arn
         rule_arn  = aws_cloudwatch_event_rule.iam_user_change.arn
         topic_arn = aws_sns_topic.alarm.arn
+        # The tamper rule is checked by the watchdog.
+        tamper_rule_arn = aws_cloudwatch_event_rule.tamper.arn
       })).Statement : { for k, v in st : k => v if k != "Comment" }],
       [local.use_queue_key]
     )

@@ -1,0 +1,277 @@
+//! The watchdog's words and memory: the messages that announce a pipeline problem ("Alert pipeline degraded:
+//! …", "… warning: …") and its end ("… recovered: …"), and which problems are announced, read back from the
+//! channel — so a restart neither repeats a problem it announced nor misses a new one.
+//!
+//! A problem is known by a stable key ("rule:eventbridge-iam-user-change"), not by its text, which may carry
+//! figures that change (how many messages wait in the dead-letter queue).
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::buttons::ButtonId;
+use crate::event::hex;
+use crate::message::{
+    ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed, EmbedFooter,
+    CONTENT_MAX, NONCE_MAX,
+};
+use crate::render::{add_mention, colour, Mention};
+use crate::severity::Severity;
+use crate::text::{escape_capped, plain_capped, truncate};
+
+/// Every watchdog message's footer starts so: "watchdog · degraded · rule:…".
+pub const FOOTER_PREFIX: &str = "watchdog · ";
+
+/// The key of the heartbeat check: its failure reads "Alert pipeline silent: …".
+pub const HEARTBEAT_KEY: &str = "heartbeat";
+
+/// What one check found, by key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub key: String,
+    pub state: State,
+    /// What was found ("rule eventbridge-iam-user-change is disabled"): our text, with names from AWS.
+    pub what: String,
+    /// How to fix it, for problems.
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Ok,
+    /// Worth one message, not a page: e-mails pending confirmation, alerts waiting in the dead-letter queue.
+    Warning,
+    /// The pipeline cannot deliver, or someone changed it.
+    Failing,
+}
+
+/// A change worth a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// A problem that was not announced (a warning or a failure).
+    Began(Observation),
+    /// An announced problem whose check passes again.
+    Ended(Observation),
+}
+
+/// The keys of the problems announced and not yet recovered, from the channel's recent messages (Discord message
+/// objects, any order): the newest watchdog message of each key says whether it is open.
+pub fn announced(messages: &[Value], bot_user: &str) -> BTreeSet<String> {
+    let mut ours: Vec<(u64, &str)> = messages
+        .iter()
+        .filter(|m| m["author"]["id"].as_str() == Some(bot_user))
+        .filter_map(|m| {
+            let id = m["id"].as_str()?.parse::<u64>().ok()?;
+            let footer = m["embeds"][0]["footer"]["text"].as_str()?;
+            Some((id, footer.strip_prefix(FOOTER_PREFIX)?))
+        })
+        .collect();
+    ours.sort_unstable();
+    let mut open = BTreeSet::new();
+    for (_, footer) in ours {
+        let Some((state, key)) = footer.split_once(" · ") else {
+            continue;
+        };
+        match state {
+            "recovered" => open.remove(key),
+            _ => open.insert(key.to_owned()),
+        };
+    }
+    open
+}
+
+/// What to announce, given what is announced and what the checks found. A key the checks did not report (they
+/// could not look) changes nothing.
+pub fn transitions(open: &BTreeSet<String>, found: &[Observation]) -> Vec<Transition> {
+    found
+        .iter()
+        .filter_map(|o| match (o.state, open.contains(&o.key)) {
+            (State::Ok, true) => Some(Transition::Ended(o.clone())),
+            (State::Warning | State::Failing, false) => Some(Transition::Began(o.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+impl Transition {
+    pub fn key(&self) -> &str {
+        match self {
+            Transition::Began(o) | Transition::Ended(o) => &o.key,
+        }
+    }
+
+    /// "Alert pipeline degraded: rule … is disabled" — plain, for the log.
+    pub fn headline(&self) -> String {
+        let (label, o) = self.label();
+        format!("Alert pipeline {label}: {}", o.what)
+    }
+
+    fn label(&self) -> (&'static str, &Observation) {
+        match self {
+            Transition::Began(o) if o.state == State::Failing && o.key == HEARTBEAT_KEY => {
+                ("silent", o)
+            }
+            Transition::Began(o) if o.state == State::Failing => ("degraded", o),
+            Transition::Began(o) => ("warning", o),
+            Transition::Ended(o) => ("recovered", o),
+        }
+    }
+
+    pub fn severity(&self) -> Severity {
+        match self {
+            Transition::Began(o) if o.state == State::Failing => Severity::Critical,
+            Transition::Began(_) => Severity::Medium,
+            Transition::Ended(_) => Severity::Low,
+        }
+    }
+
+    /// The message: a failure is critical, mentions the responder role and can be acknowledged (and so is
+    /// escalated like any severe alert); a warning is medium; a recovery is quiet. `at` (Unix seconds) keeps
+    /// the nonce of a retried post equal, and of a later announcement of the same key different.
+    pub fn message(&self, mention: Option<Mention>, at: i64) -> CreateMessage {
+        let (label, o) = self.label();
+        let (emoji, colour) = match label {
+            "degraded" | "silent" => ("🛑", colour::ROOT),
+            "warning" => ("⚠️", colour::FAILED),
+            _ => ("✅", colour::ACKNOWLEDGED),
+        };
+        let what = escape_capped(&o.what, 200);
+        let hint = o.hint.as_deref().map(|h| escape_capped(h, 1000));
+        let headline = format!("Alert pipeline {label}: {what}");
+        let content = match &hint {
+            Some(h) => format!("{emoji} `{}` **{headline}** — {h}", self.severity()),
+            None => format!("{emoji} `{}` **{headline}**", self.severity()),
+        };
+        let key = plain_capped(&o.key, 150);
+        let nonce = hex(&Sha256::digest(format!("watchdog:{label}:{key}:{at}")));
+        let components = match self {
+            Transition::Began(_) => {
+                let ack = ButtonId::Acknowledge(format!("watchdog:{}", truncate(&key, 80)));
+                vec![ActionRow::new(vec![Button::action(
+                    ButtonStyle::Success,
+                    "Acknowledge",
+                    ack.encode(),
+                )])]
+            }
+            Transition::Ended(_) => Vec::new(),
+        };
+        let mut message = CreateMessage {
+            content: Some(truncate(&content, CONTENT_MAX)),
+            embeds: vec![Embed {
+                title: Some(truncate(&format!("{emoji} {headline}"), 256)),
+                description: hint,
+                color: Some(colour),
+                footer: Some(EmbedFooter {
+                    text: format!("{FOOTER_PREFIX}{label} · {key}"),
+                }),
+                timestamp: chrono::DateTime::from_timestamp(at, 0)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                ..Embed::default()
+            }],
+            components,
+            allowed_mentions: AllowedMentions::default(),
+            nonce: Some(nonce[..NONCE_MAX].to_owned()),
+            enforce_nonce: true,
+            ..CreateMessage::default()
+        };
+        add_mention(&mut message, self.severity(), mention);
+        message
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const BOT: &str = "900000000000000002";
+
+    fn found(key: &str, state: State) -> Observation {
+        Observation {
+            key: key.into(),
+            state,
+            what: format!("{key} is {state:?}"),
+            hint: Some("fix it".into()),
+        }
+    }
+
+    fn posted(id: u64, author: &str, t: &Transition) -> Value {
+        let m = serde_json::to_value(t.message(None, 1_700_000_000)).unwrap();
+        json!({"id": id.to_string(), "author": {"id": author}, "embeds": m["embeds"], "content": m["content"]})
+    }
+
+    #[test]
+    fn a_problem_is_announced_once_and_its_end_once() {
+        let mut open = BTreeSet::new();
+        let failing = [found("rule:r", State::Failing), found("dlq", State::Ok)];
+        let t = transitions(&open, &failing);
+        assert_eq!(t, vec![Transition::Began(failing[0].clone())]);
+        open.insert("rule:r".to_owned());
+        assert!(
+            transitions(&open, &failing).is_empty(),
+            "not every interval"
+        );
+        let back = [found("rule:r", State::Ok)];
+        assert_eq!(
+            transitions(&open, &back),
+            vec![Transition::Ended(back[0].clone())]
+        );
+        assert!(
+            transitions(&open, &[]).is_empty(),
+            "unknown is not recovered"
+        );
+    }
+
+    #[test]
+    fn the_channel_tells_what_is_open_newest_last_whatever_the_order() {
+        let began = Transition::Began(found("rule:r", State::Failing));
+        let ended = Transition::Ended(found("rule:r", State::Ok));
+        let dlq = Transition::Began(found("dlq", State::Warning));
+        let messages = vec![
+            posted(30, BOT, &dlq),
+            posted(20, BOT, &ended),
+            posted(10, BOT, &began),
+            posted(40, "someone-else", &began),
+            json!({"id": "50", "author": {"id": BOT}, "content": "an alert", "embeds": [{"footer": {"text": "eventID x"}}]}),
+        ];
+        assert_eq!(
+            announced(&messages, BOT),
+            BTreeSet::from(["dlq".to_owned()])
+        );
+    }
+
+    #[test]
+    fn failures_are_critical_and_mention_only_the_role() {
+        let role = Mention {
+            role: 42,
+            from: Severity::High,
+        };
+        let began = Transition::Began(found("trail:t", State::Failing));
+        let m = began.message(Some(role), 1_700_000_000);
+        let content = m.content.as_deref().unwrap();
+        assert!(content
+            .starts_with("<@&42> 🛑 `critical` **Alert pipeline degraded: trail:t is Failing**"));
+        assert!(content.ends_with("— fix it"));
+        assert_eq!(m.allowed_mentions.roles, vec!["42".to_owned()]);
+        assert!(m.allowed_mentions.parse.is_empty());
+        assert!(m.limit_violations().is_empty());
+        let ended = Transition::Ended(found("trail:t", State::Ok));
+        let m = ended.message(Some(role), 1_700_000_000);
+        assert!(
+            m.allowed_mentions.roles.is_empty(),
+            "a recovery pings nobody"
+        );
+        assert!(m.components.is_empty());
+    }
+
+    #[test]
+    fn text_from_aws_cannot_ping_or_format() {
+        let mut o = found("trail:t", State::Failing);
+        o.what = "trail @everyone **x** <@&1>".into();
+        let m = Transition::Began(o).message(None, 0);
+        let content = m.content.unwrap();
+        assert!(!content.contains("@everyone **"), "{content}");
+        assert!(m.allowed_mentions.roles.is_empty());
+    }
+}

@@ -1,0 +1,165 @@
+//! The watchdog loop: every `WATCHDOG_INTERVAL_S` it runs the `/health` probes, and every few seconds it looks
+//! at the heartbeat's age; a problem that begins or ends is posted once (the words and the memory are
+//! `iam_alarm_core::watchdog`). What it announced is read back from the channel at start, so a restart neither
+//! repeats an announced problem nor misses a new one.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use iam_alarm_commands::ports::{Check, CheckStatus, PipelineProbe};
+use iam_alarm_core::metrics::now_unix;
+use iam_alarm_core::render::Mention;
+use iam_alarm_core::watchdog::{
+    announced, transitions, Observation, State, Transition, HEARTBEAT_KEY,
+};
+use tracing::{info, warn};
+
+use crate::config::WatchdogConfig;
+use crate::delivery::BotRest;
+use crate::health::Metrics;
+use crate::shutdown::Shutdown;
+
+pub struct Watchdog {
+    /// Shared with the poller's sink: one rate-limit bucket for the channel.
+    pub rest: Arc<BotRest>,
+    pub channel: u64,
+    pub probe: Arc<dyn PipelineProbe>,
+    pub metrics: Arc<Metrics>,
+    pub config: WatchdogConfig,
+    pub mention: Option<Mention>,
+}
+
+impl Watchdog {
+    /// Run until shutdown (at once when there is nothing to watch).
+    pub async fn run(self, mut shutdown: Shutdown) {
+        let WatchdogConfig {
+            interval,
+            heartbeat_max_age,
+        } = self.config;
+        // Heartbeats are looked at often enough that silence is announced at most a quarter late.
+        let tick = match (interval, heartbeat_max_age) {
+            (_, Some(age)) => (age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60)),
+            (Some(interval), None) => interval,
+            (None, None) => return,
+        };
+        info!(?interval, ?heartbeat_max_age, "watchdog running");
+        let mut open = None;
+        let mut next_probe = Instant::now();
+        loop {
+            if open.is_none() {
+                open = self.read_back().await;
+            }
+            if let Some(open) = &mut open {
+                let mut found = Vec::new();
+                let probe_due = interval.is_some_and(|_| Instant::now() >= next_probe);
+                if let (true, Some(every)) = (probe_due, interval) {
+                    found.extend(observations(self.probe.check_pipeline().await));
+                    next_probe = Instant::now() + every;
+                }
+                found.extend(self.heartbeat());
+                self.announce(open, &found).await;
+                self.metrics.watchdog_ran(open.len());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(tick) => {}
+                _ = shutdown.triggered() => return,
+            }
+        }
+    }
+
+    /// The problems announced and not recovered, from the channel; `None` when it cannot be read (tried again).
+    async fn read_back(&self) -> Option<BTreeSet<String>> {
+        let read = async {
+            let bot = self.rest.current_user_id().await?;
+            let messages = self.rest.recent_messages(self.channel, 100).await?;
+            Ok::<_, crate::delivery::DeliveryError>(announced(&messages, &bot))
+        };
+        match read.await {
+            Ok(open) => {
+                info!(open = ?open, "watchdog: announced problems read back from the channel");
+                Some(open)
+            }
+            Err(e) => {
+                warn!(error = %e, "watchdog: cannot read the alert channel back; trying again");
+                None
+            }
+        }
+    }
+
+    /// Silence: no heartbeat for longer than `HEARTBEAT_MAX_AGE_S` (counted from start until the first).
+    fn heartbeat(&self) -> Option<Observation> {
+        let max_age = self.config.heartbeat_max_age?.as_secs() as i64;
+        let m = self.metrics.snapshot();
+        let now = now_unix();
+        let (age, seen) = match m.last_heartbeat {
+            0 => (now - m.started, false),
+            last => (now - last, true),
+        };
+        let observation = |state, what: String, hint: Option<&str>| Observation {
+            key: HEARTBEAT_KEY.to_owned(),
+            state,
+            what,
+            hint: hint.map(str::to_owned),
+        };
+        if age > max_age {
+            Some(observation(
+                State::Failing,
+                format!("nothing has come through EventBridge → SNS → SQS for {}", human(age)),
+                Some("check the iam-alarm-heartbeat rule, the topic's subscription and /health; the watchdog's other alerts name what broke"),
+            ))
+        } else if seen {
+            Some(observation(
+                State::Ok,
+                format!("heartbeats arrive again (last {} ago)", human(age)),
+                None,
+            ))
+        } else {
+            // Too early to tell: not "recovered" from a silence a previous run announced.
+            None
+        }
+    }
+
+    async fn announce(&self, open: &mut BTreeSet<String>, found: &[Observation]) {
+        for transition in transitions(open, found) {
+            let message = transition.message(self.mention, now_unix());
+            self.rest.pacer().acquire().await;
+            match self.rest.create_message(self.channel, &message).await {
+                Ok(()) => {
+                    info!(key = transition.key(), "{}", transition.headline());
+                    match &transition {
+                        Transition::Began(o) => open.insert(o.key.clone()),
+                        Transition::Ended(o) => open.remove(&o.key),
+                    };
+                }
+                // Still a transition at the next look: posted then.
+                Err(e) => warn!(key = transition.key(), error = %e, "watchdog: cannot post"),
+            }
+        }
+    }
+}
+
+/// The probe's keyed checks, as the watchdog sees them.
+fn observations(checks: Vec<Check>) -> impl Iterator<Item = Observation> {
+    checks.into_iter().filter_map(|c| {
+        let state = match c.status {
+            CheckStatus::Ok => State::Ok,
+            CheckStatus::Warn => State::Warning,
+            CheckStatus::Fail => State::Failing,
+        };
+        Some(Observation {
+            key: c.key?,
+            state,
+            what: c.what,
+            hint: c.hint,
+        })
+    })
+}
+
+fn human(secs: i64) -> String {
+    if secs < 120 {
+        format!("{secs} s")
+    } else {
+        format!("{} min", secs / 60)
+    }
+}

@@ -1,0 +1,232 @@
+//! The watchdog, live on moto: a whole pipeline (trail, both rules, topic, the queue's subscription) of each
+//! test's own; switching a part off posts one "degraded" alert naming it, switching it on one "recovered"; a
+//! restart does not repeat what is open. Heartbeats: deleted silently and counted; silence announced once.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::fake_discord::Posted;
+use crate::helpers::{moto, sdk_config, spawn_app, TestApp};
+use crate::interactions::LIMIT;
+use crate::support::sns;
+
+/// Seconds between the watchdog's looks in these tests.
+const INTERVAL_S: u64 = 2;
+
+fn watchdog_messages(app: &TestApp) -> Vec<Posted> {
+    let is_watchdog = |m: &Posted| {
+        m.body["embeds"][0]["footer"]["text"]
+            .as_str()
+            .is_some_and(|f| f.starts_with(iam_alarm_core::watchdog::FOOTER_PREFIX))
+    };
+    app.discord
+        .messages()
+        .into_iter()
+        .filter(is_watchdog)
+        .collect()
+}
+
+/// Watchdog messages whose content holds every one of `words`.
+fn saying(app: &TestApp, words: &[&str]) -> Vec<Posted> {
+    watchdog_messages(app)
+        .into_iter()
+        .filter(|m| {
+            let content = m.body["content"].as_str().unwrap_or_default();
+            words.iter().all(|w| content.contains(w))
+        })
+        .collect()
+}
+
+async fn wait_for(app: &TestApp, what: &str, words: &[&str]) {
+    app.discord
+        .wait_until_or_log(
+            what,
+            LIMIT,
+            |_| !saying(app, words).is_empty(),
+            || {
+                let posted: Vec<_> = app
+                    .discord
+                    .messages()
+                    .iter()
+                    .map(|m| m.body.to_string())
+                    .collect();
+                format!("posted: {posted:#?}\n{}", app.bot_log())
+            },
+        )
+        .await;
+}
+
+/// A gauge of the running bot, from `/metrics`.
+async fn gauge(app: &TestApp, name: &str) -> i64 {
+    let (_, text) = app.http_get("/metrics").await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Wait until the watchdog has looked twice more: whatever it was going to post about the present state, it
+/// has posted.
+async fn two_more_looks(app: &TestApp) {
+    let name = "iam_alarm_watchdog_last_run_timestamp_seconds";
+    let start = gauge(app, name).await;
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while gauge(app, name).await < start.max(1) + 2 * INTERVAL_S as i64 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the watchdog stopped looking\n{}",
+            app.bot_log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rule_switched_off_and_a_trail_stopped_are_announced_once_and_their_recovery_once() {
+    let mut app = spawn_app().await;
+    let p = app.healthy_pipeline().await;
+    app.extra_env
+        .push(("WATCHDOG_INTERVAL_S".to_owned(), INTERVAL_S.to_string()));
+    app.start_bot_ready().await;
+    two_more_looks(&app).await;
+    assert!(
+        watchdog_messages(&app).is_empty(),
+        "a healthy pipeline is quiet: {:?}\n{}",
+        watchdog_messages(&app)
+            .iter()
+            .map(|m| &m.body["content"])
+            .collect::<Vec<_>>(),
+        app.bot_log()
+    );
+
+    app.events("DisableRule", json!({"Name": p.rule})).await;
+    let degraded = [
+        "Alert pipeline degraded",
+        "EventBridge rule disabled",
+        &p.rule,
+    ];
+    wait_for(&app, "the rule announced as disabled", &degraded).await;
+    two_more_looks(&app).await;
+    assert_eq!(saying(&app, &degraded).len(), 1, "once, not every interval");
+    let alert = &saying(&app, &degraded)[0].body;
+    assert!(alert["content"].as_str().unwrap().contains("`critical`"));
+    assert!(alert["content"]
+        .as_str()
+        .unwrap()
+        .contains("aws events enable-rule"));
+
+    app.events("EnableRule", json!({"Name": p.rule})).await;
+    let recovered = ["Alert pipeline recovered", &p.rule];
+    wait_for(&app, "the rule announced as recovered", &recovered).await;
+    two_more_looks(&app).await;
+    assert_eq!(saying(&app, &recovered).len(), 1);
+
+    let config = sdk_config(&moto().url).await;
+    let cloudtrail = aws_sdk_cloudtrail::Client::new(&config);
+    cloudtrail
+        .stop_logging()
+        .name(&p.trail)
+        .send()
+        .await
+        .unwrap();
+    let stopped = [
+        "Alert pipeline degraded",
+        "CloudTrail logging stopped",
+        &p.trail,
+    ];
+    wait_for(&app, "the trail announced as stopped", &stopped).await;
+
+    // A restart while degraded: the new process reads the channel back and does not post it again…
+    app.kill_bot();
+    app.start_bot_ready().await;
+    two_more_looks(&app).await;
+    assert_eq!(saying(&app, &stopped).len(), 1, "{}", app.bot_log());
+    // …but a new problem is new.
+    app.events("DisableRule", json!({"Name": p.rule})).await;
+    wait_for(&app, "a new problem after the restart", &degraded).await;
+    two_more_looks(&app).await;
+    assert_eq!(saying(&app, &degraded).len(), 2);
+    assert_eq!(saying(&app, &stopped).len(), 1);
+
+    // Alerts waiting in the dead-letter queue: a warning that says how many and how to replay them.
+    app.send_to(&app.dlq_url, "{}").await;
+    let waiting = [
+        "Alert pipeline warning",
+        "1 alert waits in the dead-letter queue",
+        "iam-alarm dlq replay",
+    ];
+    wait_for(&app, "the dead-letter queue announced", &waiting).await;
+    assert!(saying(&app, &waiting)[0].body["content"]
+        .as_str()
+        .unwrap()
+        .contains("`medium`"));
+    let only_ours = |m: &Posted| m.body["allowed_mentions"]["parse"] == json!([]);
+    assert!(watchdog_messages(&app).iter().all(only_ours));
+}
+
+/// An EventBridge scheduled event from the heartbeat rule, through SNS.
+fn heartbeat() -> String {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    sns(&json!({
+        "version": "0", "id": "5b0c3bcd-0d1d-4a34-9f1e-3a5a1c9a8d34",
+        "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": now, "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/iam-alarm-heartbeat"],
+        "detail": {}
+    })
+    .to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_heartbeat_posts_nothing_and_sets_the_metric() {
+    let mut app = spawn_app().await;
+    app.start_bot_ready().await;
+    app.send(&heartbeat()).await;
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while gauge(&app, "iam_alarm_last_heartbeat_timestamp_seconds").await == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "{}", app.bot_log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
+    assert_eq!(app.depth(&app.dlq_url).await, (0, 0));
+    assert!(
+        app.discord.messages().is_empty(),
+        "a heartbeat is not an alert"
+    );
+    let stamp = gauge(&app, "iam_alarm_last_heartbeat_timestamp_seconds").await;
+    assert!((chrono::Utc::now().timestamp() - stamp).abs() < 60);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn silence_is_announced_once_and_the_next_heartbeat_ends_it() {
+    let mut app = spawn_app().await;
+    app.extra_env
+        .push(("HEARTBEAT_MAX_AGE_S".to_owned(), "8".to_owned()));
+    app.start_bot_ready().await;
+    let silent = [
+        "Alert pipeline silent",
+        "nothing has come through EventBridge → SNS → SQS",
+    ];
+    wait_for(&app, "silence announced", &silent).await;
+    // The heartbeat is looked at every 2 s (a quarter of 8): wait for three more looks.
+    let name = "iam_alarm_watchdog_last_run_timestamp_seconds";
+    let seen = gauge(&app, name).await;
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while gauge(&app, name).await < seen + 5 {
+        assert!(tokio::time::Instant::now() < deadline, "{}", app.bot_log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(saying(&app, &silent).len(), 1, "once, not every look");
+    assert!(saying(&app, &silent)[0].body["content"]
+        .as_str()
+        .unwrap()
+        .contains("`critical`"));
+
+    app.send(&heartbeat()).await;
+    let recovered = ["Alert pipeline recovered", "heartbeats arrive again"];
+    wait_for(&app, "recovery announced", &recovered).await;
+    assert_eq!(saying(&app, &silent).len(), 1);
+    assert_eq!(saying(&app, &recovered).len(), 1);
+    assert_eq!(app.discord.messages().len(), 2, "nothing else was posted");
+}
