@@ -11,6 +11,7 @@ SNS puts on the queue in production.
 import datetime
 import json
 import pathlib
+import string
 import sys
 import uuid
 
@@ -48,7 +49,14 @@ def setup(endpoint):
     pattern = (ROOT / "deploy" / "event-pattern.json").read_text()
     events.put_rule(Name="eventbridge-iam-user-change", EventPattern=pattern, State="ENABLED")
     events.put_targets(Rule="eventbridge-iam-user-change", Targets=[{"Id": "sns", "Arn": topic}])
-    tamper = (ROOT / "deploy" / "tamper-pattern.json").read_text()
+    # The tamper rule, narrowed to this pipeline's resources as Terraform's templatefile does.
+    tamper = string.Template((ROOT / "deploy" / "tamper-pattern.json").read_text()).safe_substitute(
+        trail_name="ct-trail-monitor", trail_arn=f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/ct-trail-monitor",
+        user_change_rule="eventbridge-iam-user-change", tamper_rule="eventbridge-iam-alarm-tamper",
+        heartbeat_rule="iam-alarm-heartbeat", topic_arn=topic, ops_topic_arn=f"{topic}-ops",
+        queue_path=f"/{ACCOUNT}/iam-alarm", dlq_path=f"/{ACCOUNT}/iam-alarm-dlq", key_id="none", key_arn="none",
+        bucket="iam-alarm-demo-trail")
+    assert "${" not in tamper, "every placeholder of tamper-pattern.json rendered"  # ("$or" is EventBridge's)
     events.put_rule(Name="eventbridge-iam-alarm-tamper", EventPattern=tamper, State="ENABLED")
     events.put_targets(Rule="eventbridge-iam-alarm-tamper", Targets=[{"Id": "sns", "Arn": topic}])
     print(queue)

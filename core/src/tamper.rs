@@ -189,6 +189,11 @@ const CALLS: [(&str, &str, &str, &str, &[&str]); 24] = [
 ];
 
 /// The tamper call this record is, if it is one.
+/// Every tamper call, as (event source without `.amazonaws.com`, event name): what the deployed rule must match.
+pub fn calls() -> impl Iterator<Item = (&'static str, &'static str)> {
+    CALLS.iter().map(|(source, name, ..)| (*source, *name))
+}
+
 pub fn of(record: &Record<'_>) -> Option<Tamper> {
     let source = record
         .text("/eventSource")?

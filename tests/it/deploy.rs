@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use crate::helpers::spawn_app;
-use crate::support::{own_fixture, repo_root};
+use crate::support::{own_fixture, repo_root, tamper_pattern, PipelineNames};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -35,8 +35,10 @@ async fn assert_matches(app: &crate::helpers::TestApp, bus: &str, cases: &[Case]
             entry(bus, &with(record, "eventID", &format!("case-{i}")), source)
         })
         .collect();
-    let put = app.events("PutEvents", json!({ "Entries": entries })).await;
-    assert_eq!(put["FailedEntryCount"], 0, "{put}");
+    for chunk in entries.chunks(10) {
+        let put = app.events("PutEvents", json!({ "Entries": chunk })).await;
+        assert_eq!(put["FailedEntryCount"], 0, "{put}");
+    }
     // moto delivers during PutEvents: what matched is on the queue now.
     let mut delivered = BTreeSet::new();
     loop {
@@ -303,28 +305,248 @@ fn dockerfile_is_pinned_by_digest_minimal_and_non_root() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tamper_pattern_file_matches_pipeline_changes_and_nothing_else_in_moto() {
+async fn tamper_pattern_matches_changes_to_this_pipeline_and_nothing_else_in_moto() {
     let app = spawn_app().await;
-    let bus = app.rule_to_queue(&read("deploy/tamper-pattern.json")).await;
+    let names = PipelineNames {
+        account: "123456789012",
+        trail: "ct-trail-monitor",
+        user_change_rule: "eventbridge-iam-user-change",
+        tamper_rule: "eventbridge-iam-alarm-tamper",
+        topic_arn: "arn:aws:sns:us-east-1:123456789012:sns-iam-user-alarm",
+        queue: "iam-alarm",
+        dlq: "iam-alarm-dlq",
+        key_id: "1234abcd-12ab-34cd-56ef-1234567890ab",
+        bucket: "iam-alarm-trail-abc",
+    };
+    let bus = app.rule_to_queue(&tamper_pattern(&names)).await;
     let stop = own_fixture("records/StopLogging-IAMUser.json");
-    let create = own_fixture("records/CreateUser-AssumedRole-session.json");
-    let purge = with(
-        &with(&stop, "eventSource", "sqs.amazonaws.com"),
-        "eventName",
-        "PurgeQueue",
-    );
+    let call = |source: &str, name: &str, parameters: Value| {
+        let mut v: Value = serde_json::from_str(&stop).unwrap();
+        v["eventSource"] = json!(format!("{source}.amazonaws.com"));
+        v["eventName"] = json!(name);
+        v["requestParameters"] = parameters;
+        v.to_string()
+    };
+    let ours_q = "https://sqs.us-east-1.amazonaws.com/123456789012/iam-alarm";
+    let subscription = format!("{}:0f1e2d3c-aaaa-bbbb-cccc-1234567890ab", names.topic_arn);
     let cases = [
-        ("StopLogging", stop.clone(), "aws.cloudtrail", true),
-        ("PurgeQueue", purge, "aws.sqs", true),
-        ("a user change", create, "aws.iam", false),
+        (
+            "StopLogging of any trail",
+            call("cloudtrail", "StopLogging", json!({"name": "other-trail"})),
+            "aws.cloudtrail",
+            true,
+        ),
+        (
+            "DeleteTrail of any trail",
+            call("cloudtrail", "DeleteTrail", json!({"name": "other-trail"})),
+            "aws.cloudtrail",
+            true,
+        ),
+        (
+            "UpdateTrail of ours",
+            call(
+                "cloudtrail",
+                "UpdateTrail",
+                json!({"name": "ct-trail-monitor"}),
+            ),
+            "aws.cloudtrail",
+            true,
+        ),
+        (
+            "UpdateTrail of another",
+            call("cloudtrail", "UpdateTrail", json!({"name": "other-trail"})),
+            "aws.cloudtrail",
+            false,
+        ),
+        (
+            "a denied UpdateTrail naming nothing",
+            call("cloudtrail", "UpdateTrail", Value::Null),
+            "aws.cloudtrail",
+            true,
+        ),
+        (
+            "PutEventSelectors on ours",
+            call(
+                "cloudtrail",
+                "PutEventSelectors",
+                json!({"trailName": "ct-trail-monitor"}),
+            ),
+            "aws.cloudtrail",
+            true,
+        ),
+        (
+            "DisableRule of ours",
+            call(
+                "events",
+                "DisableRule",
+                json!({"name": "eventbridge-iam-user-change"}),
+            ),
+            "aws.events",
+            true,
+        ),
+        (
+            "DisableRule of another",
+            call("events", "DisableRule", json!({"name": "nightly-backup"})),
+            "aws.events",
+            false,
+        ),
+        (
+            "RemoveTargets of the heartbeat",
+            call(
+                "events",
+                "RemoveTargets",
+                json!({"rule": "iam-alarm-heartbeat", "ids": ["sns"]}),
+            ),
+            "aws.events",
+            true,
+        ),
+        (
+            "Unsubscribe from ours",
+            call(
+                "sns",
+                "Unsubscribe",
+                json!({"subscriptionArn": subscription}),
+            ),
+            "aws.sns",
+            true,
+        ),
+        (
+            "Unsubscribe from another",
+            call(
+                "sns",
+                "Unsubscribe",
+                json!({"subscriptionArn": "arn:aws:sns:us-east-1:123456789012:news:1"}),
+            ),
+            "aws.sns",
+            false,
+        ),
+        (
+            "PurgeQueue of ours",
+            call("sqs", "PurgeQueue", json!({"queueUrl": ours_q})),
+            "aws.sqs",
+            true,
+        ),
+        (
+            "PurgeQueue of another",
+            call(
+                "sqs",
+                "PurgeQueue",
+                json!({"queueUrl": format!("{ours_q}-builds")}),
+            ),
+            "aws.sqs",
+            false,
+        ),
+        (
+            "ScheduleKeyDeletion of ours",
+            call(
+                "kms",
+                "ScheduleKeyDeletion",
+                json!({"keyId": names.key_id, "pendingWindowInDays": 7}),
+            ),
+            "aws.kms",
+            true,
+        ),
+        (
+            "PutBucketPolicy on the trail bucket",
+            call("s3", "PutBucketPolicy", json!({"bucketName": names.bucket})),
+            "aws.s3",
+            true,
+        ),
+        (
+            "PutBucketPolicy elsewhere",
+            call("s3", "PutBucketPolicy", json!({"bucketName": "website"})),
+            "aws.s3",
+            false,
+        ),
+        (
+            "a user change",
+            own_fixture("records/CreateUser-AssumedRole-session.json"),
+            "aws.iam",
+            false,
+        ),
         (
             "a read-only CloudTrail call",
-            with(&stop, "eventName", "DescribeTrails"),
+            call("cloudtrail", "DescribeTrails", json!({})),
             "aws.cloudtrail",
             false,
         ),
     ];
     assert_matches(&app, &bus, &cases).await;
-    // Terraform deploys the same file.
+}
+
+#[test]
+fn the_tamper_pattern_names_exactly_the_calls_the_bot_treats_as_tampering() {
+    let pattern: Value = serde_json::from_str(&read("deploy/tamper-pattern.json")).unwrap();
+    let mut in_pattern = BTreeSet::new();
+    for clause in pattern["detail"]["$or"].as_array().unwrap() {
+        let source = clause["eventSource"][0]
+            .as_str()
+            .unwrap()
+            .trim_end_matches(".amazonaws.com");
+        for name in clause["eventName"].as_array().unwrap() {
+            in_pattern.insert((source.to_owned(), name.as_str().unwrap().to_owned()));
+        }
+    }
+    let in_bot: BTreeSet<(String, String)> = iam_alarm_core::tamper::calls()
+        .map(|(s, n)| (s.to_owned(), n.to_owned()))
+        .collect();
+    assert_eq!(in_pattern, in_bot);
+    // Terraform deploys the same file, rendered with the pipeline's names.
     assert!(read("deploy/terraform/modules/iam-alarm/main.tf").contains("tamper-pattern.json"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e_mail_subscribers_get_alerts_and_never_heartbeats() {
+    // A queue stands in for the e-mail address: SNS filters every protocol's deliveries the same way.
+    let app = spawn_app().await;
+    let sns =
+        aws_sdk_sns::Client::new(&crate::helpers::sdk_config(&crate::helpers::moto().url).await);
+    let topic = sns
+        .create_topic()
+        .name(format!("filtered-{}", app.health_port))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(&app.queue_arn)
+        .attributes("FilterPolicyScope", "MessageBody")
+        .attributes("FilterPolicy", read("deploy/email-filter-policy.json"))
+        .send()
+        .await
+        .unwrap();
+    let record = own_fixture("records/CreateUser-AssumedRole-session.json");
+    let alert = crate::support::eventbridge(&record, true);
+    let heartbeat = json!({
+        "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-11-29T10:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/iam-alarm-heartbeat"], "detail": {}
+    });
+    for message in [heartbeat.to_string(), alert] {
+        sns.publish()
+            .topic_arn(&topic)
+            .message(message)
+            .send()
+            .await
+            .unwrap();
+    }
+    let received = app
+        .sqs
+        .receive_message()
+        .queue_url(&app.queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert!(received[0]
+        .body()
+        .unwrap()
+        .contains("AWS API Call via CloudTrail"));
+    assert!(read("deploy/terraform/modules/iam-alarm/main.tf").contains("email-filter-policy.json"));
 }

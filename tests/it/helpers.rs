@@ -500,9 +500,21 @@ impl TestApp {
                 .await
                 .unwrap();
         }
+        let queue = app.queue_url.rsplit('/').next().unwrap().to_owned();
+        let tamper_pattern = crate::support::tamper_pattern(&crate::support::PipelineNames {
+            account: "123456789012",
+            trail: &trail,
+            user_change_rule: &rule,
+            tamper_rule: &tamper,
+            topic_arn: &topic,
+            queue: &queue,
+            dlq: &format!("{queue}-dlq"),
+            key_id: "no-key",
+            bucket: &bucket,
+        });
         let patterns = [
             (&rule, include_str!("../../deploy/event-pattern.json")),
-            (&tamper, include_str!("../../deploy/tamper-pattern.json")),
+            (&tamper, tamper_pattern.as_str()),
         ];
         for (name, pattern) in patterns {
             app.events(

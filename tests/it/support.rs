@@ -97,3 +97,48 @@ pub fn burst_event(n: usize) -> (String, String) {
     record["responseElements"]["user"]["userName"] = json!(user);
     (user, sns(&eventbridge(&record.to_string(), true)))
 }
+
+/// The names `deploy/tamper-pattern.json` is rendered with (Terraform's `templatefile` does the same).
+pub struct PipelineNames<'a> {
+    pub account: &'a str,
+    pub trail: &'a str,
+    pub user_change_rule: &'a str,
+    pub tamper_rule: &'a str,
+    pub topic_arn: &'a str,
+    pub queue: &'a str,
+    pub dlq: &'a str,
+    pub key_id: &'a str,
+    pub bucket: &'a str,
+}
+
+/// `deploy/tamper-pattern.json` narrowed to one pipeline's resources.
+pub fn tamper_pattern(n: &PipelineNames) -> String {
+    let template = std::fs::read_to_string(repo_root().join("deploy/tamper-pattern.json")).unwrap();
+    let trail_arn = format!(
+        "arn:aws:cloudtrail:us-east-1:{}:trail/{}",
+        n.account, n.trail
+    );
+    let key_arn = format!("arn:aws:kms:us-east-1:{}:key/{}", n.account, n.key_id);
+    let values = [
+        ("trail_name", n.trail.to_owned()),
+        ("trail_arn", trail_arn),
+        ("user_change_rule", n.user_change_rule.to_owned()),
+        ("tamper_rule", n.tamper_rule.to_owned()),
+        ("heartbeat_rule", "iam-alarm-heartbeat".to_owned()),
+        ("topic_arn", n.topic_arn.to_owned()),
+        ("ops_topic_arn", format!("{}-ops", n.topic_arn)),
+        ("queue_path", format!("/{}/{}", n.account, n.queue)),
+        ("dlq_path", format!("/{}/{}", n.account, n.dlq)),
+        ("key_id", n.key_id.to_owned()),
+        ("key_arn", key_arn),
+        ("bucket", n.bucket.to_owned()),
+    ];
+    let rendered = values
+        .iter()
+        .fold(template, |t, (k, v)| t.replace(&format!("${{{k}}}"), v));
+    assert!(
+        !rendered.contains("${"),
+        "every placeholder rendered: {rendered}"
+    );
+    rendered
+}

@@ -24,7 +24,12 @@ variable "alert_emails" {
 }
 
 module "iam_alarm" {
-  source         = "../modules/iam-alarm"
+  source = "../modules/iam-alarm"
+  # The trail's home region (for the tamper rule when an existing trail lives elsewhere): here the same.
+  providers = {
+    aws            = aws
+    aws.trail_home = aws
+  }
   alert_emails   = var.alert_emails
   watched_events = ["CreateUser", "DeleteUser"]
 
@@ -49,6 +54,10 @@ output "topic_arn" {
 
 output "policy_arn" {
   value = module.iam_alarm.policy_arn
+}
+
+output "ops_topic_arn" {
+  value = module.iam_alarm.ops_topic_arn
 }
 
 output "bot_environment" {

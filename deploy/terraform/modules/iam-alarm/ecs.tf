@@ -3,10 +3,8 @@
 locals {
   ecs_enabled = var.ecs != null
   bot_env = merge(
+    local.pipeline_env,
     {
-      SQS_QUEUE_URL    = aws_sqs_queue.alerts.id
-      AWS_REGION       = data.aws_region.current.name
-      WATCHED_EVENTS   = join(",", var.watched_events)
       ALERT_CHANNEL_ID = try(var.ecs.alert_channel_id, "")
       DISCORD_GUILD_ID = try(var.ecs.discord_guild_id, "")
       HEALTH_ADDR      = "127.0.0.1:8080"

@@ -17,6 +17,17 @@ locals {
   create_trail = var.existing_trail_name == null
   trail_name   = coalesce(var.existing_trail_name, var.trail_name)
   kms_key_arn  = coalesce(var.kms_key_arn, try(aws_kms_key.this[0].arn, null))
+  # What the bot needs to find and watch this pipeline (the bot_environment output; the ECS task adds its own).
+  pipeline_env = {
+    SQS_QUEUE_URL    = aws_sqs_queue.alerts.id
+    AWS_REGION       = data.aws_region.current.name
+    WATCHED_EVENTS   = join(",", var.watched_events)
+    TRAIL_NAME       = local.trail_name
+    EVENT_RULE_NAME  = var.rule_name
+    TAMPER_RULE_NAME = var.tamper_rule_name
+    # Twice the heartbeat interval plus five minutes: one late heartbeat is not silence.
+    HEARTBEAT_MAX_AGE_S = tostring(var.heartbeat_minutes * 2 * 60 + 300)
+  }
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -38,11 +49,11 @@ resource "aws_kms_key" "this" {
         Resource  = "*"
       },
       {
-        # EventBridge publishes to the encrypted topic, SNS delivers to the encrypted queue: only on behalf of this
-        # account's own rules and topics (confused deputy).
-        Sid       = "EventBridgeAndSnsUseTheKey"
+        # EventBridge publishes to the encrypted topic, SNS delivers to the encrypted queue, CloudWatch alarms publish
+        # to the ops topic: only on behalf of this account's own rules, topics and alarms (confused deputy).
+        Sid       = "EventBridgeSnsAndCloudWatchUseTheKey"
         Effect    = "Allow"
-        Principal = { Service = ["events.amazonaws.com", "sns.amazonaws.com"] }
+        Principal = { Service = ["events.amazonaws.com", "sns.amazonaws.com", "cloudwatch.amazonaws.com"] }
         Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
         Resource  = "*"
         Condition = {
@@ -50,6 +61,7 @@ resource "aws_kms_key" "this" {
           ArnLike = { "aws:SourceArn" = [
             "arn:${local.partition}:events:*:${local.account}:rule/*",
             "arn:${local.partition}:sns:*:${local.account}:*",
+            "arn:${local.partition}:cloudwatch:*:${local.account}:alarm:*",
           ] }
         }
       },
@@ -226,12 +238,38 @@ resource "aws_cloudwatch_event_target" "topic" {
   arn       = aws_sns_topic.alarm.arn
 }
 
-# Calls that can switch the alarm off quietly (trail, rules, topic, queue, key, bucket): the bot always alerts on
-# them as critical. The pattern lives in deploy/tamper-pattern.json (the Rust tests load the same file).
+# Calls that can switch the alarm off quietly: the bot always alerts on them as critical. The pattern lives in
+# deploy/tamper-pattern.json (the Rust tests render and check the same file), narrowed to this pipeline's own
+# trail, rules, topics, queues, key and bucket; StopLogging and DeleteTrail of any trail alert.
+locals {
+  trail_bucket = local.create_trail ? aws_s3_bucket.trail[0].id : coalesce(var.existing_trail_bucket, "unknown")
+  tamper_pattern = templatefile("${path.module}/../../../tamper-pattern.json", {
+    trail_name       = local.trail_name
+    trail_arn        = local.trail_arn
+    user_change_rule = var.rule_name
+    tamper_rule      = var.tamper_rule_name
+    heartbeat_rule   = var.heartbeat_rule_name
+    topic_arn        = aws_sns_topic.alarm.arn
+    ops_topic_arn    = aws_sns_topic.ops.arn
+    queue_path       = "/${local.account}/${var.name_prefix}"
+    dlq_path         = "/${local.account}/${var.name_prefix}-dlq"
+    key_id           = reverse(split("/", local.kms_key_arn))[0]
+    key_arn          = local.kms_key_arn
+    bucket           = local.trail_bucket
+  })
+}
+
 resource "aws_cloudwatch_event_rule" "tamper" {
   name          = var.tamper_rule_name
   description   = "Changes to iam-alarm's own pipeline (CloudTrail) for iam-alarm"
-  event_pattern = file("${path.module}/../../../tamper-pattern.json")
+  event_pattern = local.tamper_pattern
+
+  lifecycle {
+    precondition {
+      condition     = local.create_trail || var.existing_trail_bucket != null
+      error_message = "With existing_trail_name, set existing_trail_bucket too: changes to its bucket's policy and lifecycle must alert."
+    }
+  }
 }
 
 resource "aws_cloudwatch_event_target" "tamper_topic" {
@@ -259,6 +297,7 @@ resource "aws_sns_topic_policy" "alarm" {
         ArnEquals = { "aws:SourceArn" = [
           aws_cloudwatch_event_rule.iam_user_change.arn,
           aws_cloudwatch_event_rule.tamper.arn,
+          aws_cloudwatch_event_rule.heartbeat.arn,
         ] }
         StringEquals = { "aws:SourceAccount" = local.account }
       }
@@ -266,11 +305,15 @@ resource "aws_sns_topic_policy" "alarm" {
   })
 }
 
+# People get real alerts only: heartbeats (detail-type "Scheduled Event") are for the bot. The policy is
+# deploy/email-filter-policy.json (a Rust test checks it against moto's SNS filtering).
 resource "aws_sns_topic_subscription" "email" {
-  for_each  = toset(var.alert_emails)
-  topic_arn = aws_sns_topic.alarm.arn
-  protocol  = "email"
-  endpoint  = each.value
+  for_each            = toset(var.alert_emails)
+  topic_arn           = aws_sns_topic.alarm.arn
+  protocol            = "email"
+  endpoint            = each.value
+  filter_policy_scope = "MessageBody"
+  filter_policy       = file("${path.module}/../../../email-filter-policy.json")
 }
 
 # ---------------------------------------------------------------------------------------------------------------

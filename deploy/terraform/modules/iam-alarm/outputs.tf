@@ -28,11 +28,12 @@ output "trail_name" {
   value       = local.trail_name
 }
 
+output "ops_topic_arn" {
+  description = "The bot-down and dead-letter alarms' topic (e-mailed to alert_emails)."
+  value       = aws_sns_topic.ops.arn
+}
+
 output "bot_environment" {
   description = "Environment for the bot (add DISCORD_TOKEN, ALERT_CHANNEL_ID and DISCORD_GUILD_ID)."
-  value = {
-    SQS_QUEUE_URL  = aws_sqs_queue.alerts.id
-    AWS_REGION     = data.aws_region.current.name
-    WATCHED_EVENTS = join(",", var.watched_events)
-  }
+  value       = local.pipeline_env
 }

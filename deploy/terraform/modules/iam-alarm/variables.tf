@@ -16,6 +16,18 @@ variable "existing_trail_name" {
   default     = null
 }
 
+variable "existing_trail_bucket" {
+  description = "The existing trail's bucket (with existing_trail_name): changes to its policy and lifecycle alert."
+  type        = string
+  default     = null
+}
+
+variable "existing_trail_home_region" {
+  description = "The existing trail's home region. When not us-east-1, the tamper rule is put there too (pass an aws.trail_home provider for it)."
+  type        = string
+  default     = "us-east-1"
+}
+
 variable "rule_name" {
   description = "Name of the EventBridge rule (default bus, us-east-1)."
   type        = string
@@ -26,6 +38,34 @@ variable "tamper_rule_name" {
   description = "Name of the EventBridge rule for changes to the pipeline itself (default bus, us-east-1)."
   type        = string
   default     = "eventbridge-iam-alarm-tamper"
+}
+
+variable "heartbeat_rule_name" {
+  description = "Name of the scheduled heartbeat rule. The bot recognises heartbeats by this name: keep the default."
+  type        = string
+  default     = "iam-alarm-heartbeat"
+}
+
+variable "heartbeat_minutes" {
+  description = "Minutes between heartbeats through EventBridge → SNS → SQS; the bot calls the pipeline silent after twice this plus 5 min."
+  type        = number
+  default     = 15
+  validation {
+    condition     = var.heartbeat_minutes >= 2 && var.heartbeat_minutes == floor(var.heartbeat_minutes)
+    error_message = "heartbeat_minutes: a whole number, at least 2 (rate() takes minutes, plural)."
+  }
+}
+
+variable "bot_down_minutes" {
+  description = "E-mail (ops topic) when the queue's oldest message is older than this: nobody consumes it."
+  type        = number
+  default     = 10
+}
+
+variable "ops_topic_name" {
+  description = "Name of the SNS topic for the bot-down and dead-letter alarms (e-mailed to alert_emails)."
+  type        = string
+  default     = "sns-iam-alarm-ops"
 }
 
 variable "topic_name" {

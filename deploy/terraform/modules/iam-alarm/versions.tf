@@ -4,6 +4,8 @@ terraform {
     aws = {
       source  = "hashicorp/aws"
       version = ">= 5.40"
+      # The trail's home region, for the tamper rule when it is not us-east-1 (pass the default provider otherwise).
+      configuration_aliases = [aws.trail_home]
     }
   }
 }
