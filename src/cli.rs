@@ -1,4 +1,4 @@
-//! The command line: `run` (the default), `render`, `healthcheck`, `dlq list|replay`.
+//! The command line: `run` (the default), `render`, `pattern`, `rules check`, `healthcheck`, `dlq list|replay`.
 
 use std::path::PathBuf;
 
@@ -38,6 +38,13 @@ pub enum Command {
         /// Apply this rules file (as ALERT_RULES would): a suppressed input exits 1 naming the rule.
         #[arg(long, value_name = "FILE")]
         rules: Option<PathBuf>,
+    },
+    /// Print the EventBridge event pattern that delivers the watched events (for a rule made by hand; Terraform
+    /// builds the same from `watched_events`).
+    Pattern {
+        /// Events that alert: a comma list or `all` (overrides WATCHED_EVENTS).
+        #[arg(long, value_name = "LIST|all")]
+        events: Option<String>,
     },
     /// Alert rules (ALERT_RULES).
     Rules {

@@ -35,6 +35,16 @@ fn main() -> ExitCode {
             };
             iam_alarm::render_cmd::run(&input, events.as_deref(), format, alert_config, &rules)
         }
+        Command::Pattern { events } => {
+            let watched = match events.as_deref().map(iam_alarm_core::WatchedEvents::parse) {
+                None => alert_config.watched,
+                Some(Ok(w)) => w,
+                Some(Err(e)) => return config_error(ConfigError::new("--events", e.to_string())),
+            };
+            let pattern = serde_json::to_string_pretty(&watched.event_pattern());
+            println!("{}", pattern.expect("a JSON value prints"));
+            ExitCode::SUCCESS
+        }
         Command::Rules {
             action: RulesAction::Check { file },
         } => match config::load_rules("rules check", &file) {

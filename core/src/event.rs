@@ -431,8 +431,19 @@ pub fn permission_set(role: &str) -> Option<String> {
     (!set.is_empty()).then(|| set.to_owned())
 }
 
+/// How CloudTrail names the root user in a request the root user makes about itself (e.g. `EnableMFADevice`).
+const ROOT_USER_NAME: &str = "AWS ROOT USER";
+
 fn resolve_target(record: &Record<'_>, actor: &Actor, action: Option<Action>) -> Option<Target> {
     let requested = record.text("/requestParameters/userName");
+    if actor.is_root() && requested == Some(ROOT_USER_NAME) {
+        return Some(Target {
+            user_name: actor.name.clone(),
+            arn: actor.arn.clone(),
+            user_id: None,
+            is_caller: true,
+        });
+    }
     let named = requested
         .or_else(|| record.text("/responseElements/user/userName"))
         .or_else(|| record.text("/responseElements/accessKey/userName"))
@@ -462,6 +473,10 @@ fn resolve_target(record: &Record<'_>, actor: &Actor, action: Option<Action>) ->
                 | Action::CreateLoginProfile
                 | Action::UpdateLoginProfile
                 | Action::DeleteLoginProfile
+                | Action::EnableMFADevice
+                | Action::DeactivateMFADevice
+                | Action::UploadSSHPublicKey
+                | Action::UploadSigningCertificate
         )
     );
     let caller_is_a_user = actor.kind == IdentityKind::IamUser || actor.is_root();
@@ -529,6 +544,9 @@ fn resolve_mfa(record: &Record<'_>) -> Option<bool> {
     }
 }
 
+/// The label of an `UpdateUser`'s new name: the headline reads "old → new" from it.
+pub const NEW_NAME: &str = "New name";
+
 fn resolve_details(record: &Record<'_>, action: Option<Action>) -> Vec<Detail> {
     let mut out = Vec::new();
     let mut add = |label: &'static str, pointer: &str, code: bool| {
@@ -562,6 +580,34 @@ fn resolve_details(record: &Record<'_>, action: Option<Action>) -> Vec<Detail> {
         Some(Action::CreateUser) => {
             add("User ARN", "/responseElements/user/arn", true);
             add("Path", "/requestParameters/path", true);
+        }
+        Some(Action::UpdateUser) => {
+            add(NEW_NAME, "/requestParameters/newUserName", true);
+            add("New path", "/requestParameters/newPath", true);
+        }
+        Some(
+            Action::EnableMFADevice | Action::DeactivateMFADevice | Action::DeleteVirtualMFADevice,
+        ) => add("MFA device", "/requestParameters/serialNumber", true),
+        Some(Action::CreateServiceSpecificCredential) => {
+            add("Service", "/requestParameters/serviceName", true);
+            add(
+                "Credential id",
+                "/responseElements/serviceSpecificCredential/serviceSpecificCredentialId",
+                true,
+            );
+        }
+        Some(Action::UploadSSHPublicKey) => add(
+            "SSH key id",
+            "/responseElements/sSHPublicKey/sSHPublicKeyId",
+            true,
+        ),
+        Some(Action::UploadSigningCertificate) => add(
+            "Certificate id",
+            "/responseElements/certificate/certificateId",
+            true,
+        ),
+        Some(Action::PutUserPermissionsBoundary) => {
+            add("Boundary", "/requestParameters/permissionsBoundary", true)
         }
         _ => {}
     }

@@ -7,13 +7,14 @@ use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
 use crate::buttons::{activity_lookup, ButtonId};
-use crate::event::{hex, Event, IdentityKind, Origin, Outcome};
+use crate::event::{hex, Event, IdentityKind, Origin, Outcome, NEW_NAME};
 use crate::message::{
     ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed, EmbedField, EmbedFooter,
     CONTENT_MAX, EMBEDS_TOTAL_MAX, FIELD_VALUE_MAX, NONCE_MAX, TITLE_MAX,
 };
 use crate::severity::Severity;
 use crate::text::{code_capped, concat, escape_capped, plain_capped, truncate};
+use crate::watch::Action;
 
 /// Colours, by what a responder should feel.
 pub mod colour {
@@ -141,6 +142,12 @@ pub fn headline(event: &Event) -> String {
     } else {
         target
     };
+    let renamed_to = event.details.iter().find(|d| d.label == NEW_NAME);
+    if let (Some(Action::UpdateUser), Outcome::Success, Some(new)) =
+        (event.action, &event.outcome, renamed_to)
+    {
+        return concat(&["IAM user renamed: ", target, " → ", &new.value]);
+    }
     match (event.action, &event.outcome) {
         (Some(a), Outcome::Success) => concat(&[a.headline(), ": ", target]),
         (Some(a), Outcome::Failure { .. }) => {

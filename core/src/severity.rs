@@ -92,7 +92,10 @@ pub fn assess(event: &Event, record: &Record<'_>) -> (Severity, &'static str) {
             Action::CreateAccessKey
             | Action::UpdateAccessKey
             | Action::CreateLoginProfile
-            | Action::UpdateLoginProfile,
+            | Action::UpdateLoginProfile
+            | Action::CreateServiceSpecificCredential
+            | Action::UploadSSHPublicKey
+            | Action::UploadSigningCertificate,
         ) if for_someone_else => (
             Severity::High,
             "a credential created or changed for another user",
@@ -103,6 +106,14 @@ pub fn assess(event: &Event, record: &Record<'_>) -> (Severity, &'static str) {
         Some(Action::PutUserPolicy) if allows_everything(record) => {
             (Severity::High, "an inline policy allowing every action")
         }
+        Some(
+            Action::DeactivateMFADevice
+            | Action::DeleteVirtualMFADevice
+            | Action::DeleteUserPermissionsBoundary,
+        ) => (
+            Severity::High,
+            "a safeguard removed (MFA or a permissions boundary)",
+        ),
         Some(Action::CreateUser) if from_console(event) => {
             (Severity::High, "a user created from a console session")
         }

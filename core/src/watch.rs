@@ -23,10 +23,19 @@ pub enum Action {
     DeleteUserPolicy,
     AddUserToGroup,
     RemoveUserFromGroup,
+    UpdateUser,
+    EnableMFADevice,
+    DeactivateMFADevice,
+    DeleteVirtualMFADevice,
+    CreateServiceSpecificCredential,
+    UploadSSHPublicKey,
+    UploadSigningCertificate,
+    PutUserPermissionsBoundary,
+    DeleteUserPermissionsBoundary,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 23] = [
         Action::CreateUser,
         Action::DeleteUser,
         Action::CreateAccessKey,
@@ -41,6 +50,15 @@ impl Action {
         Action::DeleteUserPolicy,
         Action::AddUserToGroup,
         Action::RemoveUserFromGroup,
+        Action::UpdateUser,
+        Action::EnableMFADevice,
+        Action::DeactivateMFADevice,
+        Action::DeleteVirtualMFADevice,
+        Action::CreateServiceSpecificCredential,
+        Action::UploadSSHPublicKey,
+        Action::UploadSigningCertificate,
+        Action::PutUserPermissionsBoundary,
+        Action::DeleteUserPermissionsBoundary,
     ];
 
     /// The CloudTrail `eventName`.
@@ -60,6 +78,15 @@ impl Action {
             Action::DeleteUserPolicy => "DeleteUserPolicy",
             Action::AddUserToGroup => "AddUserToGroup",
             Action::RemoveUserFromGroup => "RemoveUserFromGroup",
+            Action::UpdateUser => "UpdateUser",
+            Action::EnableMFADevice => "EnableMFADevice",
+            Action::DeactivateMFADevice => "DeactivateMFADevice",
+            Action::DeleteVirtualMFADevice => "DeleteVirtualMFADevice",
+            Action::CreateServiceSpecificCredential => "CreateServiceSpecificCredential",
+            Action::UploadSSHPublicKey => "UploadSSHPublicKey",
+            Action::UploadSigningCertificate => "UploadSigningCertificate",
+            Action::PutUserPermissionsBoundary => "PutUserPermissionsBoundary",
+            Action::DeleteUserPermissionsBoundary => "DeleteUserPermissionsBoundary",
         }
     }
 
@@ -80,6 +107,15 @@ impl Action {
             Action::DeleteUserPolicy => "Inline policy deleted from user",
             Action::AddUserToGroup => "User added to group",
             Action::RemoveUserFromGroup => "User removed from group",
+            Action::UpdateUser => "IAM user renamed or moved",
+            Action::EnableMFADevice => "MFA device enabled",
+            Action::DeactivateMFADevice => "MFA device deactivated",
+            Action::DeleteVirtualMFADevice => "Virtual MFA device deleted",
+            Action::CreateServiceSpecificCredential => "Service-specific credential created",
+            Action::UploadSSHPublicKey => "SSH public key uploaded",
+            Action::UploadSigningCertificate => "Signing certificate uploaded",
+            Action::PutUserPermissionsBoundary => "Permissions boundary set on user",
+            Action::DeleteUserPermissionsBoundary => "Permissions boundary removed from user",
         }
     }
 
@@ -100,6 +136,15 @@ impl Action {
             Action::DeleteUserPolicy => "delete inline policy from user",
             Action::AddUserToGroup => "add user to group",
             Action::RemoveUserFromGroup => "remove user from group",
+            Action::UpdateUser => "rename or move IAM user",
+            Action::EnableMFADevice => "enable MFA device",
+            Action::DeactivateMFADevice => "deactivate MFA device",
+            Action::DeleteVirtualMFADevice => "delete virtual MFA device",
+            Action::CreateServiceSpecificCredential => "create service-specific credential",
+            Action::UploadSSHPublicKey => "upload SSH public key",
+            Action::UploadSigningCertificate => "upload signing certificate",
+            Action::PutUserPermissionsBoundary => "set permissions boundary on user",
+            Action::DeleteUserPermissionsBoundary => "remove permissions boundary from user",
         }
     }
 
@@ -121,14 +166,30 @@ impl Action {
             Action::DeleteUserPolicy => ("deleted an inline policy from ", ""),
             Action::AddUserToGroup => ("added ", " to a group"),
             Action::RemoveUserFromGroup => ("removed ", " from a group"),
+            Action::UpdateUser => ("renamed or moved IAM user ", ""),
+            Action::EnableMFADevice => ("enabled an MFA device for ", ""),
+            Action::DeactivateMFADevice => ("deactivated an MFA device of ", ""),
+            Action::DeleteVirtualMFADevice => ("deleted a virtual MFA device of ", ""),
+            Action::CreateServiceSpecificCredential => {
+                ("created a service-specific credential for ", "")
+            }
+            Action::UploadSSHPublicKey => ("uploaded an SSH public key for ", ""),
+            Action::UploadSigningCertificate => ("uploaded a signing certificate for ", ""),
+            Action::PutUserPermissionsBoundary => ("set a permissions boundary on ", ""),
+            Action::DeleteUserPermissionsBoundary => ("removed the permissions boundary of ", ""),
         }
     }
 
-    /// Deletions and privilege grants are the ones an attacker uses to hide or escalate.
+    /// Deletions and removed safeguards (MFA, a permissions boundary): what an attacker uses to hide or escalate.
     pub fn is_destructive(self) -> bool {
         matches!(
             self,
-            Action::DeleteUser | Action::DeleteAccessKey | Action::DeleteLoginProfile
+            Action::DeleteUser
+                | Action::DeleteAccessKey
+                | Action::DeleteLoginProfile
+                | Action::DeactivateMFADevice
+                | Action::DeleteVirtualMFADevice
+                | Action::DeleteUserPermissionsBoundary
         )
     }
 
@@ -209,6 +270,18 @@ impl WatchedEvents {
     }
 }
 
+impl WatchedEvents {
+    /// The EventBridge pattern that delivers exactly these calls (the shape of `deploy/event-pattern.json`).
+    pub fn event_pattern(&self) -> serde_json::Value {
+        let names: Vec<&str> = self.0.iter().map(|a| a.event_name()).collect();
+        serde_json::json!({
+            "source": ["aws.iam"],
+            "detail-type": ["AWS API Call via CloudTrail"],
+            "detail": {"eventSource": [IAM_EVENT_SOURCE], "eventName": names}
+        })
+    }
+}
+
 impl fmt::Display for WatchedEvents {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.0.iter().map(|a| a.event_name()).collect();
@@ -229,7 +302,7 @@ mod tests {
 
     #[test]
     fn parse_accepts_lists_and_all_and_names_typos() {
-        assert_eq!(WatchedEvents::parse("all").unwrap().actions().len(), 14);
+        assert_eq!(WatchedEvents::parse("all").unwrap().actions().len(), 23);
         let w = WatchedEvents::parse(" CreateAccessKey , CreateUser,").unwrap();
         assert_eq!(w.to_string(), "CreateUser,CreateAccessKey");
         let err = WatchedEvents::parse("CreateUser,CreatUser").unwrap_err();

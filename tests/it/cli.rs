@@ -428,3 +428,75 @@ fn a_pipeline_change_always_alerts_critical_naming_resource_and_actor_and_is_nev
     let out = iam_alarm(&["render", "--rules", &all, &stop], &[]);
     assert_eq!(out.status.code(), Some(0), "never suppressed");
 }
+
+/// The calls `WATCHED_EVENTS=all` added for credentials and standing: each renders with its headline and detail.
+#[test]
+fn credential_and_standing_calls_render_under_all() {
+    let base: serde_json::Value =
+        serde_json::from_str(&own_fixture("records/CreateUser-AssumedRole-session.json")).unwrap();
+    let cases = [
+        (
+            "UpdateUser",
+            serde_json::json!({"userName": "bob", "newUserName": "svc-backup"}),
+            "IAM user renamed: bob → svc-backup",
+        ),
+        (
+            "EnableMFADevice",
+            serde_json::json!({"userName": "bob", "serialNumber": "arn:aws:iam::123456789012:mfa/bob"}),
+            "MFA device enabled: bob",
+        ),
+        (
+            "DeactivateMFADevice",
+            serde_json::json!({"userName": "bob", "serialNumber": "arn:aws:iam::123456789012:mfa/bob"}),
+            "MFA device deactivated: bob",
+        ),
+        (
+            "DeleteVirtualMFADevice",
+            serde_json::json!({"serialNumber": "arn:aws:iam::123456789012:mfa/bob"}),
+            "Virtual MFA device deleted",
+        ),
+        (
+            "CreateServiceSpecificCredential",
+            serde_json::json!({"userName": "bob", "serviceName": "codecommit.amazonaws.com"}),
+            "Service-specific credential created: bob",
+        ),
+        (
+            "UploadSSHPublicKey",
+            serde_json::json!({"userName": "bob", "sSHPublicKeyBody": "ssh-rsa AAAA"}),
+            "SSH public key uploaded: bob",
+        ),
+        (
+            "UploadSigningCertificate",
+            serde_json::json!({"userName": "bob", "certificateBody": "-----BEGIN"}),
+            "Signing certificate uploaded: bob",
+        ),
+        (
+            "PutUserPermissionsBoundary",
+            serde_json::json!({"userName": "bob", "permissionsBoundary": "arn:aws:iam::aws:policy/PowerUserAccess"}),
+            "Permissions boundary set on user: bob",
+        ),
+        (
+            "DeleteUserPermissionsBoundary",
+            serde_json::json!({"userName": "bob"}),
+            "Permissions boundary removed from user: bob",
+        ),
+    ];
+    for (name, parameters, headline) in cases {
+        let mut record = base.clone();
+        record["eventName"] = serde_json::json!(name);
+        record["requestParameters"] = parameters;
+        record["responseElements"] = serde_json::Value::Null;
+        let input = record.to_string();
+        let out = render(&["--events", "all"], &input, &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(headline), "{name}: {headline} in {stdout}");
+        // Not watched by default: valid, no alert.
+        assert_eq!(render(&[], &input, &[]).status.code(), Some(1), "{name}");
+    }
+}

@@ -113,6 +113,8 @@ const IN_SCOPE: &[Expected] = &[
         None,
     ),
     ("020-AddUserToGroup-IAMUser.json", "Alice", "Bob", None),
+    // CloudTrail names the root user "AWS ROOT USER" in its own MFA call: the target is the root user itself.
+    ("054-EnableMFADevice-Root.json", "root", "root", None),
 ];
 
 /// Identity shapes of out-of-scope records: (file, kind, actor as displayed).

@@ -11,8 +11,10 @@ locals {
   partition = data.aws_partition.current.partition
   # The pattern the Rust tests check lives in one file; only the event names come from the variable.
   base_pattern = jsondecode(file("${path.module}/../../../event-pattern.json"))
+  # ["all"]: every call the bot knows (deploy/all-user-events.json, which a test compares with the code).
+  watched_events = contains(var.watched_events, "all") ? jsondecode(file("${path.module}/../../../all-user-events.json")) : var.watched_events
   event_pattern = merge(local.base_pattern, {
-    detail = merge(local.base_pattern.detail, { eventName = var.watched_events })
+    detail = merge(local.base_pattern.detail, { eventName = local.watched_events })
   })
   create_trail = var.existing_trail_name == null
   trail_name   = coalesce(var.existing_trail_name, var.trail_name)
@@ -21,7 +23,7 @@ locals {
   pipeline_env = {
     SQS_QUEUE_URL    = aws_sqs_queue.alerts.id
     AWS_REGION       = data.aws_region.current.name
-    WATCHED_EVENTS   = join(",", var.watched_events)
+    WATCHED_EVENTS   = join(",", local.watched_events)
     TRAIL_NAME       = local.trail_name
     EVENT_RULE_NAME  = var.rule_name
     TAMPER_RULE_NAME = var.tamper_rule_name

@@ -75,7 +75,7 @@ variable "topic_name" {
 }
 
 variable "watched_events" {
-  description = "IAM user-lifecycle events that alert; must match the bot's WATCHED_EVENTS."
+  description = "IAM user-lifecycle events that alert, or [\"all\"]; bot_environment passes the same to the bot's WATCHED_EVENTS."
   type        = list(string)
   default     = ["CreateUser", "DeleteUser"]
 }
