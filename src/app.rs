@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
+use crate::aws::accounts::{account_of_queue, Accounts, ReaderRole};
 use crate::aws::cloudtrail::CloudTrail;
 use crate::aws::sqs::Queue;
 use crate::config::{BotConfig, RunConfig, SinkConfig};
@@ -61,10 +62,17 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     let aws = crate::aws::load_config().await;
     let queue = Queue::new(&aws, &config.queue_url);
     let dead_letter = find_dead_letter_queue(&queue).await;
+    let accounts = accounts(&aws, &config);
     let (sink, dedup, bot) = match &config.sink {
         SinkConfig::Bot(bot) => {
-            let probe = probe(&aws, &config, &queue, &dead_letter);
-            let data = responders(&aws, &config, bot, &metrics, Arc::clone(&probe));
+            let probe = probe(&aws, &config, &queue, &dead_letter, &accounts);
+            let data = responders(
+                &config,
+                bot,
+                &metrics,
+                Arc::clone(&accounts),
+                Arc::clone(&probe),
+            );
             let watch = Watched {
                 probe,
                 metrics: Arc::clone(&metrics),
@@ -101,6 +109,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         poll: config.poll.clone(),
         backlog_max: config.backlog_max,
         rules: config.rules.clone(),
+        accounts: Arc::clone(&accounts),
     };
     let queues = Queues {
         main: queue,
@@ -117,6 +126,24 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     }
     info!("iam-alarm stopped");
     outcome
+}
+
+/// The accounts alerts name and the bot reads; with `ORGANIZATION_LOOKUP`, names from Organizations, hourly.
+fn accounts(aws: &aws_config::SdkConfig, config: &RunConfig) -> Arc<Accounts> {
+    let org = &config.organization;
+    let role = org.reader_role.clone().zip(org.external_id.clone());
+    let reader = role.map(|(name, external_id)| ReaderRole { name, external_id });
+    let accounts = Arc::new(Accounts::new(
+        aws,
+        account_of_queue(&config.queue_url),
+        config.alert.accounts.clone(),
+        reader,
+        &config.responders.activity_regions,
+    ));
+    if org.lookup {
+        tokio::spawn(Arc::clone(&accounts).look_up_names());
+    }
+    accounts
 }
 
 fn warn_about_expired_rules(config: &RunConfig) {
@@ -302,12 +329,15 @@ fn probe(
     config: &RunConfig,
     queue: &Queue,
     dead_letter: &Option<Queue>,
+    accounts: &Arc<Accounts>,
 ) -> Arc<dyn PipelineProbe> {
     let r = &config.responders;
     Arc::new(Probe::new(
         aws,
         Arc::new(CloudTrail::new(aws, &[])),
         Inspected {
+            accounts: Arc::clone(accounts),
+            forwarder_rule_name: r.forwarder_rule_name.clone(),
             trail_name: r.trail_name.clone(),
             rule_name: r.rule_name.clone(),
             tamper_rule_name: r.tamper_rule_name.clone(),
@@ -319,17 +349,16 @@ fn probe(
 
 /// What the buttons and slash commands use: the AWS adapters behind the command layer's interfaces.
 fn responders(
-    aws: &aws_config::SdkConfig,
     config: &RunConfig,
     bot: &BotConfig,
     metrics: &Arc<Metrics>,
+    accounts: Arc<Accounts>,
     probe: Arc<dyn PipelineProbe>,
 ) -> iam_alarm_commands::Data {
     let r = &config.responders;
     iam_alarm_commands::Data {
         metrics: Arc::clone(metrics),
-        iam: Arc::new(crate::aws::iam::Iam::new(aws)),
-        history: Arc::new(CloudTrail::new(aws, &r.activity_regions)),
+        accounts,
         probe,
         watchdog: bot.watchdog.interval,
         heartbeat_max_age: bot.watchdog.heartbeat_max_age,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono_tz::Tz;
+use iam_alarm_core::accounts::AccountNames;
 use iam_alarm_core::escalation::Policy;
 use iam_alarm_core::render::Mention;
 use iam_alarm_core::rules::Rules;
@@ -61,6 +62,8 @@ pub struct AlertConfig {
     pub timezone: Option<Tz>,
     /// Alerts at or above `MENTION_SEVERITY` (default high) mention `RESPONDER_ROLE_ID`; unset role: nobody.
     pub mention: Option<Mention>,
+    /// `ACCOUNT_NAMES`: `111122223333=prod,444455556666=staging`.
+    pub accounts: AccountNames,
 }
 
 impl AlertConfig {
@@ -88,10 +91,16 @@ impl AlertConfig {
             None => Severity::High,
         };
         let mention = snowflake(env, "RESPONDER_ROLE_ID")?.map(|role| Mention { role, from });
+        let accounts = match env.get("ACCOUNT_NAMES") {
+            Some(list) => AccountNames::parse(&list)
+                .map_err(|e| ConfigError::new("ACCOUNT_NAMES", e.to_string()))?,
+            None => AccountNames::default(),
+        };
         Ok(AlertConfig {
             watched,
             timezone,
             mention,
+            accounts,
         })
     }
 }
@@ -136,6 +145,63 @@ pub struct RunConfig {
     pub delivery_unhealthy_after: Duration,
     /// Suppress / severity / mention rules (`ALERT_RULES`); none when unset.
     pub rules: Rules,
+    pub organization: OrganizationConfig,
+}
+
+/// The other accounts of an Organization: where their names come from, and how to read them.
+#[derive(Debug, Clone, Default)]
+pub struct OrganizationConfig {
+    /// `ORGANIZATION_LOOKUP=true`: names from Organizations `ListAccounts`, refreshed hourly.
+    pub lookup: bool,
+    /// `READER_ROLE_NAME`: the role assumed in another account to read it; `None`: the bot reads only its own.
+    pub reader_role: Option<String>,
+    /// `READER_EXTERNAL_ID`, required with the role (the role's trust policy demands it).
+    pub external_id: Option<SecretString>,
+}
+
+impl OrganizationConfig {
+    fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let lookup = match env.get("ORGANIZATION_LOOKUP").as_deref().map(str::trim) {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "ORGANIZATION_LOOKUP",
+                    "must be `true` or `false`",
+                ))
+            }
+        };
+        let reader_role = env
+            .get("READER_ROLE_NAME")
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty());
+        if let Some(role) = &reader_role {
+            let ok = role.len() <= 64
+                && role
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+            if !ok {
+                return Err(ConfigError::new(
+                    "READER_ROLE_NAME",
+                    "is not an IAM role name",
+                ));
+            }
+        }
+        let external_id = env
+            .get("READER_EXTERNAL_ID")
+            .map(|v| SecretString::from(v.trim().to_owned()));
+        if reader_role.is_some() && external_id.is_none() {
+            return Err(ConfigError::new(
+                "READER_EXTERNAL_ID",
+                "is required with READER_ROLE_NAME (the reader role's trust policy demands it)",
+            ));
+        }
+        Ok(OrganizationConfig {
+            lookup,
+            reader_role,
+            external_id,
+        })
+    }
 }
 
 /// Where alerts go.
@@ -195,6 +261,8 @@ pub struct ResponderConfig {
     pub rule_name: String,
     /// The rule for calls that switch the alarm off (`TAMPER_RULE_NAME`; empty: not deployed).
     pub tamper_rule_name: Option<String>,
+    /// The rule that forwards a member account's events to the central bus (`FORWARDER_RULE_NAME`).
+    pub forwarder_rule_name: String,
     /// How far back "Recent activity" looks (`ACTIVITY_HOURS`).
     pub activity_window: Duration,
     /// Regions searched besides us-east-1 (`ACTIVITY_REGIONS`).
@@ -245,6 +313,9 @@ impl ResponderConfig {
                 Some(name) if name.trim().is_empty() => None,
                 Some(name) => Some(name.trim().to_owned()),
             },
+            forwarder_rule_name: env
+                .get("FORWARDER_RULE_NAME")
+                .unwrap_or_else(|| "iam-alarm-forward".to_owned()),
             activity_window: Duration::from_secs(hours * 3600),
             activity_regions: regions,
         })
@@ -366,6 +437,7 @@ impl RunConfig {
                 Some(path) => load_rules("ALERT_RULES", std::path::Path::new(path.trim()))?,
                 None => Rules::default(),
             },
+            organization: OrganizationConfig::from_env(env)?,
         })
     }
 }

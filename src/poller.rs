@@ -42,6 +42,8 @@ const BEAT_EVERY: Duration = Duration::from_secs(5);
 
 /// What decides whether and how an event is shown.
 pub struct Settings {
+    /// Names the accounts of alerts and digests.
+    pub accounts: Arc<crate::aws::accounts::Accounts>,
     pub watched: WatchedEvents,
     pub render: RenderOptions,
     pub poll: PollConfig,
@@ -224,6 +226,7 @@ impl Poller {
                 return Handled::Done;
             }
         };
+        event.name_account(&self.settings.accounts.names());
         let today = chrono::Utc::now().date_naive();
         if let Verdict::Suppressed { rule } = self.settings.rules.apply(&mut event, today) {
             info!(message_id = id, event_id = %event.key, rule, "suppressed by a rule; deleting");

@@ -2,12 +2,15 @@
 
 use iam_alarm_commands::ports::{Check, PipelineProbe};
 
+use crate::aws::accounts::Accounts;
 use crate::aws::cloudtrail::CloudTrail;
 use crate::aws::events::EventBridge;
 use crate::aws::sns::Sns;
 use crate::aws::sqs::Queue;
 
 pub struct Probe {
+    accounts: std::sync::Arc<Accounts>,
+    forwarder_rule_name: String,
     trail_name: String,
     rule_name: String,
     tamper_rule_name: Option<String>,
@@ -20,6 +23,9 @@ pub struct Probe {
 
 /// What the probe looks at: the trail and rules by name, the queue and its dead-letter queue.
 pub struct Inspected {
+    /// The member accounts, whose forwarding rules are checked through the reader role.
+    pub accounts: std::sync::Arc<Accounts>,
+    pub forwarder_rule_name: String,
     pub trail_name: String,
     pub rule_name: String,
     /// The rule for calls that switch the alarm off (`TAMPER_RULE_NAME`; `None` when not deployed).
@@ -35,6 +41,8 @@ impl Probe {
         inspected: Inspected,
     ) -> Probe {
         Probe {
+            accounts: inspected.accounts,
+            forwarder_rule_name: inspected.forwarder_rule_name,
             trail_name: inspected.trail_name,
             rule_name: inspected.rule_name,
             tamper_rule_name: inspected.tamper_rule_name,
@@ -311,6 +319,47 @@ impl Probe {
     }
 }
 
+impl Probe {
+    /// Each member account's forwarding rule (us-east-1 default bus → the central bus), through the reader role.
+    async fn forwarders(&self, checks: &mut Vec<Check>) {
+        if !self.accounts.reads_members() {
+            return;
+        }
+        let rule = &self.forwarder_rule_name;
+        let names = self.accounts.names();
+        for id in self.accounts.members() {
+            let account = names.label(&id);
+            let key = format!("forwarder:{id}");
+            let clients = match self.accounts.clients(Some(&id)).await {
+                Ok(c) => c,
+                Err(e) => {
+                    checks.push(
+                        Check::warn(format!("{e}"), "the member module creates the reader role")
+                            .about(key),
+                    );
+                    continue;
+                }
+            };
+            checks.push(match clients.events.rule(rule).await {
+                Ok(Some(r)) if r.enabled => {
+                    Check::ok(format!("{account}: forwarding rule {rule} is enabled")).about(key)
+                }
+                Ok(Some(_)) => Check::fail(
+                    format!("{account}: forwarding rule {rule} is disabled"),
+                    format!("in that account: aws events enable-rule --name {rule} --region us-east-1"),
+                )
+                .about(key),
+                Ok(None) => Check::fail(
+                    format!("{account}: forwarding rule {rule} not found — its IAM changes reach nobody"),
+                    "deploy the member module or the StackSet there (README, \"Organization\")",
+                )
+                .about(key),
+                Err(e) => unknown(&format!("{account}'s forwarding rule"), &e),
+            });
+        }
+    }
+}
+
 fn short(arn: &str) -> &str {
     arn.rsplit(':').next().unwrap_or(arn)
 }
@@ -350,6 +399,7 @@ impl PipelineProbe for Probe {
             )));
         }
         self.dead_letter(&mut checks).await;
+        self.forwarders(&mut checks).await;
         checks
     }
 }

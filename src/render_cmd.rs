@@ -56,6 +56,7 @@ pub fn run(
     };
     match classify(&body, &watched) {
         Ok(mut event) => {
+            event.name_account(&config.accounts);
             let today = chrono::Utc::now().date_naive();
             for rule in rules.expired(today) {
                 eprintln!(

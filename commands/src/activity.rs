@@ -28,9 +28,19 @@ pub async fn press(
         ActivityLookup::AccessKey(k) => LookupAttribute::AccessKeyId(k.clone()),
         ActivityLookup::UserName(u) => LookupAttribute::Username(u.clone()),
     };
-    let outcome = data.history.lookup(attribute, start, end, MAX_EVENTS).await;
-    let hours = data.activity_window.as_secs() / 3600;
-    let embed = render(&lookup, hours, &outcome);
+    // The alert names its account in a field; another account is read through the reader role.
+    let account = alert_account(&press.message);
+    let embed = match data.accounts.reader(account.as_deref()).await {
+        Ok(reader) => {
+            let outcome = reader
+                .history
+                .lookup(attribute, start, end, MAX_EVENTS)
+                .await;
+            let hours = data.activity_window.as_secs() / 3600;
+            render(&lookup, hours, &outcome)
+        }
+        Err(e) => crate::accounts::unreadable(&e.detail),
+    };
     press
         .edit_response(
             ctx,
@@ -40,6 +50,20 @@ pub async fn press(
         )
         .await?;
     Ok(())
+}
+
+/// The account id in the alert's "Account" field ("prod (`111122223333`)").
+fn alert_account(alert: &serenity::Message) -> Option<String> {
+    let field = alert
+        .embeds
+        .iter()
+        .flat_map(|e| &e.fields)
+        .find(|f| f.name == "Account")?;
+    field
+        .value
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|run| iam_alarm_core::accounts::is_account_id(run))
+        .map(str::to_owned)
 }
 
 /// IAM calls that change something (not Get/List/Generate…): highlighted.

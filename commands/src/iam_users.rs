@@ -28,37 +28,57 @@ pub async fn iam_users(
     #[min = 1]
     #[max = 3650]
     created_within_days: Option<u32>,
+    #[description = "The account: name or id (default: the bot's own)"]
+    #[autocomplete = "crate::accounts::autocomplete"]
+    account: Option<String>,
 ) -> Result<(), Error> {
     ctx.defer_ephemeral().await?;
+    let account = match crate::accounts::resolve(ctx, account.as_deref()) {
+        Ok(a) => a,
+        Err(answer) => {
+            ctx.send(crate::render::private_reply().content(answer))
+                .await?;
+            return Ok(());
+        }
+    };
     let page = Page {
         page: 0,
         days: created_within_days.unwrap_or(0),
+        account,
         prefix: prefix.unwrap_or_default().chars().take(64).collect(),
     };
     let (embed, components) = build(ctx.data(), &page).await?;
     send_page(ctx, embed, components).await
 }
 
-/// A page of the listing, carried in the buttons' `custom_id`: `iu:<page>:<days>:<prefix>`.
+/// A page of the listing, carried in the buttons' `custom_id`: `iu:<page>:<days>:<account or ->:<prefix>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
     pub page: usize,
     /// 0: no filter.
     pub days: u32,
+    /// `None`: the bot's own account.
+    pub account: Option<String>,
     pub prefix: String,
 }
 
 impl Page {
     pub fn encode(&self) -> String {
-        let id = format!("iu:{}:{}:{}", self.page, self.days, self.prefix);
+        let account = self.account.as_deref().unwrap_or("-");
+        let id = format!("iu:{}:{}:{account}:{}", self.page, self.days, self.prefix);
         truncate(&id, 100)
     }
 
     pub fn parse(id: &str) -> Option<Page> {
-        let mut parts = id.strip_prefix("iu:")?.splitn(3, ':');
+        let mut parts = id.strip_prefix("iu:")?.splitn(4, ':');
         Some(Page {
             page: parts.next()?.parse().ok()?,
             days: parts.next()?.parse().ok()?,
+            account: match parts.next()? {
+                "-" => None,
+                id if iam_alarm_core::accounts::is_account_id(id) => Some(id.to_owned()),
+                _ => return None,
+            },
             prefix: parts.next()?.to_owned(),
         })
     }
@@ -83,7 +103,11 @@ pub(crate) async fn build(
     data: &Data,
     page: &Page,
 ) -> Result<(serenity::CreateEmbed, Vec<serenity::CreateActionRow>), Error> {
-    let all = data.iam.list_users().await?;
+    let reader = match data.accounts.reader(page.account.as_deref()).await {
+        Ok(r) => r,
+        Err(e) => return Ok((crate::accounts::unreadable(&e.detail), Vec::new())),
+    };
+    let all = reader.iam.list_users().await?;
     let total_users = all.len();
     let users = select(all, page, Utc::now());
     let pages = users.len().div_ceil(PER_PAGE).max(1);
@@ -91,6 +115,13 @@ pub(crate) async fn build(
     let mut embed = serenity::CreateEmbed::new()
         .title(format!("IAM users: {} of {total_users}", users.len()))
         .colour(iam_alarm_core::render::colour::CHANGE);
+    if let Some(account) = page.account.clone().or_else(|| data.accounts.own()) {
+        let label = escape_capped(&data.accounts.label(&account), 200);
+        embed = embed.title(format!(
+            "IAM users in {label}: {} of {total_users}",
+            users.len()
+        ));
+    }
     let mut filters = Vec::new();
     if !page.prefix.is_empty() {
         filters.push(format!(
@@ -108,7 +139,7 @@ pub(crate) async fn build(
         embed = embed.description("No IAM user matches.");
     }
     for user in users.iter().skip(current * PER_PAGE).take(PER_PAGE) {
-        let summary = data.iam.describe_user(user).await?;
+        let summary = reader.iam.describe_user(user).await?;
         embed = embed.field(escape_capped(&summary.name, 200), describe(&summary), false);
     }
     let link = |p: usize| {
@@ -162,13 +193,15 @@ mod tests {
         let p = Page {
             page: 3,
             days: 30,
-            prefix: "ci-".into(),
+            account: Some("444455556666".into()),
+            prefix: "ci-:x".into(),
         };
         assert_eq!(Page::parse(&p.encode()), Some(p));
         assert!(
             Page {
                 page: 1,
                 days: 0,
+                account: Some("444455556666".into()),
                 prefix: "x".repeat(64)
             }
             .encode()
@@ -189,6 +222,7 @@ mod tests {
         let page = Page {
             page: 0,
             days: 30,
+            account: None,
             prefix: "ci-".into(),
         };
         let names: Vec<_> = select(users, &page, now)

@@ -2,6 +2,7 @@
 //! call a query, render). The alert core lives in `iam-alarm-core`; AWS access reaches this crate only through
 //! the interfaces in [`ports`].
 
+pub mod accounts;
 pub mod acknowledge;
 pub mod activity;
 pub mod health;
@@ -18,15 +19,15 @@ use iam_alarm_core::metrics::Metrics;
 use iam_alarm_core::WatchedEvents;
 use poise::serenity_prelude as serenity;
 
-use ports::{EventHistory, IamDirectory, PipelineProbe};
+use ports::{AccountReaders, PipelineProbe};
 pub use render::private_reply;
 
 /// Shared by every command and button, built once at start-up.
 pub struct Data {
     /// The process's counters and liveness (shared with the poller).
     pub metrics: Arc<Metrics>,
-    pub iam: Arc<dyn IamDirectory>,
-    pub history: Arc<dyn EventHistory>,
+    /// The accounts the bot knows and what it reads in each (IAM, CloudTrail).
+    pub accounts: Arc<dyn AccountReaders>,
     pub probe: Arc<dyn PipelineProbe>,
     /// How often the watchdog checks the pipeline (`None`: it is off).
     pub watchdog: Option<Duration>,

@@ -96,6 +96,29 @@ pub trait EventHistory: Send + Sync {
     ) -> LookupOutcome;
 }
 
+/// IAM and CloudTrail of one account.
+#[derive(Clone)]
+pub struct Reader {
+    pub iam: std::sync::Arc<dyn IamDirectory>,
+    pub history: std::sync::Arc<dyn EventHistory>,
+}
+
+/// The accounts the bot knows (its own, `ACCOUNT_NAMES`, Organizations) and the reads it can make in each.
+#[async_trait::async_trait]
+pub trait AccountReaders: Send + Sync {
+    /// Every known account as (id, "name (id)"), the bot's own first.
+    fn known(&self) -> Vec<(String, String)>;
+    /// An account id, or a known account's name → its id.
+    fn resolve(&self, input: &str) -> Option<String>;
+    /// "prod (111122223333)", or the id alone.
+    fn label(&self, id: &str) -> String;
+    /// The bot's own account, when known.
+    fn own(&self) -> Option<String>;
+    /// IAM and CloudTrail in `account` (`None` or the bot's own: its own credentials; another: through the
+    /// reader role). A refusal says why in words a responder can act on.
+    async fn reader(&self, account: Option<&str>) -> QueryResult<Reader>;
+}
+
 /// One line of `/health`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Check {

@@ -6,7 +6,7 @@ use iam_alarm_core::text::{code_capped, escape_capped};
 use iam_alarm_core::{Action, Event};
 use poise::serenity_prelude as serenity;
 
-use crate::ports::LookupAttribute;
+use crate::ports::{EventHistory, LookupAttribute};
 use crate::render::{pager, send_page};
 use crate::{Context, Data, Error};
 
@@ -30,8 +30,19 @@ pub async fn recent_changes(
     #[max = 2160]
     hours: Option<u32>,
     #[description = "Only this event, e.g. CreateUser"] event: Option<String>,
+    #[description = "The account: name or id (default: the bot's own)"]
+    #[autocomplete = "crate::accounts::autocomplete"]
+    account: Option<String>,
 ) -> Result<(), Error> {
     ctx.defer_ephemeral().await?;
+    let account = match crate::accounts::resolve(ctx, account.as_deref()) {
+        Ok(a) => a,
+        Err(answer) => {
+            ctx.send(crate::render::private_reply().content(answer))
+                .await?;
+            return Ok(());
+        }
+    };
     let event = match event.map(|e| e.trim().parse::<Action>()) {
         Some(Ok(a)) => Some(a),
         Some(Err(e)) => {
@@ -46,34 +57,48 @@ pub async fn recent_changes(
         page: 0,
         hours: hours.unwrap_or(24).clamp(1, MAX_HOURS),
         event,
+        account,
     };
     let (embed, components) = build(ctx.data(), &page).await;
     send_page(ctx, embed, components).await
 }
 
-/// `rc:<page>:<hours>:<event or ->`.
+/// `rc:<page>:<hours>:<event or ->:<account or ->`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
     pub page: usize,
     pub hours: u32,
     pub event: Option<Action>,
+    /// `None`: the bot's own account.
+    pub account: Option<String>,
 }
 
 impl Page {
     pub fn encode(&self) -> String {
         let event = self.event.map_or("-", |a| a.event_name());
-        format!("rc:{}:{}:{event}", self.page, self.hours)
+        let account = self.account.as_deref().unwrap_or("-");
+        format!("rc:{}:{}:{event}:{account}", self.page, self.hours)
     }
 
     pub fn parse(id: &str) -> Option<Page> {
-        let mut parts = id.strip_prefix("rc:")?.splitn(3, ':');
+        let mut parts = id.strip_prefix("rc:")?.splitn(4, ':');
         let page = parts.next()?.parse().ok()?;
         let hours = parts.next()?.parse().ok()?;
         let event = match parts.next()? {
             "-" => None,
             name => Some(name.parse().ok()?),
         };
-        Some(Page { page, hours, event })
+        let account = match parts.next()? {
+            "-" => None,
+            id if iam_alarm_core::accounts::is_account_id(id) => Some(id.to_owned()),
+            _ => return None,
+        };
+        Some(Page {
+            page,
+            hours,
+            event,
+            account,
+        })
     }
 }
 
@@ -108,14 +133,18 @@ pub fn line(e: &Event, rules: &iam_alarm_core::rules::Rules) -> String {
 }
 
 /// The page's watched events from CloudTrail's event history, newest first, and why the list is partial if it is.
-async fn changes(data: &Data, page: &Page) -> (Vec<Event>, Option<String>) {
+async fn changes(
+    data: &Data,
+    history: &dyn EventHistory,
+    page: &Page,
+) -> (Vec<Event>, Option<String>) {
     let end = Utc::now();
     let start = end - chrono::Duration::hours(page.hours.into());
     let attribute = match page.event {
         Some(a) => LookupAttribute::EventName(a.event_name().to_owned()),
         None => LookupAttribute::EventSource(iam_alarm_core::watch::IAM_EVENT_SOURCE.to_owned()),
     };
-    let outcome = data.history.lookup(attribute, start, end, MAX_EVENTS).await;
+    let outcome = history.lookup(attribute, start, end, MAX_EVENTS).await;
     let events = outcome
         .events
         .iter()
@@ -132,7 +161,11 @@ pub(crate) async fn build(
     data: &Data,
     page: &Page,
 ) -> (serenity::CreateEmbed, Vec<serenity::CreateActionRow>) {
-    let (events, partial) = changes(data, page).await;
+    let reader = match data.accounts.reader(page.account.as_deref()).await {
+        Ok(r) => r,
+        Err(e) => return (crate::accounts::unreadable(&e.detail), Vec::new()),
+    };
+    let (events, partial) = changes(data, reader.history.as_ref(), page).await;
     let pages = events.len().div_ceil(PER_PAGE).max(1);
     let current = page.page.min(pages - 1);
     let lines: Vec<String> = events
@@ -144,9 +177,13 @@ pub(crate) async fn build(
     let what = page
         .event
         .map_or_else(|| data.watched.to_string(), |a| a.event_name().to_owned());
+    let account = page.account.clone().or_else(|| data.accounts.own());
+    let place = account.map_or_else(String::new, |a| {
+        format!(" in {}", escape_capped(&data.accounts.label(&a), 200))
+    });
     let mut embed = serenity::CreateEmbed::new()
         .title(format!(
-            "IAM user changes, last {} h: {}",
+            "IAM user changes{place}, last {} h: {}",
             page.hours,
             events.len()
         ))
@@ -186,15 +223,18 @@ mod tests {
                 page: 2,
                 hours: 48,
                 event: Some(Action::DeleteUser),
+                account: Some("444455556666".into()),
             },
             Page {
                 page: 0,
                 hours: 24,
                 event: None,
+                account: None,
             },
         ] {
             assert_eq!(Page::parse(&p.encode()), Some(p));
         }
-        assert_eq!(Page::parse("rc:0:24:Nope"), None);
+        assert_eq!(Page::parse("rc:0:24:Nope:-"), None);
+        assert_eq!(Page::parse("rc:0:24:-:not-an-account"), None);
     }
 }

@@ -63,11 +63,12 @@ pub fn listing_len(e: &Event) -> usize {
 /// How many characters of listing (names and keys) fill one digest message.
 pub const MESSAGE_LISTING_BUDGET: usize = EMBEDS_TOTAL_MAX - ACK_ROOM - EMBED_OVERHEAD;
 
-/// Events grouped for one digest embed: same actor, same call, same outcome.
-type GroupKey = (String, String, bool);
+/// Events grouped for one digest embed: same account, same actor, same call, same outcome.
+type GroupKey = (Option<String>, String, String, bool);
 
 fn group_key(e: &Event) -> GroupKey {
     (
+        e.account.clone(),
         e.actor.display(),
         e.event_name.clone(),
         e.outcome.is_failure(),
@@ -185,6 +186,13 @@ fn group_embed(part: &[&Event], group_size: usize) -> Embed {
             inline: true,
         },
     ];
+    if first.account.is_some() {
+        fields.push(EmbedField {
+            name: "Account".into(),
+            value: crate::render::account_field(first),
+            inline: true,
+        });
+    }
     if let Outcome::Failure { code, .. } = &first.outcome {
         fields.push(EmbedField {
             name: "Result".into(),

@@ -35,6 +35,8 @@ pub struct Event {
     pub user_agent: Option<UserAgent>,
     pub mfa: Option<bool>,
     pub account: Option<String>,
+    /// The account's name (`ACCOUNT_NAMES`, Organizations), set by whoever knows it: "prod (111122223333)".
+    pub account_name: Option<String>,
     pub region: Option<String>,
     /// Action-specific facts (policy, group, access key, …), in display order.
     pub details: Vec<Detail>,
@@ -224,6 +226,21 @@ pub struct Detail {
 }
 
 impl Event {
+    /// Name the event's account from `names` (it keeps its id either way).
+    pub fn name_account(&mut self, names: &crate::accounts::AccountNames) {
+        self.account_name = self
+            .account
+            .as_deref()
+            .and_then(|id| names.name(id))
+            .map(str::to_owned);
+    }
+
+    /// "prod (111122223333)", the id alone, or `None` when the record names no account.
+    pub fn account_label(&self) -> Option<String> {
+        let id = self.account.as_deref()?;
+        Some(crate::accounts::label(self.account_name.as_deref(), id))
+    }
+
     /// Resolve a record given as JSON text: infallible for any JSON object, since every field may be absent or
     /// of the wrong type.
     pub fn from_json(text: &str) -> Result<Event, MalformedBody> {
@@ -256,6 +273,7 @@ impl Event {
             user_agent: record.text("/userAgent").and_then(UserAgent::parse),
             mfa: resolve_mfa(record),
             account: owned("/recipientAccountId").or_else(|| owned("/userIdentity/accountId")),
+            account_name: None,
             region: owned("/awsRegion"),
             details: resolve_details(record, action),
             event_name,

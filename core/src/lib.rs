@@ -4,6 +4,7 @@
 //! outcome, …), checked against the [watched events](watch), and [rendered](render) to a Discord message that
 //! respects every Discord limit ([`message`]).
 
+pub mod accounts;
 pub mod buttons;
 pub mod digest;
 pub mod envelope;

@@ -217,6 +217,19 @@ pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
     message
 }
 
+/// "prod (`111122223333`)": the name escaped, the id in a code span (the Recent activity button reads it back).
+pub fn account_field(event: &Event) -> String {
+    match (&event.account, &event.account_name) {
+        (Some(id), Some(name)) => format!(
+            "{} ({})",
+            escape_capped(name, NAME_CAP),
+            code_capped(id, 64)
+        ),
+        (Some(id), None) => code_capped(id, 64),
+        (None, _) => "—".to_owned(),
+    }
+}
+
 fn escaped_title(tone: Tone, headline: &str) -> String {
     let prefix = match tone {
         Tone::Root => "🚨 ROOT · ",
@@ -331,14 +344,7 @@ fn fields(event: &Event, actor: &str, opts: &RenderOptions) -> Vec<EmbedField> {
         },
         false,
     );
-    push(
-        "Account",
-        event
-            .account
-            .as_deref()
-            .map_or_else(|| "—".to_owned(), |a| code_capped(a, 64)),
-        true,
-    );
+    push("Account", account_field(event), true);
     push(
         "Region",
         event
@@ -577,7 +583,7 @@ pub fn render_text(event: &Event, opts: &RenderOptions) -> String {
         "account/region",
         format!(
             "{} / {}",
-            p(event.account.as_deref().unwrap_or("-")),
+            p(&event.account_label().unwrap_or_else(|| "-".to_owned())),
             p(event.region.as_deref().unwrap_or("-"))
         ),
     );

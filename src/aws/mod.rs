@@ -1,5 +1,6 @@
 //! Thin wrappers over the AWS SDK: the rest of the code depends on these small interfaces.
 
+pub mod accounts;
 pub mod cloudtrail;
 pub mod events;
 pub mod iam;

@@ -62,7 +62,7 @@ async fn commands_and_buttons_from_another_server_or_a_dm_are_refused_before_any
         interactions.push(with_command(from_other_guild(2), id.clone(), name));
         interactions.push(with_command(from_dm(2), id, name));
     }
-    for custom_id in [&activity, &ack, &"iu:1:0:".to_owned()] {
+    for custom_id in [&activity, &ack, &"iu:1:0:-:".to_owned()] {
         let message = message_json(&alert);
         interactions.push(with_press(from_other_guild(3), custom_id, message.clone()));
         interactions.push(with_press(from_dm(3), custom_id, message));
