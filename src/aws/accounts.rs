@@ -8,7 +8,6 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_credential_types::Credentials;
 use iam_alarm_commands::ports::{AccountReaders, QueryError, QueryResult, Reader};
 use iam_alarm_core::accounts::AccountNames;
 use secrecy::{ExposeSecret, SecretString};
@@ -17,7 +16,8 @@ use tracing::{info, warn};
 use super::cloudtrail::CloudTrail;
 use super::events::EventBridge;
 use super::iam::Iam;
-use super::AwsError;
+use super::organizations::Organizations;
+use super::sts::Sts;
 
 /// Credentials are renewed this long before they expire, so no call runs on expiring ones.
 const RENEW_BEFORE: Duration = Duration::from_secs(5 * 60);
@@ -156,49 +156,26 @@ impl Accounts {
             partition(&self.aws),
             role.name
         );
-        let sts = aws_sdk_sts::Client::new(&self.aws);
-        let out = sts
-            .assume_role()
-            .role_arn(&arn)
-            .role_session_name("iam-alarm")
-            .external_id(role.external_id.expose_secret())
-            .duration_seconds(SESSION.as_secs() as i32)
-            .send()
+        let assumed = Sts::new(&self.aws)
+            .assume_role(&arn, role.external_id.expose_secret(), SESSION)
             .await;
-        let out = match out {
-            Ok(out) => out,
-            Err(e) => {
-                let code = e.as_service_error().and_then(|s| {
-                    use aws_sdk_sts::error::ProvideErrorMetadata;
-                    s.code().map(str::to_owned)
-                });
-                let err = AwsError::new("sts:AssumeRole", e);
-                warn!(account, role = %arn, error = %err, "cannot assume the reader role");
-                return Err(match code {
-                    Some(code) => AccountError::Refused {
+        let (credentials, expires) = match assumed {
+            Ok(a) => a,
+            Err(failed) => {
+                warn!(account, role = %arn, error = %failed.error, "cannot assume the reader role");
+                return Err(match failed.code {
+                    Some(why) => AccountError::Refused {
                         account: label.to_owned(),
                         role: role.name.clone(),
-                        why: code,
+                        why,
                     },
                     None => AccountError::Failed {
                         account: label.to_owned(),
-                        detail: err.short(),
+                        detail: failed.error.short(),
                     },
                 });
             }
         };
-        let c = out.credentials().ok_or_else(|| AccountError::Failed {
-            account: label.to_owned(),
-            detail: "STS returned no credentials".to_owned(),
-        })?;
-        let expires = SystemTime::try_from(*c.expiration()).unwrap_or_else(|_| SystemTime::now());
-        let credentials = Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_owned()),
-            Some(expires),
-            "iam-alarm-reader",
-        );
         info!(account, role = %arn, "reader role assumed");
         let config = self
             .aws
@@ -211,30 +188,18 @@ impl Accounts {
     /// Ask Organizations for every account's name, now and every hour, until the process ends. A failure
     /// keeps the names it had (or the ids, when it never had any).
     pub async fn look_up_names(self: Arc<Self>) {
-        let org = aws_sdk_organizations::Client::new(&self.aws);
+        let organizations = Organizations::new(&self.aws);
         loop {
-            let pages: Result<Vec<_>, _> = org
-                .list_accounts()
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await;
-            match pages {
-                Ok(pages) => {
-                    let accounts: Vec<_> = pages.iter().flat_map(|p| p.accounts()).collect();
-                    let pairs = accounts
-                        .iter()
-                        .filter_map(|a| Some((a.id()?.to_owned(), a.name()?.to_owned())));
-                    let names = AccountNames::from_pairs(pairs);
+            match organizations.account_names().await {
+                Ok(names) => {
                     info!(
-                        accounts = accounts.len(),
+                        accounts = names.iter().count(),
                         "account names from Organizations"
                     );
                     *self.looked_up.write().expect("not poisoned") = names;
                 }
                 Err(e) => {
-                    let err = AwsError::new("organizations:ListAccounts", e);
-                    warn!(error = %err, "cannot list the Organization's accounts; alerts show ids where names are unknown");
+                    warn!(error = %e, "cannot list the Organization's accounts; alerts show ids where names are unknown");
                 }
             }
             tokio::time::sleep(LOOKUP_EVERY).await;

@@ -4,8 +4,10 @@ pub mod accounts;
 pub mod cloudtrail;
 pub mod events;
 pub mod iam;
+pub mod organizations;
 pub mod sns;
 pub mod sqs;
+pub mod sts;
 
 use aws_config::BehaviorVersion;
 

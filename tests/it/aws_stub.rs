@@ -34,6 +34,12 @@ struct Script {
     list_users_markers: Vec<Option<String>>,
     /// Every request the stub received, answered or forwarded.
     requests: usize,
+    /// The access key that signed each LookupEvents request, in order.
+    lookup_keys: Vec<String>,
+    /// Accounts where AssumeRole is refused (AccessDenied), as a trust policy would.
+    deny_assume_in: Vec<String>,
+    /// (role ARN, access key id) of every session moto issued through the stub.
+    issued: Vec<(String, String)>,
 }
 
 #[derive(Clone)]
@@ -76,6 +82,34 @@ impl AwsStub {
         self.script.lock().unwrap().requests
     }
 
+    /// The access key that signed each LookupEvents request.
+    pub fn lookup_keys(&self) -> Vec<String> {
+        self.script.lock().unwrap().lookup_keys.clone()
+    }
+
+    pub fn deny_assume_in(&self, account: &str) {
+        self.script
+            .lock()
+            .unwrap()
+            .deny_assume_in
+            .push(account.to_owned());
+    }
+
+    /// Every role a session was issued for through the stub.
+    pub fn issued_roles(&self) -> Vec<String> {
+        let s = self.script.lock().unwrap();
+        s.issued.iter().map(|(r, _)| r.clone()).collect()
+    }
+
+    /// The role ARN whose session signed with `key`.
+    pub fn role_of_key(&self, key: &str) -> Option<String> {
+        let s = self.script.lock().unwrap();
+        s.issued
+            .iter()
+            .find(|(_, k)| k == key)
+            .map(|(r, _)| r.clone())
+    }
+
     pub fn list_users_markers(&self) -> Vec<Option<String>> {
         self.script.lock().unwrap().list_users_markers.clone()
     }
@@ -111,6 +145,11 @@ async fn handle(
         .unwrap_or("")
         .to_owned();
     if target.ends_with(".LookupEvents") {
+        stub.script
+            .lock()
+            .unwrap()
+            .lookup_keys
+            .push(signing_key(&headers));
         return lookup_events(&stub, &body).await;
     }
     if target == "AWSEvents.TestEventPattern" {
@@ -122,11 +161,70 @@ async fn handle(
         .find_map(|kv| kv.strip_prefix("Action="))
         .unwrap_or("")
         .to_owned();
+    if action == "AssumeRole" {
+        return assume_role(&stub, method, uri, headers, body, &form).await;
+    }
     let serve_iam = stub.script.lock().unwrap().users.is_some();
     if serve_iam && ["ListUsers", "ListAccessKeys", "ListMFADevices"].contains(&action.as_str()) {
         return iam(&stub, &action, &form);
     }
     forward(&stub, method, uri, headers, body).await
+}
+
+/// The access key id in a SigV4 `Authorization` header (`Credential=<key>/<date>/…`).
+fn signing_key(headers: &HeaderMap) -> String {
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    auth.split("Credential=")
+        .nth(1)
+        .and_then(|c| c.split('/').next())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// STS AssumeRole: refused (AccessDenied, STS's XML) in the accounts set so; else moto's answer, whose access
+/// key is remembered with the role.
+async fn assume_role(
+    stub: &AwsStub,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+    form: &str,
+) -> Response {
+    let role = form_value(form, "RoleArn")
+        .unwrap_or_default()
+        .replace("%3A", ":");
+    let denied = {
+        let s = stub.script.lock().unwrap();
+        s.deny_assume_in
+            .iter()
+            .any(|a| role.contains(&format!(":{a}:")))
+    };
+    if denied {
+        let xml = format!(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/bot/x is not authorized to perform: sts:AssumeRole on resource: {role}</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+        );
+        return (StatusCode::FORBIDDEN, [("content-type", "text/xml")], xml).into_response();
+    }
+    let response = forward(stub, method, uri, headers, body).await;
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    let text = String::from_utf8_lossy(&bytes);
+    if let Some(key) = text
+        .split("<AccessKeyId>")
+        .nth(1)
+        .and_then(|k| k.split('<').next())
+    {
+        stub.script
+            .lock()
+            .unwrap()
+            .issued
+            .push((role, key.to_owned()));
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 async fn lookup_events(stub: &AwsStub, body: &[u8]) -> Response {

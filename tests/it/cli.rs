@@ -500,3 +500,26 @@ fn credential_and_standing_calls_render_under_all() {
         assert_eq!(render(&[], &input, &[]).status.code(), Some(1), "{name}");
     }
 }
+
+#[test]
+fn account_names_show_beside_the_id() {
+    let mut record: serde_json::Value =
+        serde_json::from_str(&own_fixture("records/CreateUser-AssumedRole-session.json")).unwrap();
+    record["recipientAccountId"] = serde_json::json!("444455556666");
+    let input = record.to_string();
+    let names = [("ACCOUNT_NAMES", "111122223333=prod,444455556666=staging")];
+    let out = render(&[], &input, &names);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("staging (`444455556666`)"), "{stdout}");
+    let text = render(&["--text"], &input, &names);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("staging (444455556666)"));
+    // A bad list is refused, naming the variable and the entry.
+    let bad = render(&[], &input, &[("ACCOUNT_NAMES", "4444=staging")]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("ACCOUNT_NAMES") && err.contains("4444=staging"),
+        "{err}"
+    );
+}

@@ -198,18 +198,49 @@ fn code_actions() -> BTreeSet<String> {
 }
 
 #[test]
-fn the_two_policies_grant_exactly_the_calls_the_code_makes() {
+fn the_policies_grant_exactly_the_calls_the_code_makes() {
     let code = code_actions();
     assert!(
-        code.contains("sqs:receivemessage"),
+        code.contains("sqs:receivemessage") && code.contains("sts:assumerole"),
         "the scan found the SDK calls: {code:?}"
     );
     let (bot, operator) = ("deploy/bot-policy.json", "deploy/operator-policy.json");
-    let both: BTreeSet<String> = policy_actions(bot)
-        .union(&policy_actions(operator))
+    // The Organization parts are attached only when their feature is on.
+    let (readers, lookup) = (
+        "deploy/bot-policy-readers.json",
+        "deploy/bot-policy-organization-lookup.json",
+    );
+    let all: BTreeSet<String> = [bot, operator, readers, lookup]
+        .iter()
+        .flat_map(|f| policy_actions(f))
+        .collect();
+    assert_eq!(all, code, "policies (left) and code (right) disagree");
+    assert_eq!(
+        policy_actions(readers),
+        BTreeSet::from(["sts:assumerole".to_owned()])
+    );
+    assert!(grants(
+        readers,
+        "sts:assumerole",
+        "arn:${partition}:iam::*:role/${reader_role_name}"
+    ));
+    assert_eq!(
+        policy_actions(lookup),
+        BTreeSet::from(["organizations:listaccounts".to_owned()])
+    );
+    // In a member account the reader role may make exactly the reads the bot makes there: IAM for
+    // /iam-users, LookupEvents for Recent activity and /recent-changes, the forwarding rule for /health.
+    let member_reads: BTreeSet<String> = code
+        .iter()
+        .filter(|a| {
+            a.starts_with("iam:")
+                || *a == "cloudtrail:lookupevents"
+                || *a == "events:describerule"
+                || *a == "events:listtargetsbyrule"
+        })
         .cloned()
         .collect();
-    assert_eq!(both, code, "policies (left) and code (right) disagree");
+    assert_eq!(policy_actions("deploy/reader-policy.json"), member_reads);
     // The operator only walks the dead-letter queue and replays; the bot never does either.
     assert!(policy_actions(operator)
         .iter()

@@ -11,6 +11,7 @@ mod fake_discord;
 mod helpers;
 mod interactions;
 mod no_loss;
+mod organization;
 mod pattern;
 mod pipeline;
 mod properties;

@@ -1,0 +1,33 @@
+//! Organizations, for account names (`ORGANIZATION_LOOKUP=true`).
+
+use aws_sdk_organizations::Client;
+use iam_alarm_core::accounts::AccountNames;
+
+use super::AwsError;
+
+pub struct Organizations {
+    client: Client,
+}
+
+impl Organizations {
+    pub fn new(config: &aws_config::SdkConfig) -> Organizations {
+        Organizations {
+            client: Client::new(config),
+        }
+    }
+
+    /// Every account's name, following pagination to the end.
+    pub async fn account_names(&self) -> Result<AccountNames, AwsError> {
+        let pages: Vec<_> = self
+            .client
+            .list_accounts()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::new("organizations:ListAccounts", e))?;
+        let accounts = pages.iter().flat_map(|p| p.accounts());
+        let pairs = accounts.filter_map(|a| Some((a.id()?.to_owned(), a.name()?.to_owned())));
+        Ok(AccountNames::from_pairs(pairs))
+    }
+}

@@ -1,0 +1,162 @@
+//! Every account of an Organization, live on moto in several accounts (moto keys resources by the account of
+//! the credentials, and an assumed role's credentials belong to the role's account): the bot reads another
+//! account through the reader role, names accounts, and answers clearly when the role is refused.
+
+use aws_credential_types::Credentials;
+use serde_json::{json, Value};
+
+use crate::aws_stub::AwsStub;
+use crate::helpers::{moto, sdk_config, spawn_app, TestApp};
+use crate::interactions::{button, command, member, press, replies, ALICE, LIMIT, MANAGE_GUILD};
+use crate::support::{eventbridge, own_fixture, sns};
+
+const READER: &str = "iam-alarm-reader";
+
+/// An IAM client acting in `account` (through an assumed role, as moto keys IAM by the caller's account).
+async fn iam_in(account: &str) -> aws_sdk_iam::Client {
+    let config = sdk_config(&moto().url).await;
+    let sts = aws_sdk_sts::Client::new(&config);
+    let c = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/test-setup"))
+        .role_session_name("setup")
+        .send()
+        .await
+        .unwrap()
+        .credentials
+        .unwrap();
+    let creds = Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "test",
+    );
+    let conf = aws_sdk_iam::config::Builder::from(&config)
+        .credentials_provider(creds)
+        .build();
+    aws_sdk_iam::Client::from_conf(conf)
+}
+
+/// The bot with a reader role, STS and CloudTrail through the stub (which forwards the rest to moto).
+async fn app_reading_members(names: &str) -> (TestApp, AwsStub) {
+    let mut app = spawn_app().await;
+    let stub = AwsStub::start(&moto().url).await;
+    for (k, v) in [
+        ("AWS_ENDPOINT_URL_STS", stub.url.as_str()),
+        ("AWS_ENDPOINT_URL_CLOUDTRAIL", stub.url.as_str()),
+        ("READER_ROLE_NAME", READER),
+        ("READER_EXTERNAL_ID", "iam-alarm-test-external-id"),
+        ("ACCOUNT_NAMES", names),
+    ] {
+        app.extra_env.push((k.to_owned(), v.to_owned()));
+    }
+    (app, stub)
+}
+
+/// The text as Discord shows it: Markdown escapes dropped.
+fn text_of(reply: &Value) -> String {
+    reply.to_string().replace('\\', "")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_users_of_a_member_account_lists_that_account_s_users_only() {
+    let member_account = "444455556666";
+    iam_in(member_account)
+        .await
+        .create_user()
+        .user_name("staging-only")
+        .send()
+        .await
+        .unwrap();
+    let central = aws_sdk_iam::Client::new(&sdk_config(&moto().url).await);
+    central
+        .create_user()
+        .user_name("central-only")
+        .send()
+        .await
+        .unwrap();
+
+    let (mut app, stub) = app_reading_members("444455556666=staging").await;
+    app.start_bot_ready().await;
+    let options = json!([{"name": "account", "type": 3, "value": "staging"}]);
+    let i = command(&app, "iam-users", options, member(ALICE, &[], MANAGE_GUILD));
+    let r = replies(&app, &i, 2).await;
+    let reply = r[1].message();
+    assert!(r[1].ephemeral());
+    let title = text_of(&reply["embeds"][0]["title"]);
+    assert_eq!(title, "\"IAM users in staging (444455556666): 1 of 1\"");
+    let shown = text_of(&reply["embeds"][0]["fields"]);
+    assert!(shown.contains("staging-only"), "{shown}");
+    assert!(!shown.contains("central-only"), "{shown}");
+    // The bot assumed the reader role in that account, with the external id.
+    assert!(stub
+        .issued_roles()
+        .iter()
+        .any(|r| r == &format!("arn:aws:iam::{member_account}:role/{READER}")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_activity_on_an_alert_from_a_member_account_queries_that_account() {
+    let (mut app, stub) = app_reading_members("555566667777=prod-eu").await;
+    app.start_bot_ready().await;
+    let mut record: Value =
+        serde_json::from_str(&own_fixture("records/CreateUser-AssumedRole-session.json")).unwrap();
+    record["recipientAccountId"] = json!("555566667777");
+    app.send(&sns(&eventbridge(&record.to_string(), false)))
+        .await;
+    app.discord
+        .wait_until_or_log(
+            "the alert",
+            LIMIT,
+            |d| !d.messages().is_empty(),
+            || app.bot_log(),
+        )
+        .await;
+    let alert = app.discord.messages().remove(0);
+    let fields = text_of(&alert.body["embeds"][0]["fields"]);
+    assert!(fields.contains("prod-eu (`555566667777`)"), "{fields}");
+
+    let activity = button(&alert, 1)["custom_id"].as_str().unwrap().to_owned();
+    let i = press(&app, &activity, &alert, member(ALICE, &[], MANAGE_GUILD));
+    replies(&app, &i, 2).await;
+    let keys = stub.lookup_keys();
+    assert!(!keys.is_empty(), "CloudTrail was asked");
+    for key in keys {
+        assert_eq!(
+            stub.role_of_key(&key).as_deref(),
+            Some(format!("arn:aws:iam::555566667777:role/{READER}").as_str()),
+            "LookupEvents signed by the member account's reader session, not the bot's own ({key})"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_reader_role_gets_a_clear_private_answer() {
+    let (mut app, stub) = app_reading_members("777788889999=sandbox").await;
+    stub.deny_assume_in("777788889999");
+    app.start_bot_ready().await;
+    for name in ["iam-users", "recent-changes"] {
+        let options = json!([{"name": "account", "type": 3, "value": "777788889999"}]);
+        let i = command(&app, name, options, member(ALICE, &[], MANAGE_GUILD));
+        let r = replies(&app, &i, 2).await;
+        assert!(r[1].ephemeral());
+        let embed = &r[1].message()["embeds"][0];
+        assert_eq!(embed["title"], "Cannot read that account", "{name}");
+        let why = text_of(&embed["description"]);
+        assert!(
+            why.contains("sandbox (777788889999)") && why.contains("refused (AccessDenied)"),
+            "{name}: {why}"
+        );
+        assert!(why.contains("member module"), "says what to do: {why}");
+    }
+    // An unknown name is answered too, naming the known accounts.
+    let options = json!([{"name": "account", "type": 3, "value": "nope"}]);
+    let i = command(&app, "iam-users", options, member(ALICE, &[], MANAGE_GUILD));
+    let r = replies(&app, &i, 2).await;
+    let text = r[1].message()["content"].as_str().unwrap().to_owned();
+    assert!(
+        text.contains("Unknown account") && text.contains("sandbox"),
+        "{text}"
+    );
+}
