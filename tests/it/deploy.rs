@@ -581,3 +581,125 @@ async fn e_mail_subscribers_get_alerts_and_never_heartbeats() {
         .contains("AWS API Call via CloudTrail"));
     assert!(read("deploy/terraform/modules/iam-alarm/main.tf").contains("email-filter-policy.json"));
 }
+
+/// `deploy/cloudformation/member.yaml`, with CloudFormation's `Ref` and `Fn::Sub` of a parameter written as
+/// Terraform's `${Name}`, so its patterns compare with the files Terraform renders.
+fn member_template() -> Value {
+    fn plain(v: Value) -> Value {
+        match v {
+            Value::Object(o) if o.len() == 1 && o.contains_key("Ref") => {
+                json!(format!("${{{}}}", o["Ref"].as_str().unwrap()))
+            }
+            Value::Object(o)
+                if o.len() == 1 && o.contains_key("Fn::Sub") && o["Fn::Sub"].is_string() =>
+            {
+                o["Fn::Sub"].clone()
+            }
+            Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, plain(v))).collect()),
+            Value::Array(a) => Value::Array(a.into_iter().map(plain).collect()),
+            other => other,
+        }
+    }
+    let yaml: Value = serde_yaml::from_str(&read("deploy/cloudformation/member.yaml")).unwrap();
+    plain(yaml)
+}
+
+#[test]
+fn the_member_stack_set_template_deploys_what_the_member_module_does() {
+    let t = member_template();
+    let r = &t["Resources"];
+    // Every user call the bot knows, in the pattern the bot would print for `all`.
+    assert_eq!(
+        r["ForwardRule"]["Properties"]["EventPattern"],
+        iam_alarm_core::WatchedEvents::all().event_pattern()
+    );
+    let tamper: Value = serde_json::from_str(&read("deploy/member-tamper-pattern.json")).unwrap();
+    let tamper = tamper
+        .to_string()
+        .replace("${ForwarderTamperRuleName}", "${ForwarderRuleName}-tamper");
+    assert_eq!(
+        r["ForwardTamperRule"]["Properties"]["EventPattern"],
+        serde_json::from_str::<Value>(&tamper).unwrap()
+    );
+    // The reader role: exactly deploy/reader-policy.json's actions, trusted by the bot's role with the external id.
+    let reader = &r["ReaderRole"]["Properties"];
+    let actions: BTreeSet<String> = reader["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Action"].as_array().unwrap().iter())
+        .map(|a| a.as_str().unwrap().to_ascii_lowercase())
+        .collect();
+    assert_eq!(actions, policy_actions("deploy/reader-policy.json"));
+    let trust = &reader["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(trust["Principal"]["AWS"], "${BotRoleArn}");
+    assert_eq!(
+        trust["Condition"]["StringEquals"]["sts:ExternalId"],
+        "${ReaderExternalId}"
+    );
+    // Terraform's member module and StackSet read the same files.
+    let member = read("deploy/terraform/modules/iam-alarm-member/main.tf");
+    assert!(member.contains("member-tamper-pattern.json") && member.contains("reader-policy.json"));
+    let central = read("deploy/terraform/modules/iam-alarm/organization.tf");
+    assert!(
+        central.contains("cloudformation/member.yaml") && central.contains("aws:PrincipalOrgID")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_forwards_changes_to_its_forwarding_and_trail_and_nothing_else_in_moto() {
+    let app = spawn_app().await;
+    let pattern = read("deploy/member-tamper-pattern.json")
+        .replace("${ForwarderRuleName}", "iam-alarm-forward")
+        .replace("${ForwarderTamperRuleName}", "iam-alarm-forward-tamper");
+    let bus = app.rule_to_queue(&pattern).await;
+    let stop = own_fixture("records/StopLogging-IAMUser.json");
+    let call = |source: &str, name: &str, parameters: Value| {
+        let mut v: Value = serde_json::from_str(&stop).unwrap();
+        v["eventSource"] = json!(format!("{source}.amazonaws.com"));
+        v["eventName"] = json!(name);
+        v["requestParameters"] = parameters;
+        v.to_string()
+    };
+    let cases = [
+        (
+            "StopLogging of the organization trail",
+            stop.clone(),
+            "aws.cloudtrail",
+            true,
+        ),
+        (
+            "DisableRule of the forwarder",
+            call(
+                "events",
+                "DisableRule",
+                json!({"name": "iam-alarm-forward"}),
+            ),
+            "aws.events",
+            true,
+        ),
+        (
+            "RemoveTargets of the tamper forwarder",
+            call(
+                "events",
+                "RemoveTargets",
+                json!({"rule": "iam-alarm-forward-tamper"}),
+            ),
+            "aws.events",
+            true,
+        ),
+        (
+            "DisableRule of another rule",
+            call("events", "DisableRule", json!({"name": "nightly"})),
+            "aws.events",
+            false,
+        ),
+        (
+            "a user change (the other forwarder's)",
+            own_fixture("records/CreateUser-AssumedRole-session.json"),
+            "aws.iam",
+            false,
+        ),
+    ];
+    assert_matches(&app, &bus, &cases).await;
+}

@@ -14,6 +14,11 @@ const READER: &str = "iam-alarm-reader";
 
 /// An IAM client acting in `account` (through an assumed role, as moto keys IAM by the caller's account).
 async fn iam_in(account: &str) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(&config_in(account).await)
+}
+
+/// SDK configuration acting in `account` on moto.
+async fn config_in(account: &str) -> aws_config::SdkConfig {
     let config = sdk_config(&moto().url).await;
     let sts = aws_sdk_sts::Client::new(&config);
     let c = sts
@@ -32,10 +37,10 @@ async fn iam_in(account: &str) -> aws_sdk_iam::Client {
         None,
         "test",
     );
-    let conf = aws_sdk_iam::config::Builder::from(&config)
-        .credentials_provider(creds)
-        .build();
-    aws_sdk_iam::Client::from_conf(conf)
+    config
+        .to_builder()
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+        .build()
 }
 
 /// The bot with a reader role, STS and CloudTrail through the stub (which forwards the rest to moto).
@@ -159,4 +164,64 @@ async fn a_refused_reader_role_gets_a_clear_private_answer() {
         text.contains("Unknown account") && text.contains("sandbox"),
         "{text}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_without_its_forwarding_rule_is_degraded_until_it_has_one() {
+    let (mut app, _stub) = app_reading_members("666677778888=qa").await;
+    app.healthy_pipeline().await;
+    app.extra_env
+        .push(("WATCHDOG_INTERVAL_S".to_owned(), "2".to_owned()));
+    app.start_bot_ready().await;
+    let said = |app: &TestApp, words: &[&str]| {
+        app.discord.messages().iter().any(|m| {
+            let text = text_of(&m.body["content"]);
+            words.iter().all(|w| text.contains(w))
+        })
+    };
+    let missing = [
+        "Alert pipeline degraded",
+        "qa (666677778888): forwarding rule iam-alarm-forward not found",
+    ];
+    app.discord
+        .wait_until_or_log(
+            "the missing forwarder announced",
+            LIMIT,
+            |_| said(&app, &missing),
+            || app.bot_log(),
+        )
+        .await;
+
+    // /health lists the member and its forwarder.
+    let i = command(&app, "health", json!([]), member(ALICE, &[], MANAGE_GUILD));
+    let r = replies(&app, &i, 2).await;
+    let health = text_of(&r[1].message()["embeds"][0]["description"]);
+    assert!(
+        health.contains("❌ qa (666677778888): forwarding rule iam-alarm-forward not found"),
+        "{health}"
+    );
+
+    let events = aws_sdk_eventbridge::Client::new(&config_in("666677778888").await);
+    let pattern = iam_alarm_core::WatchedEvents::all()
+        .event_pattern()
+        .to_string();
+    events
+        .put_rule()
+        .name("iam-alarm-forward")
+        .event_pattern(pattern)
+        .send()
+        .await
+        .unwrap();
+    let back = [
+        "Alert pipeline recovered",
+        "qa (666677778888): forwarding rule iam-alarm-forward is enabled",
+    ];
+    app.discord
+        .wait_until_or_log(
+            "the forwarder recovered",
+            LIMIT,
+            |_| said(&app, &back),
+            || app.bot_log(),
+        )
+        .await;
 }

@@ -20,7 +20,7 @@ locals {
   trail_name   = coalesce(var.existing_trail_name, var.trail_name)
   kms_key_arn  = coalesce(var.kms_key_arn, try(aws_kms_key.this[0].arn, null))
   # What the bot needs to find and watch this pipeline (the bot_environment output; the ECS task adds its own).
-  pipeline_env = {
+  pipeline_env = merge({
     SQS_QUEUE_URL    = aws_sqs_queue.alerts.id
     AWS_REGION       = data.aws_region.current.name
     WATCHED_EVENTS   = join(",", local.watched_events)
@@ -29,7 +29,12 @@ locals {
     TAMPER_RULE_NAME = var.tamper_rule_name
     # Twice the heartbeat interval plus five minutes: one late heartbeat is not silence.
     HEARTBEAT_MAX_AGE_S = tostring(var.heartbeat_minutes * 2 * 60 + 300)
-  }
+    }, var.organization_id == null ? {} : {
+    READER_ROLE_NAME    = var.reader_role_name
+    FORWARDER_RULE_NAME = var.forwarder_rule_name
+    ORGANIZATION_LOOKUP = tostring(var.organization_lookup)
+    # READER_EXTERNAL_ID is a secret of its own: give it to the bot like the token.
+  })
 }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -296,11 +301,11 @@ resource "aws_sns_topic_policy" "alarm" {
       Action    = "sns:Publish"
       Resource  = aws_sns_topic.alarm.arn
       Condition = {
-        ArnEquals = { "aws:SourceArn" = [
+        ArnEquals = { "aws:SourceArn" = concat([
           aws_cloudwatch_event_rule.iam_user_change.arn,
           aws_cloudwatch_event_rule.tamper.arn,
           aws_cloudwatch_event_rule.heartbeat.arn,
-        ] }
+        ], local.central_rule_arns) }
         StringEquals = { "aws:SourceAccount" = local.account }
       }
     }]
@@ -405,6 +410,17 @@ resource "aws_iam_policy" "bot" {
         # The tamper rule is checked by the watchdog.
         tamper_rule_arn = aws_cloudwatch_event_rule.tamper.arn
       })).Statement : { for k, v in st : k => v if k != "Comment" }],
+      # Only with the features on: reading member accounts, names from Organizations.
+      var.organization_id == null ? [] : [
+        for st in jsondecode(templatefile("${path.module}/../../../bot-policy-readers.json", {
+          partition        = local.partition
+          reader_role_name = var.reader_role_name
+        })).Statement : { for k, v in st : k => v if k != "Comment" }
+      ],
+      var.organization_lookup ? [
+        for st in jsondecode(file("${path.module}/../../../bot-policy-organization-lookup.json")).Statement :
+        { for k, v in st : k => v if k != "Comment" }
+      ] : [],
       [local.use_queue_key]
     )
   })

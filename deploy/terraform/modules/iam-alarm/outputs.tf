@@ -37,3 +37,8 @@ output "bot_environment" {
   description = "Environment for the bot (add DISCORD_TOKEN, ALERT_CHANNEL_ID and DISCORD_GUILD_ID)."
   value       = local.pipeline_env
 }
+
+output "central_bus_arn" {
+  description = "The `iam-alarm` event bus the member accounts forward to (null without organization_id)."
+  value       = try(aws_cloudwatch_event_bus.org[0].arn, null)
+}

@@ -116,3 +116,61 @@ variable "ecs" {
   })
   default = null
 }
+
+# ---------------------------------------------------------------------------------------------------------------
+# Every account of an Organization (README, "Organization").
+
+variable "organization_id" {
+  description = "The Organization (o-…) whose accounts may forward to the central `iam-alarm` bus. Null: this account only."
+  type        = string
+  default     = null
+}
+
+variable "organization_deploy" {
+  description = "Deploy the member side (deploy/cloudformation/member.yaml) to every account of organization_unit_ids, new ones included, as a service-managed StackSet."
+  type        = bool
+  default     = false
+}
+
+variable "organization_unit_ids" {
+  description = "Organizational units (or the root, r-…) the StackSet deploys to."
+  type        = list(string)
+  default     = []
+}
+
+variable "organization_call_as" {
+  description = "SELF from the management account, DELEGATED_ADMIN from a delegated StackSets administrator."
+  type        = string
+  default     = "SELF"
+}
+
+variable "organization_lookup" {
+  description = "Let the bot name accounts from Organizations ListAccounts (management account or delegated administrator): adds organizations:ListAccounts to its policy."
+  type        = bool
+  default     = false
+}
+
+variable "bot_role_arn" {
+  description = "The role the bot runs as: the only principal the member accounts' reader role trusts."
+  type        = string
+  default     = null
+}
+
+variable "reader_role_name" {
+  description = "The read-only role the bot assumes in member accounts (READER_ROLE_NAME)."
+  type        = string
+  default     = "iam-alarm-reader"
+}
+
+variable "reader_external_id" {
+  description = "The external id the reader roles demand (READER_EXTERNAL_ID): a random string, kept like a secret."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "forwarder_rule_name" {
+  description = "Name of the member accounts' forwarding rule (FORWARDER_RULE_NAME)."
+  type        = string
+  default     = "iam-alarm-forward"
+}
