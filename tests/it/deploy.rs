@@ -350,14 +350,6 @@ async fn tamper_pattern_matches_changes_to_this_pipeline_and_nothing_else_in_mot
         bucket: "iam-alarm-trail-abc",
     };
     let bus = app.rule_to_queue(&tamper_pattern(&names)).await;
-    let stop = own_fixture("records/StopLogging-IAMUser.json");
-    let call = |source: &str, name: &str, parameters: Value| {
-        let mut v: Value = serde_json::from_str(&stop).unwrap();
-        v["eventSource"] = json!(format!("{source}.amazonaws.com"));
-        v["eventName"] = json!(name);
-        v["requestParameters"] = parameters;
-        v.to_string()
-    };
     let ours_q = "https://sqs.us-east-1.amazonaws.com/123456789012/iam-alarm";
     let subscription = format!("{}:0f1e2d3c-aaaa-bbbb-cccc-1234567890ab", names.topic_arn);
     let cases = [
@@ -582,6 +574,16 @@ async fn e_mail_subscribers_get_alerts_and_never_heartbeats() {
     assert!(read("deploy/terraform/modules/iam-alarm/main.tf").contains("email-filter-policy.json"));
 }
 
+/// A published StopLogging record turned into another call of another service, with these parameters.
+fn call(source: &str, name: &str, parameters: Value) -> String {
+    let mut v: Value =
+        serde_json::from_str(&own_fixture("records/StopLogging-IAMUser.json")).unwrap();
+    v["eventSource"] = json!(format!("{source}.amazonaws.com"));
+    v["eventName"] = json!(name);
+    v["requestParameters"] = parameters;
+    v.to_string()
+}
+
 /// `deploy/cloudformation/member.yaml`, with CloudFormation's `Ref` and `Fn::Sub` of a parameter written as
 /// Terraform's `${Name}`, so its patterns compare with the files Terraform renders.
 fn member_template() -> Value {
@@ -654,13 +656,6 @@ async fn a_member_forwards_changes_to_its_forwarding_and_trail_and_nothing_else_
         .replace("${ForwarderTamperRuleName}", "iam-alarm-forward-tamper");
     let bus = app.rule_to_queue(&pattern).await;
     let stop = own_fixture("records/StopLogging-IAMUser.json");
-    let call = |source: &str, name: &str, parameters: Value| {
-        let mut v: Value = serde_json::from_str(&stop).unwrap();
-        v["eventSource"] = json!(format!("{source}.amazonaws.com"));
-        v["eventName"] = json!(name);
-        v["requestParameters"] = parameters;
-        v.to_string()
-    };
     let cases = [
         (
             "StopLogging of the organization trail",
