@@ -31,7 +31,7 @@ impl AccountNames {
                 .map(|(i, n)| (i.trim(), n.trim()))
                 .filter(|(i, n)| is_account_id(i) && !n.is_empty())
                 .ok_or_else(|| BadAccountNames::Entry(entry.to_owned()))?;
-            if names.insert(id.to_owned(), name.to_owned()).is_some() {
+            if names.insert(id.to_owned(), displayable(name)).is_some() {
                 return Err(BadAccountNames::Twice(id.to_owned()));
             }
         }
@@ -39,7 +39,12 @@ impl AccountNames {
     }
 
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> AccountNames {
-        AccountNames(pairs.into_iter().collect())
+        AccountNames(
+            pairs
+                .into_iter()
+                .map(|(id, name)| (id, displayable(&name)))
+                .collect(),
+        )
     }
 
     pub fn name(&self, id: &str) -> Option<&str> {
@@ -80,6 +85,22 @@ impl AccountNames {
     }
 }
 
+/// An account name as every reply may show it unescaped (`/health` lines, labels in titles): letters, digits and
+/// plain punctuation kept, anything Discord reads as a mention, link or formatting replaced, at most 64 characters.
+/// Organizations lets an account be named with any printable character.
+fn displayable(name: &str) -> String {
+    name.chars()
+        .take(64)
+        .map(|c| {
+            if c.is_alphanumeric() || " -_.,+=()/&'".contains(c) {
+                c
+            } else {
+                '·'
+            }
+        })
+        .collect()
+}
+
 /// "prod (111122223333)", or the id alone.
 pub fn label(name: Option<&str>, id: &str) -> String {
     match name {
@@ -112,6 +133,22 @@ mod tests {
         assert!(AccountNames::parse("111122223333=").is_err());
         let twice = AccountNames::parse("111122223333=a,111122223333=b").unwrap_err();
         assert_eq!(twice, BadAccountNames::Twice("111122223333".into()));
+    }
+
+    #[test]
+    fn names_cannot_mention_link_or_format() {
+        let names = AccountNames::from_pairs([(
+            "111122223333".to_owned(),
+            "@everyone <@&1> [x](https://e.vil) **prod**".to_owned(),
+        )]);
+        let label = names.label("111122223333");
+        assert!(
+            !label.contains('@')
+                && !label.contains('<')
+                && !label.contains('[')
+                && !label.contains('*')
+        );
+        assert!(label.ends_with("prod·· (111122223333)"), "{label}");
     }
 
     #[test]

@@ -225,3 +225,46 @@ async fn a_member_without_its_forwarding_rule_is_degraded_until_it_has_one() {
         )
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organization_lookup_names_the_accounts_of_alerts() {
+    // The bot's own account (moto's default) is the Organization's management account; no other test uses one.
+    let org = aws_sdk_organizations::Client::new(&sdk_config(&moto().url).await);
+    org.create_organization().send().await.unwrap();
+    let created = org
+        .create_account()
+        .account_name("finance")
+        .email("finance@example.com")
+        .send()
+        .await
+        .unwrap();
+    let id = created.create_account_status.unwrap().account_id.unwrap();
+
+    let mut app = spawn_app().await;
+    app.extra_env
+        .push(("ORGANIZATION_LOOKUP".into(), "true".into()));
+    app.start_bot_ready().await;
+    app.discord
+        .wait_until_or_log(
+            "names looked up",
+            LIMIT,
+            |_| app.bot_log().contains("account names from Organizations"),
+            || app.bot_log(),
+        )
+        .await;
+    let mut record: Value =
+        serde_json::from_str(&own_fixture("records/CreateUser-AssumedRole-session.json")).unwrap();
+    record["recipientAccountId"] = json!(id);
+    app.send(&sns(&eventbridge(&record.to_string(), false)))
+        .await;
+    app.discord
+        .wait_until_or_log(
+            "the alert",
+            LIMIT,
+            |d| !d.messages().is_empty(),
+            || app.bot_log(),
+        )
+        .await;
+    let fields = text_of(&app.discord.messages()[0].body["embeds"][0]["fields"]);
+    assert!(fields.contains(&format!("finance (`{id}`)")), "{fields}");
+}

@@ -108,3 +108,16 @@ resource "aws_cloudformation_stack_set_instance" "members" {
     organizational_unit_ids = var.organization_unit_ids
   }
 }
+
+# The organization trail's home region, when it is another one: only the forwarding of CloudTrail's own calls,
+# after us-east-1 has made the role it uses.
+resource "aws_cloudformation_stack_set_instance" "members_trail_home" {
+  count          = var.organization_deploy && var.organization_trail_home_region != "us-east-1" ? 1 : 0
+  stack_set_name = aws_cloudformation_stack_set.members[0].name
+  call_as        = var.organization_call_as
+  region         = var.organization_trail_home_region
+  deployment_targets {
+    organizational_unit_ids = var.organization_unit_ids
+  }
+  depends_on = [aws_cloudformation_stack_set_instance.members]
+}

@@ -138,6 +138,12 @@ variable "organization_unit_ids" {
   default     = []
 }
 
+variable "organization_trail_home_region" {
+  description = "Home region of the organization trail: the StackSet forwards CloudTrail's own calls from there too."
+  type        = string
+  default     = "us-east-1"
+}
+
 variable "organization_call_as" {
   description = "SELF from the management account, DELEGATED_ADMIN from a delegated StackSets administrator."
   type        = string
