@@ -79,8 +79,16 @@ pub async fn replies(app: &TestApp, interaction: &str, n: usize) -> Vec<Reply> {
 }
 
 pub async fn post_alert(app: &TestApp) -> Posted {
-    let record = own_fixture("records/CreateUser-AssumedRole-session.json");
-    app.send(&sns(&eventbridge(&record, true))).await;
+    post_record(
+        app,
+        &own_fixture("records/CreateUser-AssumedRole-session.json"),
+    )
+    .await
+}
+
+/// Send a record as the pipeline delivers it and wait for the bot's first message.
+pub async fn post_record(app: &TestApp, record: &str) -> Posted {
+    app.send(&sns(&eventbridge(record, true))).await;
     app.discord
         .wait_until_or_log(
             "the alert",

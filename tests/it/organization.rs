@@ -7,8 +7,10 @@ use serde_json::{json, Value};
 
 use crate::aws_stub::AwsStub;
 use crate::helpers::{moto, sdk_config, spawn_app, TestApp};
-use crate::interactions::{button, command, member, press, replies, ALICE, LIMIT, MANAGE_GUILD};
-use crate::support::{eventbridge, own_fixture, sns};
+use crate::interactions::{
+    button, command, member, post_record, press, replies, ALICE, LIMIT, MANAGE_GUILD,
+};
+use crate::support::own_fixture;
 
 const READER: &str = "iam-alarm-reader";
 
@@ -59,6 +61,14 @@ async fn app_reading_members(names: &str) -> (TestApp, AwsStub) {
     (app, stub)
 }
 
+/// A CreateUser recorded in `account`.
+fn record_from(account: &str) -> String {
+    let mut record: Value =
+        serde_json::from_str(&own_fixture("records/CreateUser-AssumedRole-session.json")).unwrap();
+    record["recipientAccountId"] = json!(account);
+    record.to_string()
+}
+
 /// The text as Discord shows it: Markdown escapes dropped.
 fn text_of(reply: &Value) -> String {
     reply.to_string().replace('\\', "")
@@ -105,20 +115,7 @@ async fn iam_users_of_a_member_account_lists_that_account_s_users_only() {
 async fn recent_activity_on_an_alert_from_a_member_account_queries_that_account() {
     let (mut app, stub) = app_reading_members("555566667777=prod-eu").await;
     app.start_bot_ready().await;
-    let mut record: Value =
-        serde_json::from_str(&own_fixture("records/CreateUser-AssumedRole-session.json")).unwrap();
-    record["recipientAccountId"] = json!("555566667777");
-    app.send(&sns(&eventbridge(&record.to_string(), false)))
-        .await;
-    app.discord
-        .wait_until_or_log(
-            "the alert",
-            LIMIT,
-            |d| !d.messages().is_empty(),
-            || app.bot_log(),
-        )
-        .await;
-    let alert = app.discord.messages().remove(0);
+    let alert = post_record(&app, &record_from("555566667777")).await;
     let fields = text_of(&alert.body["embeds"][0]["fields"]);
     assert!(fields.contains("prod-eu (`555566667777`)"), "{fields}");
 
@@ -252,19 +249,7 @@ async fn organization_lookup_names_the_accounts_of_alerts() {
             || app.bot_log(),
         )
         .await;
-    let mut record: Value =
-        serde_json::from_str(&own_fixture("records/CreateUser-AssumedRole-session.json")).unwrap();
-    record["recipientAccountId"] = json!(id);
-    app.send(&sns(&eventbridge(&record.to_string(), false)))
-        .await;
-    app.discord
-        .wait_until_or_log(
-            "the alert",
-            LIMIT,
-            |d| !d.messages().is_empty(),
-            || app.bot_log(),
-        )
-        .await;
-    let fields = text_of(&app.discord.messages()[0].body["embeds"][0]["fields"]);
+    let alert = post_record(&app, &record_from(&id)).await;
+    let fields = text_of(&alert.body["embeds"][0]["fields"]);
     assert!(fields.contains(&format!("finance (`{id}`)")), "{fields}");
 }
