@@ -16,7 +16,8 @@ impl Organizations {
         }
     }
 
-    /// Every account's name, following pagination to the end.
+    /// Every active account's name, following pagination to the end (suspended and closed accounts are not
+    /// members to watch).
     pub async fn account_names(&self) -> Result<AccountNames, AwsError> {
         let pages: Vec<_> = self
             .client
@@ -26,7 +27,10 @@ impl Organizations {
             .try_collect()
             .await
             .map_err(|e| AwsError::new("organizations:ListAccounts", e))?;
-        let accounts = pages.iter().flat_map(|p| p.accounts());
+        let active = |a: &&aws_sdk_organizations::types::Account| {
+            a.status() == Some(&aws_sdk_organizations::types::AccountStatus::Active)
+        };
+        let accounts = pages.iter().flat_map(|p| p.accounts()).filter(active);
         let pairs = accounts.filter_map(|a| Some((a.id()?.to_owned(), a.name()?.to_owned())));
         Ok(AccountNames::from_pairs(pairs))
     }
