@@ -1,5 +1,6 @@
 //! Writes the README's pictures as HTML pages — a routine alert, a critical root alert with its mention, a failed
-//! attempt, an acknowledged alert, a digest, a change to the pipeline itself, an escalation — drawn by `iam-alarm render --html`'s renderer.
+//! attempt, an acknowledged alert, a digest, a change to the pipeline itself, an escalation, the watchdog's
+//! "degraded" and "recovered" — drawn by `iam-alarm render --html`'s renderer.
 //! `scripts/screenshots` turns them into PNGs with headless Chromium.
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use iam_alarm_core::escalation::{followup, Policy};
 use iam_alarm_core::message::{CreateMessage, EmbedField};
 use iam_alarm_core::render::{colour, render_message, Mention, RenderOptions};
 use iam_alarm_core::severity::Severity;
+use iam_alarm_core::watchdog::{Observation, State, Transition};
 use iam_alarm_core::{classify, Event, WatchedEvents};
 use serde_json::{json, Value};
 
@@ -80,6 +82,31 @@ fn main() {
         role: Some(ROLE),
     };
     let escalation = followup("1", 1, Duration::from_secs(900), &policy);
+    let now = chrono::Utc::now().timestamp();
+    let rule_disabled = Observation {
+        key: "rule:eventbridge-iam-user-change".into(),
+        state: State::Failing,
+        what: "EventBridge rule disabled: eventbridge-iam-user-change".into(),
+        hint: Some(
+            "aws events enable-rule --name eventbridge-iam-user-change --region us-east-1".into(),
+        ),
+    };
+    let rule_back = Observation {
+        state: State::Ok,
+        what: "rule eventbridge-iam-user-change is enabled in us-east-1".into(),
+        hint: None,
+        ..rule_disabled.clone()
+    };
+    let watchdog = vec![
+        Transition::Began(rule_disabled).message(
+            Some(Mention {
+                role: ROLE,
+                from: Severity::High,
+            }),
+            now - 600,
+        ),
+        Transition::Ended(rule_back).message(None, now),
+    ];
     let pages = [
         ("alert-routine", "A routine alert", vec![routine.clone()]),
         ("alert-root", "A critical root alert", vec![root.clone()]),
@@ -96,6 +123,11 @@ fn main() {
             vec![tamper],
         ),
         ("escalation", "An escalation", vec![root, escalation]),
+        (
+            "watchdog",
+            "The watchdog: a part switched off, then back",
+            watchdog,
+        ),
     ];
     for (file, title, messages) in pages {
         let path = out.join(format!("{file}.html"));
