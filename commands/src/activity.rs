@@ -37,7 +37,9 @@ pub async fn press(
                 .lookup(attribute, start, end, MAX_EVENTS)
                 .await;
             let hours = data.activity_window.as_secs() / 3600;
-            render(&lookup, hours, &outcome)
+            let place = account.or_else(|| data.accounts.own());
+            let place = place.map(|a| data.accounts.label(&a));
+            render(&lookup, hours, place.as_deref(), &outcome)
         }
         Err(e) => crate::accounts::unreadable(&e.detail),
     };
@@ -79,9 +81,11 @@ fn error_code(e: &TrailEvent) -> Option<String> {
     record["errorCode"].as_str().map(str::to_owned)
 }
 
+/// `account`: "staging (444455556666)", shown in the title when known.
 pub fn render(
     lookup: &ActivityLookup,
     hours: u64,
+    account: Option<&str>,
     outcome: &LookupOutcome,
 ) -> serenity::CreateEmbed {
     let who = match lookup {
@@ -118,7 +122,16 @@ pub fn render(
         text.push_str(&line);
     }
     let mut embed = serenity::CreateEmbed::new()
-        .title(truncate(&format!("Recent activity: last {hours} h"), 256))
+        .title(truncate(
+            &match account {
+                Some(a) => format!(
+                    "Recent activity in {}: last {hours} h",
+                    escape_capped(a, 120)
+                ),
+                None => format!("Recent activity: last {hours} h"),
+            },
+            256,
+        ))
         .description(format!("Actor: {who}\n\n{text}"));
     if let Some(why) = &outcome.partial {
         embed = embed.footer(serenity::CreateEmbedFooter::new(truncate(

@@ -121,7 +121,12 @@ async fn recent_activity_on_an_alert_from_a_member_account_queries_that_account(
 
     let activity = button(&alert, 1)["custom_id"].as_str().unwrap().to_owned();
     let i = press(&app, &activity, &alert, member(ALICE, &[], MANAGE_GUILD));
-    replies(&app, &i, 2).await;
+    let r = replies(&app, &i, 2).await;
+    let title = text_of(&r[1].message()["embeds"][0]["title"]);
+    assert!(
+        title.contains("Recent activity in prod-eu (555566667777)"),
+        "{title}"
+    );
     let keys = stub.lookup_keys();
     assert!(!keys.is_empty(), "CloudTrail was asked");
     for key in keys {
