@@ -322,12 +322,23 @@ impl Probe {
 impl Probe {
     /// Each member account's forwarding rule (us-east-1 default bus → the central bus), through the reader role.
     async fn forwarders(&self, checks: &mut Vec<Check>) {
+        let names = self.accounts.names();
+        let members = self.accounts.members();
         if !self.accounts.reads_members() {
+            if !members.is_empty() {
+                let known: Vec<String> = members.iter().map(|id| names.label(id)).collect();
+                checks.push(Check::warn(
+                    format!(
+                        "member accounts {}: their forwarding is not checked",
+                        known.join(", ")
+                    ),
+                    "set READER_ROLE_NAME and READER_EXTERNAL_ID (README, \"Organization\")",
+                ));
+            }
             return;
         }
         let rule = &self.forwarder_rule_name;
-        let names = self.accounts.names();
-        for id in self.accounts.members() {
+        for id in members {
             let account = names.label(&id);
             let key = format!("forwarder:{id}");
             let clients = match self.accounts.clients(Some(&id)).await {

@@ -257,4 +257,12 @@ async fn organization_lookup_names_the_accounts_of_alerts() {
     let alert = post_record(&app, &record_from(&id)).await;
     let fields = text_of(&alert.body["embeds"][0]["fields"]);
     assert!(fields.contains(&format!("finance (`{id}`)")), "{fields}");
+    // Without a reader role, /health names the members it knows and says their forwarding is not checked.
+    let i = command(&app, "health", json!([]), member(ALICE, &[], MANAGE_GUILD));
+    let r = replies(&app, &i, 2).await;
+    let health = text_of(&r[1].message()["embeds"][0]["description"]);
+    assert!(
+        health.contains(&format!("finance ({id})")) && health.contains("not checked"),
+        "{health}"
+    );
 }
