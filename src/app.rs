@@ -11,7 +11,6 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use crate::aws::accounts::{account_of_queue, Accounts, ReaderRole};
-use crate::aws::cloudtrail::CloudTrail;
 use crate::aws::sqs::Queue;
 use crate::config::{BotConfig, RunConfig, SinkConfig};
 use crate::dedup::{Dedup, DEFAULT_CAPACITY};
@@ -334,7 +333,6 @@ fn probe(
     let r = &config.responders;
     Arc::new(Probe::new(
         aws,
-        Arc::new(CloudTrail::new(aws, &[])),
         Inspected {
             accounts: Arc::clone(accounts),
             forwarder_rule_name: r.forwarder_rule_name.clone(),

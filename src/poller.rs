@@ -226,7 +226,7 @@ impl Poller {
                 return Handled::Done;
             }
         };
-        event.name_account(&self.settings.accounts.names());
+        event.name_account(|id| self.settings.accounts.name(id));
         let today = chrono::Utc::now().date_naive();
         if let Verdict::Suppressed { rule } = self.settings.rules.apply(&mut event, today) {
             info!(message_id = id, event_id = %event.key, rule, "suppressed by a rule; deleting");

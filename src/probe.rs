@@ -2,9 +2,7 @@
 
 use iam_alarm_commands::ports::{Check, PipelineProbe};
 
-use crate::aws::accounts::Accounts;
-use crate::aws::cloudtrail::CloudTrail;
-use crate::aws::events::EventBridge;
+use crate::aws::accounts::{Accounts, Clients};
 use crate::aws::sns::Sns;
 use crate::aws::sqs::Queue;
 
@@ -14,8 +12,8 @@ pub struct Probe {
     trail_name: String,
     rule_name: String,
     tamper_rule_name: Option<String>,
-    cloudtrail: std::sync::Arc<CloudTrail>,
-    events: EventBridge,
+    /// The bot's own account's CloudTrail and EventBridge (shared with the commands).
+    own: Clients,
     sns: Sns,
     queue: Queue,
     dead_letter: Option<Queue>,
@@ -35,19 +33,14 @@ pub struct Inspected {
 }
 
 impl Probe {
-    pub fn new(
-        aws: &aws_config::SdkConfig,
-        cloudtrail: std::sync::Arc<CloudTrail>,
-        inspected: Inspected,
-    ) -> Probe {
+    pub fn new(aws: &aws_config::SdkConfig, inspected: Inspected) -> Probe {
         Probe {
+            own: inspected.accounts.own_clients(),
             accounts: inspected.accounts,
             forwarder_rule_name: inspected.forwarder_rule_name,
             trail_name: inspected.trail_name,
             rule_name: inspected.rule_name,
             tamper_rule_name: inspected.tamper_rule_name,
-            cloudtrail,
-            events: EventBridge::new(aws),
             sns: Sns::new(aws),
             queue: inspected.queue,
             dead_letter: inspected.dead_letter,
@@ -96,7 +89,7 @@ impl RuleKind {
 impl Probe {
     async fn trail(&self, checks: &mut Vec<Check>) {
         let name = &self.trail_name;
-        let t = match self.cloudtrail.trail_status(name).await {
+        let t = match self.own.history.trail_status(name).await {
             Ok(t) => t,
             Err(e) => return checks.push(unknown("the trail", &e)),
         };
@@ -164,7 +157,7 @@ impl Probe {
         checks: &mut Vec<Check>,
     ) -> Option<String> {
         let key = format!("rule:{name}");
-        let rule = match self.events.rule(name).await {
+        let rule = match self.own.events.rule(name).await {
             Ok(Some(r)) => r,
             Ok(None) => {
                 checks.push(
@@ -208,7 +201,7 @@ impl Probe {
         let what = kind.event_name;
         let fix = format!("use {} as the pattern", kind.pattern_file);
         match rule.pattern {
-            Some(pattern) => match self.events.pattern_matches(&pattern, &kind.sample()).await {
+            Some(pattern) => match self.own.events.pattern_matches(&pattern, &kind.sample()).await {
                 Ok(Some(true)) => checks.push(
                     Check::ok(format!("rule {name} matches a sample {what}")).about(key),
                 ),

@@ -56,7 +56,7 @@ pub fn run(
     };
     match classify(&body, &watched) {
         Ok(mut event) => {
-            event.name_account(&config.accounts);
+            event.name_account(|id| config.accounts.name(id).map(str::to_owned));
             let today = chrono::Utc::now().date_naive();
             for rule in rules.expired(today) {
                 eprintln!(

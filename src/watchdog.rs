@@ -52,8 +52,7 @@ impl Watchdog {
             }
             if let Some(open) = &mut open {
                 let mut found = Vec::new();
-                let probe_due = interval.is_some_and(|_| Instant::now() >= next_probe);
-                if let (true, Some(every)) = (probe_due, interval) {
+                if let Some(every) = interval.filter(|_| Instant::now() >= next_probe) {
                     found.extend(observations(self.probe.check_pipeline().await));
                     next_probe = Instant::now() + every;
                 }

@@ -226,13 +226,9 @@ pub struct Detail {
 }
 
 impl Event {
-    /// Name the event's account from `names` (it keeps its id either way).
-    pub fn name_account(&mut self, names: &crate::accounts::AccountNames) {
-        self.account_name = self
-            .account
-            .as_deref()
-            .and_then(|id| names.name(id))
-            .map(str::to_owned);
+    /// Name the event's account with `name_of` (it keeps its id either way).
+    pub fn name_account(&mut self, name_of: impl FnOnce(&str) -> Option<String>) {
+        self.account_name = self.account.as_deref().and_then(name_of);
     }
 
     /// "prod (111122223333)", the id alone, or `None` when the record names no account.

@@ -102,6 +102,20 @@ impl Accounts {
         }
     }
 
+    /// The clients on the bot's own credentials.
+    pub fn own_clients(&self) -> Clients {
+        self.own_clients.clone()
+    }
+
+    /// An account's name, if known: `ACCOUNT_NAMES` over Organizations' (without copying either).
+    pub fn name(&self, id: &str) -> Option<String> {
+        let explicit = self.explicit.name(id).map(str::to_owned);
+        explicit.or_else(|| {
+            let looked_up = self.looked_up.read().expect("not poisoned");
+            looked_up.name(id).map(str::to_owned)
+        })
+    }
+
     /// Every name known now: `ACCOUNT_NAMES` over Organizations'.
     pub fn names(&self) -> AccountNames {
         let looked_up = self.looked_up.read().expect("not poisoned");
