@@ -7,7 +7,6 @@ use std::time::Duration;
 use iam_alarm_commands::ports::PipelineProbe;
 use iam_alarm_core::render::{Mention, RenderOptions};
 use tokio::sync::{mpsc, Notify};
-use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use crate::aws::accounts::{account_of_queue, Accounts, ReaderRole};
@@ -22,10 +21,10 @@ use crate::gateway::{Gateway, GatewayError};
 use crate::health::{self, Metrics, Thresholds};
 use crate::poller::{Poller, Queues, Settings};
 use crate::probe::{Inspected, Probe};
-use crate::shutdown::{self, Shutdown};
+use crate::tasks::{self, Importance, Tasks};
 use crate::watchdog::Watchdog;
 
-/// How long in-flight work may take after a stop signal before the process exits anyway: longer than one
+/// How long the tasks may take to stop after a stop signal before the process exits anyway: longer than one
 /// Discord request may take, so a POST under way either completes (and its message is deleted) or fails (and
 /// its message is handed back) — never lands after the process gave its message back.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(HTTP_TIMEOUT.as_secs() + 5);
@@ -35,20 +34,17 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(HTTP_TIMEOUT.as_secs() + 5);
 pub enum RunError {
     #[error(transparent)]
     Gateway(#[from] GatewayError),
-    #[error("the SQS poller stopped unexpectedly")]
-    PollerDied,
-    #[error("health endpoint: {0}")]
-    Health(std::io::Error),
+    #[error("the {task} task stopped: {error}")]
+    TaskStopped { task: &'static str, error: String },
 }
 
-/// The Discord side of a bot-mode run.
+/// The Discord side of a bot-mode run: the gateway, and the tasks that start once it is READY.
 struct BotParts {
-    /// Follow-ups on unacknowledged severe alerts, started with the poller.
+    gateway: Gateway,
+    /// Follow-ups on unacknowledged severe alerts.
     escalator: Option<Escalator>,
-    /// Pipeline problems and silence announced in the channel, started with the poller.
+    /// Pipeline problems and silence announced in the channel.
     watchdog: Watchdog,
-    gateway: JoinHandle<Result<(), GatewayError>>,
-    shards: Arc<poise::serenity_prelude::ShardManager>,
     /// Told once the gateway is READY and the commands are registered.
     ready: Arc<Notify>,
     fatal: mpsc::UnboundedReceiver<GatewayError>,
@@ -57,11 +53,11 @@ struct BotParts {
 pub async fn run(config: RunConfig) -> Result<(), RunError> {
     let metrics = Arc::new(Metrics::new(matches!(config.sink, SinkConfig::Bot(_))));
     warn_about_expired_rules(&config);
-    let (trigger, shutdown) = shutdown::channel();
+    let mut tasks = Tasks::new(Arc::clone(&metrics));
     let aws = crate::aws::load_config().await;
     let queue = Queue::new(&aws, &config.queue_url);
     let dead_letter = find_dead_letter_queue(&queue).await;
-    let accounts = accounts(&aws, &config);
+    let accounts = accounts(&aws, &config, &tasks);
     let (sink, dedup, bot) = match &config.sink {
         SinkConfig::Bot(bot) => {
             let probe = probe(&aws, &config, &queue, &dead_letter, &accounts);
@@ -90,14 +86,12 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
             (Sink::Console(Console), Dedup::new(DEFAULT_CAPACITY), None)
         }
     };
-    let health = config.health_addr.map(|addr| {
-        tokio::spawn(health::serve(
-            addr,
-            Arc::clone(&metrics),
-            thresholds(&config),
-            shutdown.clone(),
-        ))
-    });
+    if let Some(addr) = config.health_addr {
+        let (metrics, thresholds) = (Arc::clone(&metrics), thresholds(&config));
+        tasks.spawn("health", Importance::Vital, move |stop| {
+            health::serve(addr, metrics, thresholds, stop)
+        });
+    }
     let settings = Settings {
         watched: config.alert.watched.clone(),
         render: RenderOptions {
@@ -115,20 +109,18 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         dead_letter,
     };
     let poller = Poller::new(queues, sink, dedup, settings, Arc::clone(&metrics));
-    let shards = bot.as_ref().map(|b| Arc::clone(&b.shards));
-    let (outcome, poller_task) = supervise(poller, bot, health, shutdown).await;
-
-    trigger.trigger();
-    drain(poller_task).await;
-    if let Some(shards) = shards {
-        shards.shutdown_all().await;
+    let outcome = supervise(&mut tasks, poller, bot).await;
+    if !tasks.drain(DRAIN_TIMEOUT).await {
+        error!("in-flight work did not finish in time; its messages return to the queue after their visibility timeout");
+    } else {
+        info!("every task stopped");
     }
     info!("iam-alarm stopped");
     outcome
 }
 
 /// The accounts alerts name and the bot reads; with `ORGANIZATION_LOOKUP`, names from Organizations, hourly.
-fn accounts(aws: &aws_config::SdkConfig, config: &RunConfig) -> Arc<Accounts> {
+fn accounts(aws: &aws_config::SdkConfig, config: &RunConfig, tasks: &Tasks) -> Arc<Accounts> {
     let org = &config.organization;
     let role = org.reader_role.clone().zip(org.external_id.clone());
     let reader = role.map(|(name, external_id)| ReaderRole { name, external_id });
@@ -140,7 +132,10 @@ fn accounts(aws: &aws_config::SdkConfig, config: &RunConfig) -> Arc<Accounts> {
         &config.responders.activity_regions,
     ));
     if org.lookup {
-        tokio::spawn(Arc::clone(&accounts).look_up_names());
+        let accounts = Arc::clone(&accounts);
+        tasks.spawn("organization-lookup", Importance::Helper, move |stop| {
+            accounts.look_up_names(stop)
+        });
     }
     accounts
 }
@@ -201,7 +196,6 @@ async fn start_bot(
     let (fatal_tx, fatal) = mpsc::unbounded_channel();
     let ready = Arc::new(Notify::new());
     let gateway = Gateway::connect(bot, data, fatal_tx, Arc::clone(&ready)).await?;
-    let shards = gateway.shard_manager();
     let escalator = bot
         .escalation
         .map(|policy| Escalator::new(Arc::clone(&rest), bot.channel_id, policy));
@@ -214,10 +208,9 @@ async fn start_bot(
         mention: watched.mention,
     };
     let parts = BotParts {
+        gateway,
         escalator,
         watchdog,
-        gateway: tokio::spawn(gateway.run()),
-        shards,
         ready,
         fatal,
     };
@@ -246,80 +239,89 @@ fn thresholds(config: &RunConfig) -> Thresholds {
     }
 }
 
-/// Run until a stop signal or a fatal error; returns the outcome and the poller task, to be drained. In bot
-/// mode the poller starts only once the gateway is READY: a bot that cannot deliver (a revoked token, say) must
-/// not receive messages over and over until SQS moves valid alerts to the dead-letter queue.
+/// Run until a stop signal, a fatal gateway error or a vital task's death. In bot mode the poller starts only
+/// once the gateway is READY: a bot that cannot deliver (a revoked token, say) must not receive messages over
+/// and over until SQS moves valid alerts to the dead-letter queue.
 async fn supervise(
+    tasks: &mut Tasks,
     poller: Poller,
     bot: Option<BotParts>,
-    mut health: Option<JoinHandle<std::io::Result<()>>>,
-    shutdown: Shutdown,
-) -> (Result<(), RunError>, Option<JoinHandle<()>>) {
-    let (mut gateway, ready, mut fatal, mut escalator, mut watchdog) = match bot {
-        Some(b) => (
-            Some(b.gateway),
-            Some(b.ready),
-            Some(b.fatal),
-            b.escalator,
-            Some(b.watchdog),
-        ),
-        None => (None, None, None, None, None),
-    };
-    let mut poller = Some(poller);
-    let mut poller_task = None;
-    if ready.is_none() {
-        poller_task = poller.take().map(|p| tokio::spawn(p.run(shutdown.clone())));
-    }
-    info!("iam-alarm running");
-    let outcome = loop {
-        tokio::select! {
-            _ = shutdown::signal() => {
-                info!("stop signal received: finishing in-flight messages");
-                break Ok(());
-            }
-            _ = async { ready.as_ref().expect("guarded").notified().await }, if poller.is_some() && ready.is_some() => {
-                info!("gateway ready: polling the queue");
-                poller_task = poller.take().map(|p| tokio::spawn(p.run(shutdown.clone())));
-                if let Some(e) = escalator.take() {
-                    tokio::spawn(e.run(shutdown.clone()));
+) -> Result<(), RunError> {
+    let (mut waiting, ready, mut fatal) = match bot {
+        None => {
+            start_poller(tasks, poller);
+            (None, None, None)
+        }
+        Some(BotParts {
+            gateway,
+            escalator,
+            watchdog,
+            ready,
+            fatal,
+        }) => {
+            tasks.spawn("gateway", Importance::Vital, move |stop| async move {
+                let shards = gateway.shard_manager();
+                tokio::select! {
+                    r = gateway.run() => r,
+                    () = stop.cancelled() => {
+                        shards.shutdown_all().await;
+                        Ok(())
+                    }
                 }
-                if let Some(w) = watchdog.take() {
-                    tokio::spawn(w.run(shutdown.clone()));
-                }
-            }
-            Some(e) = async { fatal.as_mut().expect("guarded").recv().await }, if fatal.is_some() => {
-                break Err(RunError::Gateway(e));
-            }
-            r = async { gateway.as_mut().expect("guarded").await }, if gateway.is_some() => {
-                break Err(RunError::Gateway(match r {
-                    Ok(Err(e)) => e,
-                    _ => GatewayError::Connect("the gateway stopped".into()),
-                }));
-            }
-            _ = async { poller_task.as_mut().expect("guarded").await }, if poller_task.is_some() => {
-                break Err(RunError::PollerDied);
-            }
-            r = async { health.as_mut().expect("guarded").await }, if health.is_some() => {
-                break Err(RunError::Health(match r {
-                    Ok(Err(e)) => e,
-                    _ => std::io::Error::other("stopped"),
-                }));
-            }
+            });
+            (
+                Some((poller, escalator, watchdog)),
+                Some(ready),
+                Some(fatal),
+            )
         }
     };
-    (outcome, poller_task)
+    info!("iam-alarm running");
+    loop {
+        tokio::select! {
+            () = tasks::stop_signal() => {
+                info!("stop signal received: finishing in-flight messages");
+                return Ok(());
+            }
+            () = notified(ready.as_deref()), if waiting.is_some() => {
+                let Some((poller, escalator, watchdog)) = waiting.take() else { continue };
+                info!("gateway ready: polling the queue");
+                start_poller(tasks, poller);
+                if let Some(e) = escalator {
+                    tasks.spawn("escalation", Importance::Helper, move |stop| e.run(stop));
+                }
+                if watchdog.tick().is_some() {
+                    tasks.spawn("watchdog", Importance::Helper, move |stop| watchdog.run(stop));
+                }
+            }
+            Some(e) = recv(fatal.as_mut()) => return Err(RunError::Gateway(e)),
+            stopped = tasks.next_stopped() => {
+                if stopped.importance == Importance::Vital {
+                    return Err(RunError::TaskStopped { task: stopped.task, error: stopped.error });
+                }
+            }
+        }
+    }
 }
 
-/// Wait (at most `DRAIN_TIMEOUT`) for the stopped poller to finish or hand back in-flight messages.
-async fn drain(poller: Option<JoinHandle<()>>) {
-    let Some(mut task) = poller else { return };
-    if !task.is_finished()
-        && tokio::time::timeout(DRAIN_TIMEOUT, &mut task)
-            .await
-            .is_err()
-    {
-        error!("in-flight messages did not finish in time; they return to the queue after their visibility timeout");
+/// Resolves when notified; never without a `Notify`.
+async fn notified(notify: Option<&Notify>) {
+    match notify {
+        Some(n) => n.notified().await,
+        None => std::future::pending().await,
     }
+}
+
+/// The next fatal gateway error (command registration failed); never without a gateway.
+async fn recv(rx: Option<&mut mpsc::UnboundedReceiver<GatewayError>>) -> Option<GatewayError> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn start_poller(tasks: &Tasks, poller: Poller) {
+    tasks.spawn("poller", Importance::Vital, move |stop| poller.run(stop));
 }
 
 /// The pipeline's probes, shared by `/health` and the watchdog.

@@ -9,7 +9,7 @@ use iam_alarm_core::metrics::now_unix;
 use tracing::{info, warn};
 
 use crate::delivery::BotRest;
-use crate::shutdown::Shutdown;
+use tokio_util::sync::CancellationToken;
 
 pub struct Escalator {
     /// Shared with the poller's sink: one rate-limit bucket for the channel.
@@ -28,14 +28,14 @@ impl Escalator {
     }
 
     /// Run until shutdown.
-    pub async fn run(self, mut shutdown: Shutdown) {
+    pub async fn run(self, shutdown: CancellationToken) {
         // A third of the interval, so a follow-up is at most a third late; at least 1 s, at most a minute.
         let tick = (self.policy.after / 3).clamp(Duration::from_secs(1), Duration::from_secs(60));
         let mut bot_user = None;
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(tick) => {}
-                _ = shutdown.triggered() => return,
+                _ = shutdown.cancelled() => return,
             }
             if bot_user.is_none() {
                 bot_user = self.rest.current_user_id().await.ok();

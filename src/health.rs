@@ -12,7 +12,7 @@ use axum::Router;
 
 pub use iam_alarm_core::metrics::{now_unix, Metrics};
 
-use crate::shutdown::Shutdown;
+use tokio_util::sync::CancellationToken;
 
 /// When `/healthz` turns 503.
 #[derive(Clone, Copy, Debug)]
@@ -34,7 +34,7 @@ pub async fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
     thresholds: Thresholds,
-    mut shutdown: Shutdown,
+    shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "health endpoint listening");
@@ -46,7 +46,7 @@ pub async fn serve(
             thresholds,
         });
     axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.triggered().await })
+        .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
 }
 

@@ -15,6 +15,6 @@ pub mod html;
 pub mod poller;
 pub mod probe;
 pub mod render_cmd;
-pub mod shutdown;
+pub mod tasks;
 pub mod telemetry;
 pub mod watchdog;

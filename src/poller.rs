@@ -31,7 +31,7 @@ use crate::config::PollConfig;
 use crate::dedup::Dedup;
 use crate::delivery::{DeliveryError, Sink};
 use crate::health::Metrics;
-use crate::shutdown::Shutdown;
+use tokio_util::sync::CancellationToken;
 
 /// The longest an event waits for its digest while more of its burst keeps arriving.
 const MAX_HOLD: Duration = Duration::from_secs(10);
@@ -105,24 +105,24 @@ impl Poller {
     }
 
     /// Run until shutdown. Returns when in-flight work is finished or handed back.
-    pub async fn run(mut self, mut shutdown: Shutdown) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
         info!(queue = %self.queues.main.url(), watched = %self.settings.watched, "poller started");
         let mut receive_failures = 0u32;
         let mut queue_dry = false;
-        while !shutdown.is_triggered() {
+        while !shutdown.is_cancelled() {
             self.metrics.beat();
             self.keep_hidden().await;
             if self.digest_is_due(queue_dry) {
-                if let Handled::Released = self.post_next_digest(&mut shutdown).await {
+                if let Handled::Released = self.post_next_digest(&shutdown).await {
                     return;
                 }
                 continue;
             }
-            let Some(batch) = self.receive(&mut receive_failures, &mut shutdown).await else {
+            let Some(batch) = self.receive(&mut receive_failures, &shutdown).await else {
                 continue;
             };
             queue_dry = batch.is_empty();
-            if let Handled::Released = self.handle_batch(batch, &mut shutdown).await {
+            if let Handled::Released = self.handle_batch(batch, &shutdown).await {
                 return;
             }
         }
@@ -146,14 +146,14 @@ impl Poller {
     async fn receive(
         &mut self,
         failures: &mut u32,
-        shutdown: &mut Shutdown,
+        shutdown: &CancellationToken,
     ) -> Option<Vec<Received>> {
         let room = self.backlog.room();
         if room == 0 {
             // Full: wait for the bucket to let the next digest go.
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                _ = shutdown.triggered() => {}
+                _ = shutdown.cancelled() => {}
             }
             return None;
         }
@@ -165,7 +165,7 @@ impl Poller {
         let visibility = self.settings.poll.visibility;
         let received = tokio::select! {
             r = self.queues.main.receive(room.min(10) as i32, wait, visibility) => r,
-            _ = shutdown.triggered() => return None,
+            _ = shutdown.cancelled() => return None,
         };
         match received {
             Ok(batch) => {
@@ -182,7 +182,11 @@ impl Poller {
         }
     }
 
-    async fn handle_batch(&mut self, batch: Vec<Received>, shutdown: &mut Shutdown) -> Handled {
+    async fn handle_batch(
+        &mut self,
+        batch: Vec<Received>,
+        shutdown: &CancellationToken,
+    ) -> Handled {
         self.in_hand = batch;
         while !self.in_hand.is_empty() {
             if let Handled::Released = self.handle_first(shutdown).await {
@@ -196,8 +200,8 @@ impl Poller {
 
     /// Handle the first message in hand; it leaves the hand once it is deleted, dead-lettered or in the
     /// backlog. On shutdown it stays, to be handed back with the rest.
-    async fn handle_first(&mut self, shutdown: &mut Shutdown) -> Handled {
-        if shutdown.is_triggered() {
+    async fn handle_first(&mut self, shutdown: &CancellationToken) -> Handled {
+        if shutdown.is_cancelled() {
             return Handled::Released;
         }
         self.metrics.count(Count::Received);
@@ -264,7 +268,7 @@ impl Poller {
         &mut self,
         message: Received,
         event: Event,
-        shutdown: &mut Shutdown,
+        shutdown: &CancellationToken,
     ) -> Handled {
         let text = render_text(&event, &self.settings.render);
         let text = move || text.clone();
@@ -311,7 +315,7 @@ impl Poller {
     }
 
     /// Post the first digest message of the backlog (or the single alert, when only one waits).
-    async fn post_next_digest(&mut self, shutdown: &mut Shutdown) -> Handled {
+    async fn post_next_digest(&mut self, shutdown: &CancellationToken) -> Handled {
         let (message, keys, text) = {
             let events = self.backlog.events();
             let (message, named) = match events.as_slice() {
@@ -383,7 +387,7 @@ impl Poller {
         &mut self,
         message: &CreateMessage,
         text: &(dyn Fn() -> String + Sync),
-        shutdown: &mut Shutdown,
+        shutdown: &CancellationToken,
     ) -> Posted {
         let mut attempt = 0u32;
         loop {
@@ -417,7 +421,7 @@ impl Poller {
 
     /// Wait for the rate limit to let a message go, keeping everything held hidden and the heartbeat fresh.
     /// `false`: shutdown came first (nothing was sent).
-    async fn wait_for_room(&mut self, shutdown: &mut Shutdown) -> bool {
+    async fn wait_for_room(&mut self, shutdown: &CancellationToken) -> bool {
         loop {
             self.keep_hidden().await;
             self.metrics.beat();
@@ -425,13 +429,13 @@ impl Poller {
             tokio::select! {
                 _ = self.sink.wait_for_room() => return true,
                 _ = tokio::time::sleep(tick) => {}
-                _ = shutdown.triggered() => return false,
+                _ = shutdown.cancelled() => return false,
             }
         }
     }
 
     /// Sleep `delay` with everything held hidden for that long, the heartbeat fresh. `false`: shutdown came.
-    async fn pause(&mut self, delay: Duration, shutdown: &mut Shutdown) -> bool {
+    async fn pause(&mut self, delay: Duration, shutdown: &CancellationToken) -> bool {
         let until = Instant::now() + delay;
         let hidden = delay + self.settings.poll.visibility;
         self.extend_held(hidden, |_| true).await;
@@ -443,7 +447,7 @@ impl Poller {
             }
             tokio::select! {
                 _ = tokio::time::sleep(left.min(BEAT_EVERY)) => {}
-                _ = shutdown.triggered() => return false,
+                _ = shutdown.cancelled() => return false,
             }
         }
     }

@@ -18,7 +18,7 @@ use tracing::{info, warn};
 use crate::config::WatchdogConfig;
 use crate::delivery::BotRest;
 use crate::health::Metrics;
-use crate::shutdown::Shutdown;
+use tokio_util::sync::CancellationToken;
 
 pub struct Watchdog {
     /// Shared with the poller's sink: one rate-limit bucket for the channel.
@@ -31,17 +31,25 @@ pub struct Watchdog {
 }
 
 impl Watchdog {
-    /// Run until shutdown (at once when there is nothing to watch).
-    pub async fn run(self, mut shutdown: Shutdown) {
+    /// How often it looks; `None` when there is nothing to watch (no probes, no heartbeat expected).
+    pub fn tick(&self) -> Option<Duration> {
+        // Heartbeats are looked at often enough that silence is announced at most a quarter late.
+        match (self.config.interval, self.config.heartbeat_max_age) {
+            (_, Some(age)) => {
+                Some((age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60)))
+            }
+            (interval, None) => interval,
+        }
+    }
+
+    /// Run until shutdown.
+    pub async fn run(self, shutdown: CancellationToken) {
         let WatchdogConfig {
             interval,
             heartbeat_max_age,
         } = self.config;
-        // Heartbeats are looked at often enough that silence is announced at most a quarter late.
-        let tick = match (interval, heartbeat_max_age) {
-            (_, Some(age)) => (age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60)),
-            (Some(interval), None) => interval,
-            (None, None) => return,
+        let Some(tick) = self.tick() else {
+            return shutdown.cancelled().await;
         };
         info!(?interval, ?heartbeat_max_age, "watchdog running");
         let mut open = None;
@@ -62,7 +70,7 @@ impl Watchdog {
             }
             tokio::select! {
                 _ = tokio::time::sleep(tick) => {}
-                _ = shutdown.triggered() => return,
+                _ = shutdown.cancelled() => return,
             }
         }
     }

@@ -3,6 +3,7 @@
 //! readers that are not Prometheus take a [`Snapshot`].
 
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::text::encode;
@@ -79,6 +80,9 @@ pub struct Metrics {
     poller_heartbeat: AtomicI64,
     /// Unix seconds since when delivery has failed without a success in between (0: it works).
     delivery_failing_since: AtomicI64,
+    /// Background tasks that ended before shutdown asked them to.
+    stopped_tasks: Mutex<Vec<&'static str>>,
+    tasks_stopped: Family<Labels, Counter>,
 }
 
 /// What happened to a queue message.
@@ -127,6 +131,8 @@ impl Metrics {
             watchdog_problems: Gauge::default(),
             poller_heartbeat: AtomicI64::new(0),
             delivery_failing_since: AtomicI64::new(0),
+            stopped_tasks: Mutex::new(Vec::new()),
+            tasks_stopped: Family::default(),
             registry: Registry::default(),
         };
         let counters = [
@@ -143,6 +149,8 @@ impl Metrics {
         registry.register("discord_errors", errors, m.discord_errors.clone());
         let suppressed = "Events suppressed by an alert rule, by rule.";
         registry.register("suppressed", suppressed, m.suppressed.clone());
+        let stopped = "Background tasks that stopped before shutdown, by task.";
+        registry.register("tasks_stopped", stopped, m.tasks_stopped.clone());
         let gauges = [
             &m.last_alert,
             &m.gateway_connected,
@@ -220,6 +228,17 @@ impl Metrics {
         self.watchdog_problems.set(problems as i64);
     }
 
+    /// A background task ended before shutdown asked it to: `/healthz` is unhealthy from now on.
+    pub fn task_stopped(&self, task: &'static str) {
+        self.tasks_stopped
+            .get_or_create(&vec![("task", task)])
+            .inc();
+        self.stopped_tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(task);
+    }
+
     /// The poller is alive.
     pub fn beat(&self) {
         self.poller_heartbeat.store(now_unix(), Ordering::Relaxed);
@@ -243,13 +262,21 @@ impl Metrics {
         }
     }
 
-    /// What is wrong, if anything: a stale poller, a disconnected gateway, or delivery failing for longer than
-    /// `delivery_unhealthy_after`.
+    /// What is wrong, if anything: a background task that stopped, a stale poller, a disconnected gateway, or
+    /// delivery failing for longer than `delivery_unhealthy_after`.
     pub fn problem(
         &self,
         poller_stale_after: Duration,
         delivery_unhealthy_after: Duration,
     ) -> Option<String> {
+        let stopped = self
+            .stopped_tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .join(", ");
+        if !stopped.is_empty() {
+            return Some(format!("background task stopped: {stopped} (see the log)"));
+        }
         let now = now_unix();
         let s = self.snapshot();
         if s.poller_heartbeat == 0 || now - s.poller_heartbeat > poller_stale_after.as_secs() as i64

@@ -11,6 +11,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use iam_alarm_commands::ports::{AccountReaders, QueryError, QueryResult, Reader};
 use iam_alarm_core::accounts::AccountNames;
 use secrecy::{ExposeSecret, SecretString};
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::cloudtrail::CloudTrail;
@@ -199,9 +200,9 @@ impl Accounts {
         Ok((config, expires))
     }
 
-    /// Ask Organizations for every account's name, now and every hour, until the process ends. A failure
+    /// Ask Organizations for every account's name, now and every hour, until shutdown. A failure
     /// keeps the names it had (or the ids, when it never had any).
-    pub async fn look_up_names(self: Arc<Self>) {
+    pub async fn look_up_names(self: Arc<Self>, shutdown: CancellationToken) {
         let organizations = Organizations::new(&self.aws);
         loop {
             match organizations.account_names().await {
@@ -216,7 +217,10 @@ impl Accounts {
                     warn!(error = %e, "cannot list the Organization's accounts; alerts show ids where names are unknown");
                 }
             }
-            tokio::time::sleep(LOOKUP_EVERY).await;
+            tokio::select! {
+                _ = tokio::time::sleep(LOOKUP_EVERY) => {}
+                _ = shutdown.cancelled() => return,
+            }
         }
     }
 }

@@ -212,6 +212,41 @@ async fn sigterm_during_a_retry_loop_exits_0_and_loses_nothing() {
     one_message_and_empty_queue(&app).await;
 }
 
+/// One shutdown path for every background task: each is asked to stop, and the process waits for all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_every_task_and_waits_for_each() {
+    let mut app = spawn_app().await;
+    app.extra_env = [
+        ("HEARTBEAT_MAX_AGE_S", "3600"),
+        ("ORGANIZATION_LOOKUP", "true"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .to_vec();
+    app.start_bot_ready().await;
+    // An alert posted: the gateway was ready, so every task has started.
+    app.send(&queued(&create_user())).await;
+    one_message_and_empty_queue(&app).await;
+    let code = app.terminate_bot(Duration::from_secs(10)).await;
+    let log = app.bot_log();
+    assert_eq!(code, Some(0), "{log}");
+    let stopped: Vec<&str> = log.lines().filter(|l| l.contains("task stopped")).collect();
+    for task in [
+        "health",
+        "gateway",
+        "poller",
+        "escalation",
+        "watchdog",
+        "organization-lookup",
+    ] {
+        assert!(
+            stopped.iter().any(|l| l.contains(&format!("\"{task}\""))),
+            "{task} did not report stopping:\n{log}"
+        );
+    }
+    assert!(log.contains("every task stopped"), "{log}");
+    assert!(!log.contains("stopped unexpectedly"), "{log}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_and_metrics_answer() {
     let mut app = spawn_app().await;
