@@ -1,8 +1,10 @@
-//! Typed configuration from the environment (the README's configuration table), validated at start-up. Errors
-//! name the variable.
+//! Typed configuration. Every environment variable `iam-alarm` reads is declared once, in [`Vars`], with its
+//! type, range and default (the README's configuration table, in code); the configurations the parts of the
+//! program use are assembled from it. Errors name the variable; secrets are [`SecretString`]s and never print.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use chrono_tz::Tz;
@@ -13,46 +15,345 @@ use iam_alarm_core::rules::Rules;
 use iam_alarm_core::severity::Severity;
 use iam_alarm_core::WatchedEvents;
 use secrecy::SecretString;
+use serde::{de, Deserialize, Deserializer};
 use url::Url;
 
 /// A configuration error: which variable, and what is wrong with it. Never carries a secret's value.
 #[derive(Debug, thiserror::Error)]
 #[error("{variable}: {problem}")]
 pub struct ConfigError {
-    pub variable: &'static str,
+    pub variable: String,
     pub problem: String,
 }
 
 impl ConfigError {
-    pub fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+    pub fn new(variable: impl Into<String>, problem: impl Into<String>) -> Self {
         ConfigError {
-            variable,
+            variable: variable.into(),
             problem: problem.into(),
         }
     }
 }
 
-/// Where configuration is read from; a function so tests can pass a map instead of the process environment.
-pub trait Env {
-    fn get(&self, name: &str) -> Option<String>;
+/// Every variable, as the environment gives it; a field's name is its variable's, in lower case. A blank value
+/// counts as unset, except where blank means something of its own ([`BLANK_MEANS_NONE`]).
+#[derive(Debug, Deserialize)]
+pub struct Vars {
+    // Input.
+    /// `SQS_QUEUE_URL`: the queue to consume (required by `run` and `dlq`).
+    #[serde(default, deserialize_with = "some_url")]
+    pub sqs_queue_url: Option<String>,
+
+    // Where alerts go: the bot with a token, else a webhook, else the console.
+    #[serde(default, deserialize_with = "some_secret")]
+    pub discord_token: Option<SecretString>,
+    #[serde(default, deserialize_with = "some_webhook_url")]
+    pub discord_webhook_url: Option<SecretString>,
+    /// Replaces `https://discord.com` (a REST proxy, or the tests' fake Discord).
+    #[serde(default, deserialize_with = "some_http_url")]
+    pub discord_api_url: Option<Url>,
+    #[serde(default, deserialize_with = "some_snowflake")]
+    pub alert_channel_id: Option<u64>,
+    #[serde(default, deserialize_with = "some_snowflake")]
+    pub discord_guild_id: Option<u64>,
+    #[serde(default, deserialize_with = "some_snowflake")]
+    pub responder_role_id: Option<u64>,
+
+    // What is shown, and how.
+    #[serde(default, deserialize_with = "parsed")]
+    pub watched_events: WatchedEvents,
+    #[serde(default, deserialize_with = "some_time_zone")]
+    pub alert_timezone: Option<Tz>,
+    #[serde(default = "high", deserialize_with = "parsed")]
+    pub mention_severity: Severity,
+    #[serde(default, deserialize_with = "parsed")]
+    pub account_names: AccountNames,
+    #[serde(default, deserialize_with = "some_path")]
+    pub alert_rules: Option<PathBuf>,
+
+    // Pacing and holding.
+    #[serde(default = "n::<2000>", deserialize_with = "within::<_, 10, 100_000>")]
+    pub backlog_max: u64,
+    #[serde(default = "n::<300>", deserialize_with = "within::<_, 1, 86_400>")]
+    pub delivery_unhealthy_after_s: u64,
+    #[serde(default = "n::<20_000>", deserialize_with = "within::<_, 0, 20_000>")]
+    pub sqs_wait_ms: u64,
+    #[serde(
+        default = "n::<60_000>",
+        deserialize_with = "within::<_, 1_000, 43_200_000>"
+    )]
+    pub sqs_visibility_ms: u64,
+    #[serde(default = "n::<500>", deserialize_with = "within::<_, 0, 3_600_000>")]
+    pub retry_base_ms: u64,
+    #[serde(
+        default = "n::<30_000>",
+        deserialize_with = "within::<_, 0, 3_600_000>"
+    )]
+    pub retry_max_ms: u64,
+
+    // Escalation.
+    #[serde(default = "high", deserialize_with = "parsed")]
+    pub escalate_severity: Severity,
+    #[serde(default = "n::<900>", deserialize_with = "within::<_, 1, 604_800>")]
+    pub escalate_after_s: u64,
+    #[serde(default = "n::<2>", deserialize_with = "within::<_, 0, 20>")]
+    pub escalate_max: u64,
+
+    // Watching the pipeline.
+    /// 0: no watchdog.
+    #[serde(default = "n::<300>", deserialize_with = "within::<_, 0, 86_400>")]
+    pub watchdog_interval_s: u64,
+    /// Unset (the demo): heartbeats are not expected.
+    #[serde(default, deserialize_with = "some_within::<_, 1, 604_800>")]
+    pub heartbeat_max_age_s: Option<u64>,
+    #[serde(default = "trail", deserialize_with = "name")]
+    pub trail_name: String,
+    #[serde(default = "rule", deserialize_with = "name")]
+    pub event_rule_name: String,
+    /// Blank: no tamper rule is deployed (so none is checked).
+    #[serde(default = "tamper_rule", deserialize_with = "optional_name")]
+    pub tamper_rule_name: Option<String>,
+    #[serde(default = "forwarder_rule", deserialize_with = "name")]
+    pub forwarder_rule_name: String,
+
+    // Responders.
+    /// How far back "Recent activity" looks.
+    #[serde(default = "n::<24>", deserialize_with = "within::<_, 1, 2160>")]
+    pub activity_hours: u64,
+    /// Regions searched besides us-east-1.
+    #[serde(default, deserialize_with = "regions")]
+    pub activity_regions: Vec<String>,
+
+    // Organizations.
+    #[serde(default, deserialize_with = "flag")]
+    pub organization_lookup: bool,
+    #[serde(default, deserialize_with = "some_role_name")]
+    pub reader_role_name: Option<String>,
+    #[serde(default, deserialize_with = "some_secret")]
+    pub reader_external_id: Option<SecretString>,
+
+    // The process.
+    #[serde(default, deserialize_with = "some_parsed")]
+    pub health_addr: Option<SocketAddr>,
+    #[serde(default, deserialize_with = "some_path")]
+    pub iam_alarm_state_dir: Option<PathBuf>,
+    #[serde(default, deserialize_with = "parsed")]
+    pub log_format: LogFormat,
 }
 
-/// The process environment. Blank values count as unset.
-pub struct ProcessEnv;
+/// Variables whose blank value is not "unset" but "none".
+const BLANK_MEANS_NONE: [&str; 1] = ["TAMPER_RULE_NAME"];
 
-impl Env for ProcessEnv {
-    fn get(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+impl Vars {
+    /// The process environment.
+    pub fn from_env() -> Result<Vars, ConfigError> {
+        Vars::from_pairs(std::env::vars())
+    }
+
+    /// Any set of variables: the tests' own.
+    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<Vars, ConfigError>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let set = pairs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .filter(|(k, v)| !v.trim().is_empty() || BLANK_MEANS_NONE.contains(&k.as_str()));
+        match envy::from_iter::<_, Named>(set) {
+            Ok(Named(result)) => result,
+            Err(e) => Err(ConfigError::new("the environment", e.to_string())),
+        }
     }
 }
 
-impl<const N: usize> Env for [(&str, &str); N] {
-    fn get(&self, name: &str) -> Option<String> {
-        self.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-            .filter(|v| !v.trim().is_empty())
+/// [`Vars`], or the error with the variable it is about: serde knows the field, envy the value.
+struct Named(Result<Vars, ConfigError>);
+
+impl<'de> Deserialize<'de> for Named {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Named, D::Error> {
+        Ok(Named(serde_path_to_error::deserialize(d).map_err(|e| {
+            let variable = e.path().to_string().to_uppercase();
+            let problem = e.inner().to_string();
+            // envy's own parse errors add the value; the variable is named already, and a value may be secret.
+            let problem = match problem.split_once(" while parsing value") {
+                Some((reason, _)) => reason.to_owned(),
+                None => problem,
+            };
+            ConfigError::new(variable, problem)
+        })))
     }
+}
+
+/// `text` (default) or `json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("{other:?} is neither `text` nor `json`")),
+        }
+    }
+}
+
+// Defaults.
+fn n<const N: u64>() -> u64 {
+    N
+}
+fn high() -> Severity {
+    Severity::High
+}
+fn trail() -> String {
+    "ct-trail-monitor".to_owned()
+}
+fn rule() -> String {
+    "eventbridge-iam-user-change".to_owned()
+}
+fn tamper_rule() -> Option<String> {
+    Some("eventbridge-iam-alarm-tamper".to_owned())
+}
+fn forwarder_rule() -> String {
+    "iam-alarm-forward".to_owned()
+}
+
+// Readers: each takes the variable's text and says in its error what a valid value looks like.
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(String::deserialize(d)?.trim().to_owned())
+}
+
+fn parsed<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    text(d)?.parse().map_err(de::Error::custom)
+}
+
+fn some_parsed<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: std::fmt::Display,
+{
+    parsed(d).map(Some)
+}
+
+fn within<'de, D: Deserializer<'de>, const LO: u64, const HI: u64>(d: D) -> Result<u64, D::Error> {
+    text(d)?
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (LO..=HI).contains(n))
+        .ok_or_else(|| de::Error::custom(format!("must be a whole number from {LO} to {HI}")))
+}
+
+fn some_within<'de, D: Deserializer<'de>, const LO: u64, const HI: u64>(
+    d: D,
+) -> Result<Option<u64>, D::Error> {
+    within::<D, LO, HI>(d).map(Some)
+}
+
+fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    match text(d)?.as_str() {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(de::Error::custom("must be `true` or `false`")),
+    }
+}
+
+fn some_snowflake<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let id = text(d)?.parse::<u64>().ok().filter(|id| *id > 0);
+    id.map(Some)
+        .ok_or_else(|| de::Error::custom("must be a Discord id (a positive integer)"))
+}
+
+fn some_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+    Ok(Some(SecretString::from(text(d)?)))
+}
+
+fn some_webhook_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+    let url = text(d)?;
+    let valid = Url::parse(&url)
+        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.path().contains("/webhooks/"));
+    // Never echo the value: the webhook URL is a secret.
+    if !valid {
+        return Err(de::Error::custom(
+            "is not a Discord webhook URL (https://discord.com/api/webhooks/ID/TOKEN)",
+        ));
+    }
+    Ok(Some(SecretString::from(url)))
+}
+
+fn some_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let url = text(d)?;
+    Url::parse(&url).map_err(|_| de::Error::custom("is not a URL"))?;
+    Ok(Some(url))
+}
+
+fn some_http_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    Url::parse(&text(d)?)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .map(Some)
+        .ok_or_else(|| de::Error::custom("must be an http(s) base URL"))
+}
+
+fn some_time_zone<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Tz>, D::Error> {
+    let zone = text(d)?;
+    zone.parse().map(Some).map_err(|_| {
+        de::Error::custom(format!(
+            "{zone:?} is not an IANA time zone (e.g. Asia/Seoul, Europe/Berlin)"
+        ))
+    })
+}
+
+fn some_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    Ok(Some(PathBuf::from(text(d)?)))
+}
+
+fn name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    text(d)
+}
+
+fn optional_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Some(text(d)?).filter(|n| !n.is_empty()))
+}
+
+fn some_role_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let role = text(d)?;
+    let valid = role.len() <= 64
+        && role
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    if !valid {
+        return Err(de::Error::custom("is not an IAM role name"));
+    }
+    Ok(Some(role))
+}
+
+fn regions<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    text(d)?
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|r| {
+            let valid = r.len() <= 30
+                && r.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            valid
+                .then(|| r.to_owned())
+                .ok_or_else(|| de::Error::custom(format!("{r:?} is not a region name")))
+        })
+        .collect()
 }
 
 /// What decides whether and how an event is shown.
@@ -66,67 +367,41 @@ pub struct AlertConfig {
     pub accounts: AccountNames,
 }
 
-impl AlertConfig {
-    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        let watched = match env.get("WATCHED_EVENTS") {
-            Some(list) => WatchedEvents::parse(&list)
-                .map_err(|e| ConfigError::new("WATCHED_EVENTS", e.to_string()))?,
-            None => WatchedEvents::default(),
-        };
-        let timezone = env
-            .get("ALERT_TIMEZONE")
-            .map(|z| {
-                z.trim().parse::<Tz>().map_err(|_| {
-                    ConfigError::new(
-                        "ALERT_TIMEZONE",
-                        format!("{z:?} is not an IANA time zone (e.g. Asia/Seoul, Europe/Berlin)"),
-                    )
-                })
-            })
-            .transpose()?;
-        let from = match env.get("MENTION_SEVERITY") {
-            Some(s) => s
-                .parse::<Severity>()
-                .map_err(|e| ConfigError::new("MENTION_SEVERITY", e.to_string()))?,
-            None => Severity::High,
-        };
-        let mention = snowflake(env, "RESPONDER_ROLE_ID")?.map(|role| Mention { role, from });
-        let accounts = match env.get("ACCOUNT_NAMES") {
-            Some(list) => AccountNames::parse(&list)
-                .map_err(|e| ConfigError::new("ACCOUNT_NAMES", e.to_string()))?,
-            None => AccountNames::default(),
-        };
-        Ok(AlertConfig {
-            watched,
-            timezone,
-            mention,
-            accounts,
-        })
+impl From<&Vars> for AlertConfig {
+    fn from(v: &Vars) -> Self {
+        AlertConfig {
+            watched: v.watched_events.clone(),
+            timezone: v.alert_timezone,
+            mention: v.responder_role_id.map(|role| Mention {
+                role,
+                from: v.mention_severity,
+            }),
+            accounts: v.account_names.clone(),
+        }
     }
 }
 
 /// A rules file, validated; the error names the file, the rule and the field.
-pub fn load_rules(variable: &'static str, path: &std::path::Path) -> Result<Rules, ConfigError> {
+pub fn load_rules(variable: &str, path: &Path) -> Result<Rules, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(variable, format!("cannot read {}: {e}", path.display())))?;
     Rules::parse(&text).map_err(|e| ConfigError::new(variable, format!("{}: {e}", path.display())))
 }
 
-/// `iam-alarm dlq`: the queue whose dead-letter queue to use.
-pub fn dlq_queue_url(env: &impl Env) -> Result<String, ConfigError> {
-    env.get("SQS_QUEUE_URL").ok_or_else(|| {
-        ConfigError::new(
-            "SQS_QUEUE_URL",
-            "is required: the queue whose dead-letter queue to use",
-        )
-    })
-}
+impl Vars {
+    /// `run` and `dlq`: the queue.
+    pub fn queue_url(&self, why: &str) -> Result<String, ConfigError> {
+        self.sqs_queue_url
+            .clone()
+            .ok_or_else(|| ConfigError::new("SQS_QUEUE_URL", format!("is required: {why}")))
+    }
 
-/// `iam-alarm healthcheck`: where the bot serves `/healthz`.
-pub fn health_addr(env: &impl Env) -> Result<String, ConfigError> {
-    env.get("HEALTH_ADDR").ok_or_else(|| {
-        ConfigError::new("HEALTH_ADDR", "is required: where the bot serves /healthz")
-    })
+    /// `healthcheck`: where the bot serves `/healthz`.
+    pub fn health_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.health_addr.ok_or_else(|| {
+            ConfigError::new("HEALTH_ADDR", "is required: where the bot serves /healthz")
+        })
+    }
 }
 
 /// Everything `iam-alarm run` needs, validated.
@@ -157,51 +432,6 @@ pub struct OrganizationConfig {
     pub reader_role: Option<String>,
     /// `READER_EXTERNAL_ID`, required with the role (the role's trust policy demands it).
     pub external_id: Option<SecretString>,
-}
-
-impl OrganizationConfig {
-    fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        let lookup = match env.get("ORGANIZATION_LOOKUP").as_deref().map(str::trim) {
-            None | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
-            Some(_) => {
-                return Err(ConfigError::new(
-                    "ORGANIZATION_LOOKUP",
-                    "must be `true` or `false`",
-                ))
-            }
-        };
-        let reader_role = env
-            .get("READER_ROLE_NAME")
-            .map(|r| r.trim().to_owned())
-            .filter(|r| !r.is_empty());
-        if let Some(role) = &reader_role {
-            let ok = role.len() <= 64
-                && role
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
-            if !ok {
-                return Err(ConfigError::new(
-                    "READER_ROLE_NAME",
-                    "is not an IAM role name",
-                ));
-            }
-        }
-        let external_id = env
-            .get("READER_EXTERNAL_ID")
-            .map(|v| SecretString::from(v.trim().to_owned()));
-        if reader_role.is_some() && external_id.is_none() {
-            return Err(ConfigError::new(
-                "READER_EXTERNAL_ID",
-                "is required with READER_ROLE_NAME (the reader role's trust policy demands it)",
-            ));
-        }
-        Ok(OrganizationConfig {
-            lookup,
-            reader_role,
-            external_id,
-        })
-    }
 }
 
 /// Where alerts go.
@@ -238,20 +468,6 @@ pub struct WatchdogConfig {
     pub heartbeat_max_age: Option<Duration>,
 }
 
-impl WatchdogConfig {
-    fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        let interval = number(env, "WATCHDOG_INTERVAL_S", 300, 0..=86_400)?;
-        let max_age = match env.get("HEARTBEAT_MAX_AGE_S") {
-            None => None,
-            Some(_) => Some(number(env, "HEARTBEAT_MAX_AGE_S", 0, 1..=604_800)?),
-        };
-        Ok(WatchdogConfig {
-            interval: (interval > 0).then(|| Duration::from_secs(interval)),
-            heartbeat_max_age: max_age.map(Duration::from_secs),
-        })
-    }
-}
-
 /// What the buttons and slash commands look at.
 #[derive(Debug, Clone)]
 pub struct ResponderConfig {
@@ -259,7 +475,7 @@ pub struct ResponderConfig {
     pub trail_name: String,
     /// The EventBridge rule `/health` inspects (`EVENT_RULE_NAME`, us-east-1).
     pub rule_name: String,
-    /// The rule for calls that switch the alarm off (`TAMPER_RULE_NAME`; empty: not deployed).
+    /// The rule for calls that switch the alarm off (`TAMPER_RULE_NAME`; blank: not deployed).
     pub tamper_rule_name: Option<String>,
     /// The rule that forwards a member account's events to the central bus (`FORWARDER_RULE_NAME`).
     pub forwarder_rule_name: String,
@@ -267,59 +483,6 @@ pub struct ResponderConfig {
     pub activity_window: Duration,
     /// Regions searched besides us-east-1 (`ACTIVITY_REGIONS`).
     pub activity_regions: Vec<String>,
-}
-
-impl ResponderConfig {
-    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        let hours = match env.get("ACTIVITY_HOURS") {
-            None => 24,
-            Some(h) => h
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|h| (1..=2160).contains(h))
-                .ok_or_else(|| ConfigError::new("ACTIVITY_HOURS", "must be 1 to 2160 (90 days)"))?,
-        };
-        let regions = env
-            .get("ACTIVITY_REGIONS")
-            .map(|r| {
-                r.split(',')
-                    .map(str::trim)
-                    .filter(|r| !r.is_empty())
-                    .map(|r| {
-                        let ok = r.len() <= 30
-                            && r.chars()
-                                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-                        ok.then(|| r.to_owned()).ok_or_else(|| {
-                            ConfigError::new(
-                                "ACTIVITY_REGIONS",
-                                format!("{r:?} is not a region name"),
-                            )
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?
-            .unwrap_or_default();
-        Ok(ResponderConfig {
-            trail_name: env
-                .get("TRAIL_NAME")
-                .unwrap_or_else(|| "ct-trail-monitor".to_owned()),
-            rule_name: env
-                .get("EVENT_RULE_NAME")
-                .unwrap_or_else(|| "eventbridge-iam-user-change".to_owned()),
-            tamper_rule_name: match env.get("TAMPER_RULE_NAME") {
-                None => Some("eventbridge-iam-alarm-tamper".to_owned()),
-                Some(name) if name.trim().is_empty() => None,
-                Some(name) => Some(name.trim().to_owned()),
-            },
-            forwarder_rule_name: env
-                .get("FORWARDER_RULE_NAME")
-                .unwrap_or_else(|| "iam-alarm-forward".to_owned()),
-            activity_window: Duration::from_secs(hours * 3600),
-            activity_regions: regions,
-        })
-    }
 }
 
 /// How the poller paces itself. Defaults suit production; tests shorten them.
@@ -333,194 +496,96 @@ pub struct PollConfig {
     pub retry_max: Duration,
 }
 
-impl Default for PollConfig {
-    fn default() -> Self {
-        PollConfig {
-            wait: Duration::from_secs(20),
-            visibility: Duration::from_secs(60),
-            retry_base: Duration::from_millis(500),
-            retry_max: Duration::from_secs(30),
-        }
-    }
-}
-
-/// `text` (default) or `json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogFormat {
-    #[default]
-    Text,
-    Json,
-}
-
-impl LogFormat {
-    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        match env.get("LOG_FORMAT").as_deref().map(str::trim) {
-            None | Some("text") => Ok(LogFormat::Text),
-            Some("json") => Ok(LogFormat::Json),
-            Some(other) => Err(ConfigError::new(
-                "LOG_FORMAT",
-                format!("{other:?} is neither `text` nor `json`"),
-            )),
-        }
-    }
-}
-
-fn snowflake(env: &impl Env, name: &'static str) -> Result<Option<u64>, ConfigError> {
-    env.get(name)
-        .map(|v| {
-            v.trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|id| *id > 0)
-                .ok_or_else(|| ConfigError::new(name, "must be a Discord id (a positive integer)"))
-        })
-        .transpose()
-}
-
-/// A whole number in `range`, or `default` when unset.
-fn number(
-    env: &impl Env,
-    name: &'static str,
-    default: u64,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<u64, ConfigError> {
-    let Some(v) = env.get(name) else {
-        return Ok(default);
-    };
-    v.trim()
-        .parse::<u64>()
-        .ok()
-        .filter(|n| range.contains(n))
-        .ok_or_else(|| {
-            let (lo, hi) = (range.start(), range.end());
-            ConfigError::new(name, format!("must be a whole number from {lo} to {hi}"))
-        })
-}
-
-fn millis(env: &impl Env, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
-    match env.get(name) {
-        None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse::<u64>()
-            .map(Duration::from_millis)
-            .map_err(|_| ConfigError::new(name, "must be a whole number of milliseconds")),
-    }
-}
-
 impl RunConfig {
-    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        let queue_url = env.get("SQS_QUEUE_URL").ok_or_else(|| {
-            ConfigError::new("SQS_QUEUE_URL", "is required: the queue to consume")
-        })?;
-        Url::parse(&queue_url).map_err(|_| ConfigError::new("SQS_QUEUE_URL", "is not a URL"))?;
-        let health_addr = env
-            .get("HEALTH_ADDR")
-            .map(|a| {
-                a.trim().parse::<SocketAddr>().map_err(|_| {
-                    ConfigError::new("HEALTH_ADDR", "must be an address like 127.0.0.1:8080")
-                })
-            })
-            .transpose()?;
-        let unhealthy_after = number(env, "DELIVERY_UNHEALTHY_AFTER_S", 300, 1..=86_400)?;
+    /// Assembled from the variables, with the rules that span several of them.
+    pub fn from_vars(v: &Vars) -> Result<Self, ConfigError> {
+        let secs = Duration::from_secs;
+        let millis = Duration::from_millis;
         Ok(RunConfig {
-            queue_url,
-            responders: ResponderConfig::from_env(env)?,
-            alert: AlertConfig::from_env(env)?,
-            sink: SinkConfig::from_env(env)?,
-            health_addr,
-            state_dir: env.get("IAM_ALARM_STATE_DIR").map(PathBuf::from),
-            poll: PollConfig::from_env(env)?,
-            backlog_max: number(env, "BACKLOG_MAX", 2000, 10..=100_000)? as usize,
-            delivery_unhealthy_after: Duration::from_secs(unhealthy_after),
-            rules: match env.get("ALERT_RULES") {
-                Some(path) => load_rules("ALERT_RULES", std::path::Path::new(path.trim()))?,
+            queue_url: v.queue_url("the queue to consume")?,
+            responders: ResponderConfig {
+                trail_name: v.trail_name.clone(),
+                rule_name: v.event_rule_name.clone(),
+                tamper_rule_name: v.tamper_rule_name.clone(),
+                forwarder_rule_name: v.forwarder_rule_name.clone(),
+                activity_window: secs(v.activity_hours * 3600),
+                activity_regions: v.activity_regions.clone(),
+            },
+            alert: AlertConfig::from(v),
+            sink: SinkConfig::from_vars(v)?,
+            health_addr: v.health_addr,
+            state_dir: v.iam_alarm_state_dir.clone(),
+            poll: PollConfig {
+                wait: millis(v.sqs_wait_ms),
+                visibility: millis(v.sqs_visibility_ms),
+                retry_base: millis(v.retry_base_ms),
+                retry_max: millis(v.retry_max_ms),
+            },
+            backlog_max: v.backlog_max as usize,
+            delivery_unhealthy_after: secs(v.delivery_unhealthy_after_s),
+            rules: match &v.alert_rules {
+                Some(path) => load_rules("ALERT_RULES", path)?,
                 None => Rules::default(),
             },
-            organization: OrganizationConfig::from_env(env)?,
+            organization: OrganizationConfig::from_vars(v)?,
+        })
+    }
+}
+
+impl OrganizationConfig {
+    fn from_vars(v: &Vars) -> Result<Self, ConfigError> {
+        if v.reader_role_name.is_some() && v.reader_external_id.is_none() {
+            return Err(ConfigError::new(
+                "READER_EXTERNAL_ID",
+                "is required with READER_ROLE_NAME (the reader role's trust policy demands it)",
+            ));
+        }
+        Ok(OrganizationConfig {
+            lookup: v.organization_lookup,
+            reader_role: v.reader_role_name.clone(),
+            external_id: v.reader_external_id.clone(),
         })
     }
 }
 
 impl SinkConfig {
     /// The bot with `DISCORD_TOKEN`, else a webhook with `DISCORD_WEBHOOK_URL`, else the console.
-    fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        match (env.get("DISCORD_TOKEN"), env.get("DISCORD_WEBHOOK_URL")) {
-            (Some(token), _) => Ok(SinkConfig::Bot(BotConfig::from_env(env, token)?)),
-            (None, Some(url)) => {
-                let parsed = Url::parse(url.trim()).ok().filter(|u| {
-                    matches!(u.scheme(), "http" | "https") && u.path().contains("/webhooks/")
-                });
-                if parsed.is_none() {
-                    // Never echo the value: the webhook URL is a secret.
-                    return Err(ConfigError::new(
-                        "DISCORD_WEBHOOK_URL",
-                        "is not a Discord webhook URL (https://discord.com/api/webhooks/ID/TOKEN)",
-                    ));
-                }
-                let url = SecretString::from(url.trim().to_owned());
-                Ok(SinkConfig::Webhook { url })
-            }
+    fn from_vars(v: &Vars) -> Result<Self, ConfigError> {
+        match (&v.discord_token, &v.discord_webhook_url) {
+            (Some(token), _) => Ok(SinkConfig::Bot(BotConfig::from_vars(v, token.clone())?)),
+            (None, Some(url)) => Ok(SinkConfig::Webhook { url: url.clone() }),
             (None, None) => Ok(SinkConfig::Console),
         }
     }
 }
 
 impl BotConfig {
-    fn from_env(env: &impl Env, token: String) -> Result<Self, ConfigError> {
-        let required = |name: &'static str, why: &str| {
-            snowflake(env, name)?.ok_or_else(|| ConfigError::new(name, why))
-        };
-        let api_url = env
-            .get("DISCORD_API_URL")
-            .map(|u| {
-                Url::parse(u.trim())
-                    .ok()
-                    .filter(|u| matches!(u.scheme(), "http" | "https"))
-                    .ok_or_else(|| {
-                        ConfigError::new("DISCORD_API_URL", "must be an http(s) base URL")
-                    })
-            })
-            .transpose()?;
-        let from = match env.get("ESCALATE_SEVERITY") {
-            Some(s) => s
-                .parse::<Severity>()
-                .map_err(|e| ConfigError::new("ESCALATE_SEVERITY", e.to_string()))?,
-            None => Severity::High,
-        };
-        let after = number(env, "ESCALATE_AFTER_S", 900, 1..=604_800)?;
-        let max = number(env, "ESCALATE_MAX", 2, 0..=20)? as u32;
-        let responder_role_id = snowflake(env, "RESPONDER_ROLE_ID")?;
-        let escalation = (max > 0).then(|| Policy {
-            from,
-            after: Duration::from_secs(after),
-            max,
-            role: responder_role_id,
+    fn from_vars(v: &Vars, token: SecretString) -> Result<Self, ConfigError> {
+        let escalation = (v.escalate_max > 0).then(|| Policy {
+            from: v.escalate_severity,
+            after: Duration::from_secs(v.escalate_after_s),
+            max: v.escalate_max as u32,
+            role: v.responder_role_id,
         });
         Ok(BotConfig {
             escalation,
-            watchdog: WatchdogConfig::from_env(env)?,
-            token: SecretString::from(token.trim().to_owned()),
-            channel_id: required("ALERT_CHANNEL_ID", "is required with DISCORD_TOKEN")?,
-            guild_id: required(
-                "DISCORD_GUILD_ID",
-                "is required with DISCORD_TOKEN: the one server the bot serves (its commands are registered there; interactions from anywhere else are refused)",
-            )?,
-            responder_role_id,
-            api_url,
-        })
-    }
-}
-
-impl PollConfig {
-    fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
-        let defaults = PollConfig::default();
-        Ok(PollConfig {
-            wait: millis(env, "SQS_WAIT_MS", defaults.wait)?.min(Duration::from_secs(20)),
-            visibility: millis(env, "SQS_VISIBILITY_MS", defaults.visibility)?
-                .max(Duration::from_secs(1)),
-            retry_base: millis(env, "RETRY_BASE_MS", defaults.retry_base)?,
-            retry_max: millis(env, "RETRY_MAX_MS", defaults.retry_max)?,
+            watchdog: WatchdogConfig {
+                interval: (v.watchdog_interval_s > 0)
+                    .then(|| Duration::from_secs(v.watchdog_interval_s)),
+                heartbeat_max_age: v.heartbeat_max_age_s.map(Duration::from_secs),
+            },
+            token,
+            channel_id: v.alert_channel_id.ok_or_else(|| {
+                ConfigError::new("ALERT_CHANNEL_ID", "is required with DISCORD_TOKEN")
+            })?,
+            guild_id: v.discord_guild_id.ok_or_else(|| {
+                ConfigError::new(
+                    "DISCORD_GUILD_ID",
+                    "is required with DISCORD_TOKEN: the one server the bot serves (its commands are registered there; interactions from anywhere else are refused)",
+                )
+            })?,
+            responder_role_id: v.responder_role_id,
+            api_url: v.discord_api_url.clone(),
         })
     }
 }
@@ -529,25 +594,42 @@ impl PollConfig {
 mod tests {
     use super::*;
 
+    fn vars<const N: usize>(pairs: [(&str, &str); N]) -> Result<Vars, ConfigError> {
+        Vars::from_pairs(pairs)
+    }
+
+    fn run<const N: usize>(pairs: [(&str, &str); N]) -> Result<RunConfig, ConfigError> {
+        RunConfig::from_vars(&vars(pairs)?)
+    }
+
     #[test]
     fn defaults_and_errors_name_the_variable() {
-        let c = AlertConfig::from_env(&[("WATCHED_EVENTS", "")]).unwrap();
-        assert_eq!(c.watched, WatchedEvents::default());
-        let e = AlertConfig::from_env(&[("WATCHED_EVENTS", "CreateUsr")]).unwrap_err();
+        let v = vars([("WATCHED_EVENTS", "")]).unwrap();
+        assert_eq!(v.watched_events, WatchedEvents::default());
+        let e = vars([("WATCHED_EVENTS", "CreateUsr")]).unwrap_err();
         assert_eq!(e.variable, "WATCHED_EVENTS");
-        let e = AlertConfig::from_env(&[("ALERT_TIMEZONE", "Mars/Olympus")]).unwrap_err();
+        let e = vars([("ALERT_TIMEZONE", "Mars/Olympus")]).unwrap_err();
         assert_eq!(e.variable, "ALERT_TIMEZONE");
-        let c = AlertConfig::from_env(&[("ALERT_TIMEZONE", "Asia/Seoul")]).unwrap();
-        assert_eq!(c.timezone, Some(chrono_tz::Asia::Seoul));
+        let v = vars([("ALERT_TIMEZONE", "Asia/Seoul")]).unwrap();
+        assert_eq!(v.alert_timezone, Some(chrono_tz::Asia::Seoul));
+        let e = vars([("MENTION_SEVERITY", "loud")]).unwrap_err();
+        assert_eq!(e.variable, "MENTION_SEVERITY");
+        let e = vars([("ORGANIZATION_LOOKUP", "yes")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ORGANIZATION_LOOKUP: must be `true` or `false`"
+        );
+        // Variables that are not ours are no concern of ours.
+        assert!(vars([("PATH", "/bin"), ("HOME", "/root")]).is_ok());
     }
 
     const QUEUE: (&str, &str) = ("SQS_QUEUE_URL", "http://127.0.0.1:5000/123456789012/q");
 
     #[test]
     fn sink_is_chosen_by_what_is_configured() {
-        let c = RunConfig::from_env(&[QUEUE]).unwrap();
+        let c = run([QUEUE]).unwrap();
         assert!(matches!(c.sink, SinkConfig::Console));
-        let c = RunConfig::from_env(&[
+        let c = run([
             QUEUE,
             ("DISCORD_TOKEN", "t0k3n"),
             ("ALERT_CHANNEL_ID", "42"),
@@ -558,65 +640,94 @@ mod tests {
             c.sink,
             SinkConfig::Bot(BotConfig { channel_id: 42, .. })
         ));
-        let e = RunConfig::from_env(&[QUEUE, ("DISCORD_TOKEN", "t0k3n")]).unwrap_err();
+        let e = run([QUEUE, ("DISCORD_TOKEN", "t0k3n")]).unwrap_err();
         assert_eq!(e.variable, "ALERT_CHANNEL_ID");
         // The trust boundary: a bot without its one server would answer any server that invites it.
-        let e = RunConfig::from_env(&[
+        let e = run([
             QUEUE,
             ("DISCORD_TOKEN", "t0k3n"),
             ("ALERT_CHANNEL_ID", "42"),
         ])
         .unwrap_err();
         assert_eq!(e.variable, "DISCORD_GUILD_ID");
-        let e = RunConfig::from_env(&[("DISCORD_TOKEN", "t0k3n")]).unwrap_err();
+        let e = run([("DISCORD_TOKEN", "t0k3n")]).unwrap_err();
+        assert_eq!(e.variable, "SQS_QUEUE_URL");
+        let e = run([("SQS_QUEUE_URL", "not a url")]).unwrap_err();
         assert_eq!(e.variable, "SQS_QUEUE_URL");
     }
 
     #[test]
     fn numbers_have_defaults_and_ranges() {
-        let c = RunConfig::from_env(&[QUEUE]).unwrap();
+        let c = run([QUEUE]).unwrap();
         assert_eq!(c.backlog_max, 2000);
         assert_eq!(c.delivery_unhealthy_after, Duration::from_secs(300));
-        let c = RunConfig::from_env(&[QUEUE, ("BACKLOG_MAX", "50")]).unwrap();
+        assert_eq!(c.poll.wait, Duration::from_secs(20));
+        let c = run([QUEUE, ("BACKLOG_MAX", "50")]).unwrap();
         assert_eq!(c.backlog_max, 50);
         for bad in ["0", "-1", "many"] {
-            let e = RunConfig::from_env(&[QUEUE, ("BACKLOG_MAX", bad)]).unwrap_err();
+            let e = run([QUEUE, ("BACKLOG_MAX", bad)]).unwrap_err();
             assert_eq!(e.variable, "BACKLOG_MAX");
+            assert_eq!(e.problem, "must be a whole number from 10 to 100000");
         }
-        let e = RunConfig::from_env(&[QUEUE, ("DELIVERY_UNHEALTHY_AFTER_S", "0")]).unwrap_err();
+        let e = run([QUEUE, ("DELIVERY_UNHEALTHY_AFTER_S", "0")]).unwrap_err();
         assert_eq!(e.variable, "DELIVERY_UNHEALTHY_AFTER_S");
+        let e = run([QUEUE, ("SQS_WAIT_MS", "25000")]).unwrap_err();
+        assert_eq!(e.variable, "SQS_WAIT_MS");
+    }
+
+    #[test]
+    fn a_blank_tamper_rule_name_means_no_tamper_rule() {
+        let c = run([QUEUE]).unwrap();
+        let default = Some("eventbridge-iam-alarm-tamper".to_owned());
+        assert_eq!(c.responders.tamper_rule_name, default);
+        for blank in ["", "  "] {
+            let c = run([QUEUE, ("TAMPER_RULE_NAME", blank)]).unwrap();
+            assert_eq!(c.responders.tamper_rule_name, None, "{blank:?}");
+        }
+        let c = run([QUEUE, ("TAMPER_RULE_NAME", "ours")]).unwrap();
+        assert_eq!(c.responders.tamper_rule_name.as_deref(), Some("ours"));
+        // Elsewhere blank is unset: the default.
+        let c = run([QUEUE, ("TRAIL_NAME", "")]).unwrap();
+        assert_eq!(c.responders.trail_name, "ct-trail-monitor");
     }
 
     #[test]
     fn log_format_is_text_or_json() {
         assert_eq!(
-            LogFormat::from_env(&[("LOG_FORMAT", "")]).unwrap(),
+            vars([("LOG_FORMAT", "")]).unwrap().log_format,
             LogFormat::Text
         );
         assert_eq!(
-            LogFormat::from_env(&[("LOG_FORMAT", "json")]).unwrap(),
+            vars([("LOG_FORMAT", "json")]).unwrap().log_format,
             LogFormat::Json
         );
         assert_eq!(
-            LogFormat::from_env(&[("LOG_FORMAT", "xml")])
-                .unwrap_err()
-                .variable,
+            vars([("LOG_FORMAT", "xml")]).unwrap_err().variable,
             "LOG_FORMAT"
         );
     }
 
     #[test]
+    fn the_reader_role_needs_its_external_id() {
+        let e = run([QUEUE, ("READER_ROLE_NAME", "iam-alarm-reader")]).unwrap_err();
+        assert_eq!(e.variable, "READER_EXTERNAL_ID");
+        let e = run([QUEUE, ("READER_ROLE_NAME", "not a role!")]).unwrap_err();
+        assert_eq!(e.variable, "READER_ROLE_NAME");
+    }
+
+    #[test]
     fn secrets_never_print() {
         let secret = "https://discord.com/api/webhooks/1/SECRET-TOKEN";
-        let c = RunConfig::from_env(&[QUEUE, ("DISCORD_WEBHOOK_URL", secret)]).unwrap();
+        let c = run([QUEUE, ("DISCORD_WEBHOOK_URL", secret)]).unwrap();
         assert!(!format!("{c:?}").contains("SECRET-TOKEN"));
-        let e = RunConfig::from_env(&[
+        let e = run([
             QUEUE,
             ("DISCORD_WEBHOOK_URL", "https://example.com/SECRET-TOKEN"),
         ])
         .unwrap_err();
+        assert_eq!(e.variable, "DISCORD_WEBHOOK_URL");
         assert!(!e.to_string().contains("SECRET-TOKEN"));
-        let c = RunConfig::from_env(&[
+        let c = run([
             QUEUE,
             ("DISCORD_TOKEN", "SECRET-TOKEN"),
             ("ALERT_CHANNEL_ID", "1"),
@@ -624,5 +735,7 @@ mod tests {
         ])
         .unwrap();
         assert!(!format!("{c:?}").contains("SECRET-TOKEN"));
+        let v = vars([("READER_EXTERNAL_ID", "SECRET-TOKEN")]).unwrap();
+        assert!(!format!("{v:?}").contains("SECRET-TOKEN"));
     }
 }

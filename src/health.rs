@@ -82,8 +82,8 @@ async fn metrics_text(State(state): State<HealthState>) -> impl IntoResponse {
 }
 
 /// `iam-alarm healthcheck`: ask the running bot. Exit 0 when healthy, 1 otherwise (with the reason on stderr).
-pub async fn check(addr: &str) -> std::process::ExitCode {
-    let url = format!("http://{}/healthz", addr.trim());
+pub async fn check(addr: SocketAddr) -> std::process::ExitCode {
+    let url = format!("http://{addr}/healthz");
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(3))
         .build()

@@ -5,17 +5,18 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use iam_alarm::cli::{Cli, Command, RulesAction};
-use iam_alarm::config::{self, AlertConfig, ConfigError, LogFormat, ProcessEnv, RunConfig};
+use iam_alarm::config::{self, AlertConfig, ConfigError, RunConfig, Vars};
 
 const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Run);
-    let alert_config = match AlertConfig::from_env(&ProcessEnv) {
-        Ok(c) => c,
+    let vars = match Vars::from_env() {
+        Ok(v) => v,
         Err(e) => return config_error(e),
     };
+    let alert_config = AlertConfig::from(&vars);
     match command {
         Command::Render {
             input,
@@ -55,13 +56,11 @@ fn main() -> ExitCode {
             Err(e) => config_error(e),
         },
         Command::Run => {
-            let loaded = RunConfig::from_env(&ProcessEnv)
-                .and_then(|c| Ok((c, LogFormat::from_env(&ProcessEnv)?)));
-            let (config, format) = match loaded {
+            let config = match RunConfig::from_vars(&vars) {
                 Ok(c) => c,
                 Err(e) => return config_error(e),
             };
-            iam_alarm::telemetry::init(format);
+            iam_alarm::telemetry::init(vars.log_format);
             match runtime().block_on(iam_alarm::app::run(config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -70,11 +69,12 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Healthcheck => match config::health_addr(&ProcessEnv) {
-            Ok(addr) => runtime().block_on(iam_alarm::health::check(&addr)),
+        Command::Healthcheck => match vars.health_addr() {
+            Ok(addr) => runtime().block_on(iam_alarm::health::check(addr)),
             Err(e) => config_error(e),
         },
-        Command::Dlq { action } => match config::dlq_queue_url(&ProcessEnv) {
+        Command::Dlq { action } => match vars.queue_url("the queue whose dead-letter queue to use")
+        {
             Ok(url) => runtime().block_on(async {
                 let aws = iam_alarm::aws::load_config().await;
                 let queue = iam_alarm::aws::sqs::Queue::new(&aws, url);

@@ -571,7 +571,8 @@ mod tests {
         let poll = PollConfig {
             retry_base: Duration::from_millis(100),
             retry_max: Duration::from_secs(2),
-            ..PollConfig::default()
+            wait: Duration::from_secs(20),
+            visibility: Duration::from_secs(60),
         };
         for attempt in 1..40 {
             let d = backoff(&poll, attempt);

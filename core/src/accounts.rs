@@ -21,6 +21,14 @@ pub fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+impl std::str::FromStr for AccountNames {
+    type Err = BadAccountNames;
+
+    fn from_str(list: &str) -> Result<Self, Self::Err> {
+        AccountNames::parse(list)
+    }
+}
+
 impl AccountNames {
     /// `111122223333=prod,444455556666=staging` (blanks around entries are ignored).
     pub fn parse(list: &str) -> Result<AccountNames, BadAccountNames> {

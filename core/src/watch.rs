@@ -282,6 +282,14 @@ impl WatchedEvents {
     }
 }
 
+impl FromStr for WatchedEvents {
+    type Err = UnknownAction;
+
+    fn from_str(list: &str) -> Result<Self, Self::Err> {
+        WatchedEvents::parse(list)
+    }
+}
+
 impl fmt::Display for WatchedEvents {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.0.iter().map(|a| a.event_name()).collect();
