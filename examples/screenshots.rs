@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use iam_alarm::html::page;
+use iam_alarm_core::check::Check;
 use iam_alarm_core::digest::render_digests;
 use iam_alarm_core::escalation::{followup, Policy};
 use iam_alarm_core::message::{CreateMessage, EmbedField};
 use iam_alarm_core::render::{colour, render_message, Mention, RenderOptions};
 use iam_alarm_core::severity::Severity;
-use iam_alarm_core::watchdog::{Observation, State, Transition};
+use iam_alarm_core::watchdog::Transition;
 use iam_alarm_core::{classify, Event, WatchedEvents};
 use serde_json::{json, Value};
 
@@ -83,20 +84,14 @@ fn main() {
     };
     let escalation = followup("1", 1, Duration::from_secs(900), &policy);
     let now = chrono::Utc::now().timestamp();
-    let rule_disabled = Observation {
-        key: "rule:eventbridge-iam-user-change".into(),
-        state: State::Failing,
-        what: "EventBridge rule disabled: eventbridge-iam-user-change".into(),
-        hint: Some(
-            "aws events enable-rule --name eventbridge-iam-user-change --region us-east-1".into(),
-        ),
-    };
-    let rule_back = Observation {
-        state: State::Ok,
-        what: "rule eventbridge-iam-user-change is enabled in us-east-1".into(),
-        hint: None,
-        ..rule_disabled.clone()
-    };
+    let rule = "rule:eventbridge-iam-user-change";
+    let rule_disabled = Check::fail(
+        "EventBridge rule disabled: eventbridge-iam-user-change",
+        "aws events enable-rule --name eventbridge-iam-user-change --region us-east-1",
+    )
+    .about(rule);
+    let rule_back =
+        Check::ok("rule eventbridge-iam-user-change is enabled in us-east-1").about(rule);
     let watchdog = vec![
         Transition::Began(rule_disabled).message(
             Some(Mention {

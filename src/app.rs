@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use iam_alarm_commands::ports::PipelineProbe;
+use iam_alarm_core::check::PipelineProbe;
 use iam_alarm_core::render::{Mention, RenderOptions};
 use tokio::sync::{mpsc, Notify};
 use tracing::{error, info, warn};

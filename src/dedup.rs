@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use iam_alarm_core::digest::{short_key, short_keys_from_footer};
+use iam_alarm_core::posted::PostedMessage;
 use iam_alarm_core::render::key_from_footer;
 use iam_alarm_core::EventKey;
 
@@ -80,15 +81,10 @@ impl Dedup {
     }
 
     /// Seed from a channel's recent messages (Discord message objects): our footers name the event.
-    pub fn seed_from_messages(&mut self, messages: &[serde_json::Value]) -> usize {
+    pub fn seed_from_messages(&mut self, messages: &[PostedMessage]) -> usize {
         let mut n = 0;
         for m in messages {
-            let embeds = m["embeds"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            for e in embeds {
-                let footer = e["footer"]["text"].as_str().unwrap_or_default();
+            for footer in m.footers() {
                 let key = key_from_footer(footer).and_then(EventKey::from_posted);
                 let named = short_keys_from_footer(footer).into_iter().map(digested);
                 for key in key.into_iter().chain(named) {
@@ -160,7 +156,7 @@ mod tests {
             {"embeds": [{"footer": {"text": "something else"}}]},
             {"content": "hi"}
         ]);
-        assert_eq!(d.seed_from_messages(msgs.as_array().unwrap()), 1);
+        assert_eq!(d.seed_from_messages(&PostedMessage::from_listing(msgs)), 1);
         assert!(d.contains(&key("abc-1")));
     }
 
@@ -173,7 +169,7 @@ mod tests {
             short_key(&key("e-2"))
         );
         let msgs = serde_json::json!([{"embeds": [{"footer": {"text": footer}}]}]);
-        assert_eq!(d.seed_from_messages(msgs.as_array().unwrap()), 2);
+        assert_eq!(d.seed_from_messages(&PostedMessage::from_listing(msgs)), 2);
         assert!(d.contains(&key("e-1")) && d.contains(&key("e-2")));
         assert!(!d.contains(&key("e-3")));
     }

@@ -1,6 +1,6 @@
 //! `/health`'s view of the AWS side: trail → rule → topic → queue → dead-letter queue, each a line with a hint.
 
-use iam_alarm_commands::ports::{Check, PipelineProbe};
+use iam_alarm_core::check::{Check, PipelineProbe};
 
 use crate::aws::accounts::{Accounts, Clients};
 use crate::aws::sns::Sns;

@@ -7,12 +7,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iam_alarm_commands::ports::{Check, CheckStatus, PipelineProbe};
+use iam_alarm_core::check::{Check, PipelineProbe};
 use iam_alarm_core::metrics::now_unix;
 use iam_alarm_core::render::Mention;
-use iam_alarm_core::watchdog::{
-    announced, transitions, Observation, State, Transition, HEARTBEAT_KEY,
-};
+use iam_alarm_core::text::human_duration;
+use iam_alarm_core::watchdog::{announced, transitions, Transition, HEARTBEAT_KEY};
 use tracing::{info, warn};
 
 use crate::config::WatchdogConfig;
@@ -61,7 +60,7 @@ impl Watchdog {
             if let Some(open) = &mut open {
                 let mut found = Vec::new();
                 if let Some(every) = interval.filter(|_| Instant::now() >= next_probe) {
-                    found.extend(observations(self.probe.check_pipeline().await));
+                    found.extend(self.probe.check_pipeline().await);
                     next_probe = Instant::now() + every;
                 }
                 found.extend(self.heartbeat());
@@ -95,7 +94,7 @@ impl Watchdog {
     }
 
     /// Silence: no heartbeat for longer than `HEARTBEAT_MAX_AGE_S` (counted from start until the first).
-    fn heartbeat(&self) -> Option<Observation> {
+    fn heartbeat(&self) -> Option<Check> {
         let max_age = self.config.heartbeat_max_age?.as_secs() as i64;
         let m = self.metrics.snapshot();
         let now = now_unix();
@@ -103,31 +102,26 @@ impl Watchdog {
             0 => (now - m.started, false),
             last => (now - last, true),
         };
-        let observation = |state, what: String, hint: Option<&str>| Observation {
-            key: HEARTBEAT_KEY.to_owned(),
-            state,
-            what,
-            hint: hint.map(str::to_owned),
-        };
         if age > max_age {
-            Some(observation(
-                State::Failing,
-                format!("nothing has come through EventBridge → SNS → SQS for {}", human(age)),
-                Some("check the iam-alarm-heartbeat rule, the topic's subscription and /health; the watchdog's other alerts name what broke"),
-            ))
+            Some(Check::fail(
+                format!("nothing has come through EventBridge → SNS → SQS for {}", human_duration(age)),
+                "check the iam-alarm-heartbeat rule, the topic's subscription and /health; the watchdog's other alerts name what broke",
+            ).about(HEARTBEAT_KEY))
         } else if seen {
-            Some(observation(
-                State::Ok,
-                format!("heartbeats arrive again (last {} ago)", human(age)),
-                None,
-            ))
+            Some(
+                Check::ok(format!(
+                    "heartbeats arrive again (last {} ago)",
+                    human_duration(age)
+                ))
+                .about(HEARTBEAT_KEY),
+            )
         } else {
             // Too early to tell: not "recovered" from a silence a previous run announced.
             None
         }
     }
 
-    async fn announce(&self, open: &mut BTreeSet<String>, found: &[Observation]) {
+    async fn announce(&self, open: &mut BTreeSet<String>, found: &[Check]) {
         for transition in transitions(open, found) {
             let message = transition.message(self.mention, now_unix());
             self.rest.pacer().acquire().await;
@@ -135,38 +129,13 @@ impl Watchdog {
                 Ok(()) => {
                     info!(key = transition.key(), "{}", transition.headline());
                     match &transition {
-                        Transition::Began(o) => open.insert(o.key.clone()),
-                        Transition::Ended(o) => open.remove(&o.key),
+                        Transition::Began(_) => open.insert(transition.key().to_owned()),
+                        Transition::Ended(_) => open.remove(transition.key()),
                     };
                 }
                 // Still a transition at the next look: posted then.
                 Err(e) => warn!(key = transition.key(), error = %e, "watchdog: cannot post"),
             }
         }
-    }
-}
-
-/// The probe's keyed checks, as the watchdog sees them.
-fn observations(checks: Vec<Check>) -> impl Iterator<Item = Observation> {
-    checks.into_iter().filter_map(|c| {
-        let state = match c.status {
-            CheckStatus::Ok => State::Ok,
-            CheckStatus::Warn => State::Warning,
-            CheckStatus::Fail => State::Failing,
-        };
-        Some(Observation {
-            key: c.key?,
-            state,
-            what: c.what,
-            hint: c.hint,
-        })
-    })
-}
-
-fn human(secs: i64) -> String {
-    if secs < 120 {
-        format!("{secs} s")
-    } else {
-        format!("{} min", secs / 60)
     }
 }

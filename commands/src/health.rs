@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use iam_alarm_core::metrics::{now_unix, Snapshot};
+use iam_alarm_core::text::human_duration;
 use poise::serenity_prelude as serenity;
 
 use crate::ports::{Check, CheckStatus};
@@ -23,7 +24,7 @@ pub async fn health(ctx: Context<'_>) -> Result<(), Error> {
     let latency = ctx.ping().await;
     let mut bot = format!(
         "bot: up {}, gateway latency {} ms; posted {}, duplicates {}, dead-lettered {}",
-        human(uptime),
+        human_duration(uptime),
         latency.as_millis(),
         m.posted,
         m.duplicates,
@@ -57,15 +58,15 @@ fn heartbeat(m: &Snapshot, max_age: Option<Duration>) -> Check {
     let age = now_unix() - last;
     match max_age {
         _ if last > 0 && max_age.is_none_or(|max| age <= max.as_secs() as i64) => {
-            Check::ok(format!("heartbeat: last one {} ago (<t:{last}:R>)", human(age)))
+            Check::ok(format!("heartbeat: last one {} ago (<t:{last}:R>)", human_duration(age)))
         }
         None => Check::ok("heartbeat: not expected (HEARTBEAT_MAX_AGE_S unset)"),
         Some(max) if last == 0 => Check::warn(
-            format!("heartbeat: none since the bot started {} ago", human(now_unix() - m.started)),
-            format!("one is due every few minutes; after {} without one the watchdog says the pipeline is silent", human(max.as_secs() as i64)),
+            format!("heartbeat: none since the bot started {} ago", human_duration(now_unix() - m.started)),
+            format!("one is due every few minutes; after {} without one the watchdog says the pipeline is silent", human_duration(max.as_secs() as i64)),
         ),
         Some(_) => Check::fail(
-            format!("heartbeat: last one {} ago (<t:{last}:R>): nothing comes through EventBridge → SNS → SQS", human(age)),
+            format!("heartbeat: last one {} ago (<t:{last}:R>): nothing comes through EventBridge → SNS → SQS", human_duration(age)),
             "check the iam-alarm-heartbeat rule and the topic's subscription; the lines above name what broke",
         ),
     }
@@ -79,7 +80,7 @@ fn watchdog(m: &Snapshot, every: Option<Duration>) -> Check {
             "nobody is told when the pipeline breaks unless they run /health: set WATCHDOG_INTERVAL_S",
         );
     };
-    let every = human(every.as_secs() as i64);
+    let every = human_duration(every.as_secs() as i64);
     match (m.watchdog_last_run, m.watchdog_problems) {
         (0, _) => Check::ok(format!("watchdog: every {every}, first look pending")),
         (last, 0) => Check::ok(format!(
@@ -89,15 +90,6 @@ fn watchdog(m: &Snapshot, every: Option<Duration>) -> Check {
             format!("watchdog: every {every}, last look <t:{last}:R>, {n} problem(s) announced and open"),
             "see the watchdog's alerts in the channel",
         ),
-    }
-}
-
-fn human(secs: i64) -> String {
-    match secs {
-        s if s < 120 => format!("{s} s"),
-        s if s < 7200 => format!("{} min", s / 60),
-        s if s < 172_800 => format!("{} h", s / 3600),
-        s => format!("{} days", s / 86_400),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::event::{hex, Event};
+use crate::event::Event;
 use crate::message::CUSTOM_ID_MAX;
 use crate::text::concat;
 
@@ -33,9 +33,11 @@ impl ButtonId {
                 concat(&[ACK, key])
             }
             // Only unusually long keys: the handler reads the key from the message footer anyway.
-            ButtonId::Acknowledge(key) => {
-                concat(&[ACK, "h-", &hex(&Sha256::digest(key.as_bytes())[..16])])
-            }
+            ButtonId::Acknowledge(key) => concat(&[
+                ACK,
+                "h-",
+                &hex::encode(&Sha256::digest(key.as_bytes())[..16]),
+            ]),
             ButtonId::Activity(lookup) => {
                 let (prefix, value) = lookup.parts();
                 concat(&[prefix, value])

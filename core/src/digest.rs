@@ -9,7 +9,7 @@ use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::buttons::ButtonId;
-use crate::event::{hex, Event, EventKey, Outcome};
+use crate::event::{Event, EventKey, Outcome};
 use crate::message::{
     ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed, EmbedField, EmbedFooter,
     EMBEDS_MAX, EMBEDS_TOTAL_MAX, NONCE_MAX,
@@ -250,7 +250,7 @@ fn finish<'a>(parts: Vec<(Embed, Vec<&'a Event>)>) -> DigestMessage<'a> {
             .join("\n")
             .as_bytes(),
     );
-    let id = hex(&digest[..12]);
+    let id = hex::encode(&digest[..12]);
     let ack = ButtonId::Acknowledge(format!("digest-{id}")).encode();
     DigestMessage {
         message: CreateMessage {
@@ -267,7 +267,8 @@ fn finish<'a>(parts: Vec<(Embed, Vec<&'a Event>)>) -> DigestMessage<'a> {
             )])],
             allowed_mentions: AllowedMentions::default(),
             nonce: Some(
-                hex(&Sha256::digest(format!("digest:{id}").as_bytes()))[..NONCE_MAX].to_owned(),
+                hex::encode(Sha256::digest(format!("digest:{id}").as_bytes()))[..NONCE_MAX]
+                    .to_owned(),
             ),
             enforce_nonce: true,
             flags: None,

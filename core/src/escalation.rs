@@ -5,11 +5,10 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::event::hex;
 use crate::message::{AllowedMentions, CreateMessage, MessageReference, NONCE_MAX};
+use crate::posted::PostedMessage;
 use crate::severity::Severity;
 
 /// What starts every follow-up: how the bot recognises its own escalations when it reads the channel back.
@@ -45,20 +44,21 @@ pub fn created_ms(id: &str) -> Option<u64> {
 }
 
 /// The follow-ups due now, from the channel's recent messages (Discord message objects, any order).
-pub fn due(messages: &[Value], bot_user: &str, now_ms: u64, policy: &Policy) -> Vec<Followup> {
-    let by_bot = |m: &&Value| m["author"]["id"].as_str() == Some(bot_user);
-    let ours: Vec<&Value> = messages.iter().filter(by_bot).collect();
+pub fn due(
+    messages: &[PostedMessage],
+    bot_user: &str,
+    now_ms: u64,
+    policy: &Policy,
+) -> Vec<Followup> {
+    let ours: Vec<&PostedMessage> = messages.iter().filter(|m| m.is_by(bot_user)).collect();
     let escalations_of = |alert: &str| {
         ours.iter()
-            .filter(|m| m["message_reference"]["message_id"].as_str() == Some(alert))
-            .filter(|m| m["content"].as_str().is_some_and(|c| c.contains(MARK)))
+            .filter(|m| m.replies_to() == Some(alert) && m.content.contains(MARK))
             .count() as u32
     };
     let mut out = Vec::new();
     for alert in &ours {
-        let Some(id) = alert["id"].as_str() else {
-            continue;
-        };
+        let id = alert.id.as_str();
         if !is_waiting_alert(alert, policy.from) {
             continue;
         }
@@ -77,19 +77,14 @@ pub fn due(messages: &[Value], bot_user: &str, now_ms: u64, policy: &Policy) -> 
 }
 
 /// An alert (or digest) of ours at or above `from`, with its Acknowledge button and no acknowledgement yet.
-fn is_waiting_alert(message: &Value, from: Severity) -> bool {
-    let content = message["content"].as_str().unwrap_or("");
-    let severity = content
+fn is_waiting_alert(message: &PostedMessage, from: Severity) -> bool {
+    let severity = message
+        .content
         .split('`')
         .nth(1)
         .and_then(|word| word.parse::<Severity>().ok());
-    let acknowledged = message["embeds"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|e| e["fields"].as_array().into_iter().flatten())
-        .any(|f| f["name"] == "Acknowledged");
-    let has_ack_button = message["components"].to_string().contains("\"ack:");
+    let acknowledged = message.has_field("Acknowledged");
+    let has_ack_button = message.custom_ids().any(|id| id.starts_with("ack:"));
     severity.is_some_and(|s| s >= from) && !acknowledged && has_ack_button
 }
 
@@ -102,7 +97,7 @@ pub fn followup(alert_id: &str, number: u32, waited: Duration, policy: &Policy) 
         format!("{} s", waited.as_secs())
     };
     let mention = policy.role.map(|r| format!("<@&{r}> ")).unwrap_or_default();
-    let nonce = hex(&Sha256::digest(
+    let nonce = hex::encode(Sha256::digest(
         format!("escalation:{alert_id}:{number}").as_bytes(),
     ));
     CreateMessage {
@@ -127,12 +122,16 @@ pub fn followup(alert_id: &str, number: u32, waited: Duration, policy: &Policy) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     const BOT: &str = "900000000000000002";
 
     fn id_at(ms: u64) -> String {
         ((ms - DISCORD_EPOCH_MS) << 22).to_string()
+    }
+
+    fn posted(m: Value) -> PostedMessage {
+        serde_json::from_value(m).unwrap()
     }
 
     fn alert(id: &str, severity: &str, acknowledged: bool) -> Value {
@@ -161,7 +160,7 @@ mod tests {
     fn a_waiting_severe_alert_is_escalated_at_each_interval_up_to_the_maximum() {
         let t0 = 1_800_000_000_000;
         let a = id_at(t0);
-        let messages = vec![alert(&a, "critical", false)];
+        let messages = vec![posted(alert(&a, "critical", false))];
         assert!(
             due(&messages, BOT, t0 + 899_000, &POLICY).is_empty(),
             "not yet"
@@ -175,10 +174,10 @@ mod tests {
         assert_eq!(m.message_reference.as_ref().unwrap().message_id, a);
         // One follow-up made: the next is due at twice the interval, and none after the maximum.
         let mut messages = messages;
-        messages.push(reply(&a, &id_at(t0 + 900_500)));
+        messages.push(posted(reply(&a, &id_at(t0 + 900_500))));
         assert!(due(&messages, BOT, t0 + 1_000_000, &POLICY).is_empty());
         assert_eq!(due(&messages, BOT, t0 + 1_800_000, &POLICY)[0].number, 2);
-        messages.push(reply(&a, &id_at(t0 + 1_800_500)));
+        messages.push(posted(reply(&a, &id_at(t0 + 1_800_500))));
         assert!(due(&messages, BOT, t0 + 9_000_000, &POLICY).is_empty());
     }
 
@@ -193,7 +192,7 @@ mod tests {
             alert(&id_at(t0), "medium", false),
             foreign,
         ] {
-            assert!(due(&[m], BOT, later, &POLICY).is_empty());
+            assert!(due(&[posted(m)], BOT, later, &POLICY).is_empty());
         }
     }
 }

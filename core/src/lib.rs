@@ -5,7 +5,10 @@
 //! respects every Discord limit ([`message`]).
 
 pub mod accounts;
+pub mod actor;
 pub mod buttons;
+pub mod check;
+pub mod details;
 pub mod digest;
 pub mod envelope;
 pub mod escalation;
@@ -13,12 +16,15 @@ pub mod event;
 pub mod fingerprint;
 pub mod message;
 pub mod metrics;
+pub mod posted;
 pub mod record;
 pub mod render;
 pub mod rules;
 pub mod severity;
 pub mod tamper;
+pub mod target;
 pub mod text;
+pub mod user_agent;
 pub mod watch;
 pub mod watchdog;
 

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
 use crate::buttons::{activity_lookup, ButtonId};
-use crate::event::{hex, Event, IdentityKind, Origin, Outcome, NEW_NAME};
+use crate::event::{Event, IdentityKind, Origin, Outcome, NEW_NAME};
 use crate::message::{
     ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed, EmbedField, EmbedFooter,
     CONTENT_MAX, EMBEDS_TOTAL_MAX, FIELD_VALUE_MAX, NONCE_MAX, TITLE_MAX,
@@ -515,7 +515,7 @@ fn buttons(event: &Event, console_url: Option<String>) -> Vec<Button> {
 /// Discord's idempotency nonce for this event: the same event always yields the same nonce.
 pub fn nonce_for(event: &Event) -> String {
     let digest = Sha256::digest(format!("iam-alarm:{}", event.key).as_bytes());
-    hex(&digest)[..NONCE_MAX].to_owned()
+    hex::encode(digest)[..NONCE_MAX].to_owned()
 }
 
 /// The event key in a footer we wrote, if this footer is ours.

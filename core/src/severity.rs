@@ -5,8 +5,10 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::event::{Event, IdentityKind};
+use crate::actor::{Actor, IdentityKind};
 use crate::record::Record;
+use crate::target::Target;
+use crate::user_agent::UserAgent;
 use crate::watch::Action;
 
 /// Lowest to highest; the order is the ranking.
@@ -65,15 +67,30 @@ impl std::str::FromStr for Severity {
 /// AWS managed policies that make a user an administrator.
 const ADMIN_POLICIES: [&str; 2] = [":policy/AdministratorAccess", ":policy/IAMFullAccess"];
 
+/// What the table looks at: the resolved parts of one record.
+pub struct Subject<'a> {
+    pub record: &'a Record<'a>,
+    pub action: Option<Action>,
+    pub actor: &'a Actor,
+    pub target: Option<&'a Target>,
+    pub failed: bool,
+    /// The account that recorded the event.
+    pub account: Option<&'a str>,
+    pub user_agent: Option<&'a UserAgent>,
+    /// A call that can switch the alarm off.
+    pub tamper: bool,
+}
+
 /// The table: the first line that holds decides. Returns the level and why, in words a responder reads.
-pub fn assess(event: &Event, record: &Record<'_>) -> (Severity, &'static str) {
-    if event.tamper.is_some() {
+pub fn assess(event: &Subject<'_>) -> (Severity, &'static str) {
+    let record = event.record;
+    if event.tamper {
         return (Severity::Critical, "a change to the alert pipeline itself");
     }
     if event.actor.is_root() {
         return (Severity::Critical, "the account's root user acted");
     }
-    if event.outcome.is_failure() {
+    if event.failed {
         return if from_outside(event) {
             (
                 Severity::High,
@@ -85,7 +102,6 @@ pub fn assess(event: &Event, record: &Record<'_>) -> (Severity, &'static str) {
     }
     let for_someone_else = event
         .target
-        .as_ref()
         .is_some_and(|t| !t.is_caller && t.user_name != event.actor.name);
     match event.action {
         Some(
@@ -122,9 +138,9 @@ pub fn assess(event: &Event, record: &Record<'_>) -> (Severity, &'static str) {
 }
 
 /// The caller's account is not the one that recorded the event.
-fn from_outside(event: &Event) -> bool {
+fn from_outside(event: &Subject<'_>) -> bool {
     let caller = event.actor.account_id.as_deref();
-    let recorded = event.account.as_deref();
+    let recorded = event.account;
     matches!((caller, recorded), (Some(a), Some(b)) if a != b)
         || event.actor.kind == IdentityKind::AwsAccount
 }
@@ -135,11 +151,8 @@ fn admin_policy(record: &Record<'_>) -> bool {
         .is_some_and(|arn| ADMIN_POLICIES.iter().any(|p| arn.ends_with(p)))
 }
 
-fn from_console(event: &Event) -> bool {
-    event
-        .user_agent
-        .as_ref()
-        .is_some_and(|ua| ua.label == "AWS console")
+fn from_console(event: &Subject<'_>) -> bool {
+    event.user_agent.is_some_and(|ua| ua.label == "AWS console")
 }
 
 /// An inline policy document (a JSON string in the record) with an `Allow` statement for `"Action": "*"`.

@@ -214,6 +214,16 @@ pub fn truncate(s: &str, max: usize) -> String {
     out
 }
 
+/// A duration in words a responder reads at a glance: "45 s", "12 min", "3 h", "2 days".
+pub fn human_duration(secs: i64) -> String {
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} days", s / 86_400),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

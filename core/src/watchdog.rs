@@ -7,15 +7,15 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::buttons::ButtonId;
-use crate::event::hex;
+use crate::check::{Check, CheckStatus};
 use crate::message::{
     ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed, EmbedFooter,
     CONTENT_MAX, NONCE_MAX,
 };
+use crate::posted::PostedMessage;
 use crate::render::{add_mention, colour, Mention};
 use crate::severity::Severity;
 use crate::text::{escape_capped, plain_capped, truncate};
@@ -26,45 +26,24 @@ pub const FOOTER_PREFIX: &str = "watchdog · ";
 /// The key of the heartbeat check: its failure reads "Alert pipeline silent: …".
 pub const HEARTBEAT_KEY: &str = "heartbeat";
 
-/// What one check found, by key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Observation {
-    pub key: String,
-    pub state: State,
-    /// What was found ("rule eventbridge-iam-user-change is disabled"): our text, with names from AWS.
-    pub what: String,
-    /// How to fix it, for problems.
-    pub hint: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    Ok,
-    /// Worth one message, not a page: e-mails pending confirmation, alerts waiting in the dead-letter queue.
-    Warning,
-    /// The pipeline cannot deliver, or someone changed it.
-    Failing,
-}
-
-/// A change worth a message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A change worth a message, about a keyed check.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
     /// A problem that was not announced (a warning or a failure).
-    Began(Observation),
+    Began(Check),
     /// An announced problem whose check passes again.
-    Ended(Observation),
+    Ended(Check),
 }
 
 /// The keys of the problems announced and not yet recovered, from the channel's recent messages (Discord message
 /// objects, any order): the newest watchdog message of each key says whether it is open.
-pub fn announced(messages: &[Value], bot_user: &str) -> BTreeSet<String> {
+pub fn announced(messages: &[PostedMessage], bot_user: &str) -> BTreeSet<String> {
     let mut ours: Vec<(u64, &str)> = messages
         .iter()
-        .filter(|m| m["author"]["id"].as_str() == Some(bot_user))
+        .filter(|m| m.is_by(bot_user))
         .filter_map(|m| {
-            let id = m["id"].as_str()?.parse::<u64>().ok()?;
-            let footer = m["embeds"][0]["footer"]["text"].as_str()?;
-            Some((id, footer.strip_prefix(FOOTER_PREFIX)?))
+            let id = m.id.parse::<u64>().ok()?;
+            Some((id, m.footer()?.strip_prefix(FOOTER_PREFIX)?))
         })
         .collect();
     ours.sort_unstable();
@@ -81,14 +60,14 @@ pub fn announced(messages: &[Value], bot_user: &str) -> BTreeSet<String> {
     open
 }
 
-/// What to announce, given what is announced and what the checks found. A key the checks did not report (they
-/// could not look) changes nothing.
-pub fn transitions(open: &BTreeSet<String>, found: &[Observation]) -> Vec<Transition> {
+/// What to announce, given what is announced and what the checks found. Only keyed checks count; a key the
+/// checks did not report (they could not look) changes nothing.
+pub fn transitions(open: &BTreeSet<String>, found: &[Check]) -> Vec<Transition> {
     found
         .iter()
-        .filter_map(|o| match (o.state, open.contains(&o.key)) {
-            (State::Ok, true) => Some(Transition::Ended(o.clone())),
-            (State::Warning | State::Failing, false) => Some(Transition::Began(o.clone())),
+        .filter_map(|c| match (c.status, open.contains(c.key.as_deref()?)) {
+            (CheckStatus::Ok, true) => Some(Transition::Ended(c.clone())),
+            (CheckStatus::Warn | CheckStatus::Fail, false) => Some(Transition::Began(c.clone())),
             _ => None,
         })
         .collect()
@@ -96,8 +75,13 @@ pub fn transitions(open: &BTreeSet<String>, found: &[Observation]) -> Vec<Transi
 
 impl Transition {
     pub fn key(&self) -> &str {
+        // `transitions` makes them from keyed checks only.
+        self.check().key.as_deref().unwrap_or_default()
+    }
+
+    pub fn check(&self) -> &Check {
         match self {
-            Transition::Began(o) | Transition::Ended(o) => &o.key,
+            Transition::Began(c) | Transition::Ended(c) => c,
         }
     }
 
@@ -107,12 +91,14 @@ impl Transition {
         format!("Alert pipeline {label}: {}", o.what)
     }
 
-    fn label(&self) -> (&'static str, &Observation) {
+    fn label(&self) -> (&'static str, &Check) {
         match self {
-            Transition::Began(o) if o.state == State::Failing && o.key == HEARTBEAT_KEY => {
+            Transition::Began(o)
+                if o.status == CheckStatus::Fail && self.key() == HEARTBEAT_KEY =>
+            {
                 ("silent", o)
             }
-            Transition::Began(o) if o.state == State::Failing => ("degraded", o),
+            Transition::Began(o) if o.status == CheckStatus::Fail => ("degraded", o),
             Transition::Began(o) => ("warning", o),
             Transition::Ended(o) => ("recovered", o),
         }
@@ -120,7 +106,7 @@ impl Transition {
 
     pub fn severity(&self) -> Severity {
         match self {
-            Transition::Began(o) if o.state == State::Failing => Severity::Critical,
+            Transition::Began(o) if o.status == CheckStatus::Fail => Severity::Critical,
             Transition::Began(_) => Severity::Medium,
             Transition::Ended(_) => Severity::Low,
         }
@@ -143,8 +129,8 @@ impl Transition {
             Some(h) => format!("{emoji} `{}` **{headline}** — {h}", self.severity()),
             None => format!("{emoji} `{}` **{headline}**", self.severity()),
         };
-        let key = plain_capped(&o.key, 150);
-        let nonce = hex(&Sha256::digest(format!("watchdog:{label}:{key}:{at}")));
+        let key = plain_capped(self.key(), 150);
+        let nonce = hex::encode(Sha256::digest(format!("watchdog:{label}:{key}:{at}")));
         let components = match self {
             Transition::Began(_) => {
                 let ack = ButtonId::Acknowledge(format!("watchdog:{}", truncate(&key, 80)));
@@ -183,16 +169,16 @@ impl Transition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     const BOT: &str = "900000000000000002";
 
-    fn found(key: &str, state: State) -> Observation {
-        Observation {
-            key: key.into(),
-            state,
-            what: format!("{key} is {state:?}"),
+    fn found(key: &str, status: CheckStatus) -> Check {
+        Check {
+            status,
+            what: format!("{key} is {status:?}"),
             hint: Some("fix it".into()),
+            key: Some(key.into()),
         }
     }
 
@@ -201,10 +187,17 @@ mod tests {
         json!({"id": id.to_string(), "author": {"id": author}, "embeds": m["embeds"], "content": m["content"]})
     }
 
+    fn read_back(messages: Vec<Value>) -> Vec<PostedMessage> {
+        PostedMessage::from_listing(Value::Array(messages))
+    }
+
     #[test]
     fn a_problem_is_announced_once_and_its_end_once() {
         let mut open = BTreeSet::new();
-        let failing = [found("rule:r", State::Failing), found("dlq", State::Ok)];
+        let failing = [
+            found("rule:r", CheckStatus::Fail),
+            found("dlq", CheckStatus::Ok),
+        ];
         let t = transitions(&open, &failing);
         assert_eq!(t, vec![Transition::Began(failing[0].clone())]);
         open.insert("rule:r".to_owned());
@@ -212,7 +205,7 @@ mod tests {
             transitions(&open, &failing).is_empty(),
             "not every interval"
         );
-        let back = [found("rule:r", State::Ok)];
+        let back = [found("rule:r", CheckStatus::Ok)];
         assert_eq!(
             transitions(&open, &back),
             vec![Transition::Ended(back[0].clone())]
@@ -221,13 +214,18 @@ mod tests {
             transitions(&open, &[]).is_empty(),
             "unknown is not recovered"
         );
+        let figure = Check::fail("3 messages in the dead-letter queue", "replay them");
+        assert!(
+            transitions(&BTreeSet::new(), &[figure]).is_empty(),
+            "a line without a key is /health's only"
+        );
     }
 
     #[test]
     fn the_channel_tells_what_is_open_newest_last_whatever_the_order() {
-        let began = Transition::Began(found("rule:r", State::Failing));
-        let ended = Transition::Ended(found("rule:r", State::Ok));
-        let dlq = Transition::Began(found("dlq", State::Warning));
+        let began = Transition::Began(found("rule:r", CheckStatus::Fail));
+        let ended = Transition::Ended(found("rule:r", CheckStatus::Ok));
+        let dlq = Transition::Began(found("dlq", CheckStatus::Warn));
         let messages = vec![
             posted(30, BOT, &dlq),
             posted(20, BOT, &ended),
@@ -236,7 +234,7 @@ mod tests {
             json!({"id": "50", "author": {"id": BOT}, "content": "an alert", "embeds": [{"footer": {"text": "eventID x"}}]}),
         ];
         assert_eq!(
-            announced(&messages, BOT),
+            announced(&read_back(messages), BOT),
             BTreeSet::from(["dlq".to_owned()])
         );
     }
@@ -247,16 +245,16 @@ mod tests {
             role: 42,
             from: Severity::High,
         };
-        let began = Transition::Began(found("trail:t", State::Failing));
+        let began = Transition::Began(found("trail:t", CheckStatus::Fail));
         let m = began.message(Some(role), 1_700_000_000);
         let content = m.content.as_deref().unwrap();
         assert!(content
-            .starts_with("<@&42> 🛑 `critical` **Alert pipeline degraded: trail:t is Failing**"));
+            .starts_with("<@&42> 🛑 `critical` **Alert pipeline degraded: trail:t is Fail**"));
         assert!(content.ends_with("— fix it"));
         assert_eq!(m.allowed_mentions.roles, vec!["42".to_owned()]);
         assert!(m.allowed_mentions.parse.is_empty());
         assert!(m.limit_violations().is_empty());
-        let ended = Transition::Ended(found("trail:t", State::Ok));
+        let ended = Transition::Ended(found("trail:t", CheckStatus::Ok));
         let m = ended.message(Some(role), 1_700_000_000);
         assert!(
             m.allowed_mentions.roles.is_empty(),
@@ -267,7 +265,7 @@ mod tests {
 
     #[test]
     fn text_from_aws_cannot_ping_or_format() {
-        let mut o = found("trail:t", State::Failing);
+        let mut o = found("trail:t", CheckStatus::Fail);
         o.what = "trail @everyone **x** <@&1>".into();
         let m = Transition::Began(o).message(None, 0);
         let content = m.content.unwrap();

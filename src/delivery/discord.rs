@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use iam_alarm_core::message::CreateMessage;
+use iam_alarm_core::posted::PostedMessage;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{RequestBuilder, Response, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -104,7 +105,11 @@ impl BotRest {
     pub async fn current_user_id(&self) -> Result<String, DeliveryError> {
         let request = self.authorised(self.api.http.get(format!("{}/users/@me", self.root)));
         let response = request.send().await.map_err(transport_error)?;
-        let user: serde_json::Value =
+        #[derive(serde::Deserialize)]
+        struct User {
+            id: String,
+        }
+        let user: User =
             check(response)
                 .await?
                 .json()
@@ -112,20 +117,15 @@ impl BotRest {
                 .map_err(|e| DeliveryError::BadResponse {
                     detail: e.without_url().to_string(),
                 })?;
-        user["id"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or(DeliveryError::BadResponse {
-                detail: "no user id".to_owned(),
-            })
+        Ok(user.id)
     }
 
-    /// The channel's most recent messages (newest first), as raw JSON.
+    /// The channel's most recent messages (newest first).
     pub async fn recent_messages(
         &self,
         channel_id: u64,
         limit: u8,
-    ) -> Result<Vec<serde_json::Value>, DeliveryError> {
+    ) -> Result<Vec<PostedMessage>, DeliveryError> {
         let url = format!("{}/channels/{channel_id}/messages", self.root);
         let request = self.authorised(self.api.http.get(url));
         let response = request
@@ -133,13 +133,15 @@ impl BotRest {
             .send()
             .await
             .map_err(transport_error)?;
-        let response = check(response).await?;
-        response
-            .json()
-            .await
-            .map_err(|e| DeliveryError::BadResponse {
-                detail: e.without_url().to_string(),
-            })
+        let listing =
+            check(response)
+                .await?
+                .json()
+                .await
+                .map_err(|e| DeliveryError::BadResponse {
+                    detail: e.without_url().to_string(),
+                })?;
+        Ok(PostedMessage::from_listing(listing))
     }
 }
 
