@@ -1,21 +1,10 @@
 //! The benchmark behind `scripts/bench`: prints figures, asserts nothing. It drives the release binary through
-//! the integration tests' own helpers (`spawn_app`, the fake Discord, moto), with production timings.
+//! the test kit the integration tests use (`spawn_app`, the fake Discord, moto), with production timings.
 //!
 //! (a) parse + render per message over the fixtures; (b) end-to-end latency from SQS send to the fake Discord
 //! receiving the alert, 200 single events; (c) a 1,000-event burst against Discord's limits; (f) 300 events while
 //! every Discord reply comes 0.6 s (then 1.2 s) late; (e) a 10,000-event burst (on the in-memory SQS: moto
 //! can't carry that many): time, messages, memory and the bot's CPU time; (d) memory idle and start-up time.
-
-#![allow(dead_code)] // the shared test modules carry helpers this benchmark doesn't use
-
-#[path = "../tests/it/fake_discord.rs"]
-mod fake_discord;
-#[path = "../tests/it/helpers.rs"]
-mod helpers;
-#[path = "../tests/it/sqs_stub.rs"]
-mod sqs_stub;
-#[path = "../tests/it/support.rs"]
-mod support;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,9 +14,10 @@ use std::time::{Duration, Instant};
 use iam_alarm_core::render::{render_message, RenderOptions};
 use iam_alarm_core::{classify, WatchedEvents};
 
-use fake_discord::FakeDiscord;
-use helpers::{spawn_app, TestApp};
-use support::burst_event;
+use iam_alarm_testkit::fake_discord::FakeDiscord;
+use iam_alarm_testkit::helpers::{spawn_app, TestApp};
+use iam_alarm_testkit::support::{self, burst_event};
+use iam_alarm_testkit::{helpers, sqs_stub};
 
 const ROUNDS: usize = 5;
 /// What `burst_event` names its users: `burst-user-NNNN`.

@@ -109,14 +109,7 @@ impl BotRest {
         struct User {
             id: String,
         }
-        let user: User =
-            check(response)
-                .await?
-                .json()
-                .await
-                .map_err(|e| DeliveryError::BadResponse {
-                    detail: e.without_url().to_string(),
-                })?;
+        let user: User = json(response).await?;
         Ok(user.id)
     }
 
@@ -133,15 +126,7 @@ impl BotRest {
             .send()
             .await
             .map_err(transport_error)?;
-        let listing =
-            check(response)
-                .await?
-                .json()
-                .await
-                .map_err(|e| DeliveryError::BadResponse {
-                    detail: e.without_url().to_string(),
-                })?;
-        Ok(PostedMessage::from_listing(listing))
+        Ok(PostedMessage::from_listing(json(response).await?))
     }
 }
 
@@ -196,6 +181,17 @@ fn transport_error(e: reqwest::Error) -> DeliveryError {
 
 /// Map Discord's answer: 2xx accepted; 429 (with its wait), 5xx and 401/403/404 (configuration an operator can
 /// fix: nothing is lost meanwhile) are retried; any other 4xx rejects this very payload.
+/// A successful response's JSON body.
+async fn json<T: serde::de::DeserializeOwned>(response: Response) -> Result<T, DeliveryError> {
+    check(response)
+        .await?
+        .json()
+        .await
+        .map_err(|e| DeliveryError::BadResponse {
+            detail: e.without_url().to_string(),
+        })
+}
+
 async fn check(response: Response) -> Result<Response, DeliveryError> {
     let status = response.status();
     if status.is_success() {

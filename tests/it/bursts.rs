@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp};
-use crate::support::burst_event;
+use iam_alarm_testkit::helpers::{spawn_app, TestApp};
+use iam_alarm_testkit::support::burst_event;
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -148,7 +148,7 @@ async fn a_full_digest_of_the_longest_user_names_can_be_acknowledged() {
 }
 
 /// The digest messages in the channel.
-fn digests(app: &TestApp) -> Vec<crate::fake_discord::Posted> {
+fn digests(app: &TestApp) -> Vec<iam_alarm_testkit::fake_discord::Posted> {
     app.discord
         .messages()
         .into_iter()
@@ -164,31 +164,33 @@ fn digests(app: &TestApp) -> Vec<crate::fake_discord::Posted> {
 /// Press a message's Acknowledge button as a member with Manage Server; the first reply.
 async fn acknowledge(
     app: &TestApp,
-    message: &crate::fake_discord::Posted,
-) -> crate::fake_discord::Reply {
+    message: &iam_alarm_testkit::fake_discord::Posted,
+) -> iam_alarm_testkit::fake_discord::Reply {
     let ack = message.body["components"][0]["components"][0]["custom_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let member = crate::interactions::member(
-        crate::interactions::ALICE,
+    let member = iam_alarm_testkit::interactions::member(
+        iam_alarm_testkit::interactions::ALICE,
         &[],
-        crate::interactions::MANAGE_GUILD,
+        iam_alarm_testkit::interactions::MANAGE_GUILD,
     );
-    let mut i = crate::interactions::base(3, member);
+    let mut i = iam_alarm_testkit::interactions::base(3, member);
     i["data"] = json!({"custom_id": ack, "component_type": 2});
-    i["message"] = crate::fake_discord::message_json(message);
+    i["message"] = iam_alarm_testkit::fake_discord::message_json(message);
     let id = app
         .discord
         .dispatch_interaction(i, Some(message.id.clone()));
-    crate::interactions::replies(app, &id, 1).await.remove(0)
+    iam_alarm_testkit::interactions::replies(app, &id, 1)
+        .await
+        .remove(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_through_the_in_memory_sqs_names_every_user_once() {
     // The stub the benchmark's 10,000-event burst runs on, checked against the real bot here.
-    let sqs = crate::sqs_stub::SqsStub::start().await;
-    let mut app = crate::helpers::spawn_app_with_sqs(&sqs.url).await;
+    let sqs = iam_alarm_testkit::sqs_stub::SqsStub::start().await;
+    let mut app = iam_alarm_testkit::helpers::spawn_app_with_sqs(&sqs.url).await;
     let (users, bodies): (Vec<String>, Vec<String>) = (0..150).map(burst_event).unzip();
     app.send_all(&bodies).await;
     app.start_bot_ready().await;

@@ -3,7 +3,9 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use crate::support::{own_fixture, repo_root};
+use iam_alarm_testkit::support::{
+    corpus_dir, corpus_records, event_pattern, own_fixture, repo_root,
+};
 
 fn render(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_iam-alarm"))
@@ -522,4 +524,49 @@ fn account_names_show_beside_the_id() {
         err.contains("ACCOUNT_NAMES") && err.contains("4444=staging"),
         "{err}"
     );
+}
+
+#[test]
+#[cfg_attr(
+    corpus_missing,
+    ignore = "the published CloudTrail corpus is absent (IAM_ALARM_CORPUS)"
+)]
+fn render_html_draws_every_corpus_record_naming_its_users() {
+    for (file, body) in corpus_records(&corpus_dir()) {
+        assert_html_page_names_the_alert(&file, &body);
+    }
+}
+
+fn pattern_command(args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_iam-alarm"))
+        .arg("pattern")
+        .args(args)
+        .env_remove("WATCHED_EVENTS")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_generator_prints_the_deployed_pattern_and_all_knows_every_call() {
+    assert_eq!(pattern_command(&[]), event_pattern());
+    let all: Vec<String> = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("deploy/all-user-events.json")).unwrap(),
+    )
+    .unwrap();
+    let known: Vec<&str> = iam_alarm_core::Action::ALL.map(|a| a.event_name()).to_vec();
+    assert_eq!(all, known, "Terraform's `all` is the bot's `all`");
+    assert_eq!(
+        pattern_command(&["--events", "all"])["detail"]["eventName"],
+        serde_json::json!(known)
+    );
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    for name in known {
+        assert!(readme.contains(&format!("`{name}`")), "README lists {name}");
+    }
 }

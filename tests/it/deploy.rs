@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use crate::helpers::spawn_app;
-use crate::support::{own_fixture, repo_root, tamper_pattern, PipelineNames};
+use iam_alarm_testkit::helpers::spawn_app;
+use iam_alarm_testkit::support::{own_fixture, repo_root, tamper_pattern, PipelineNames};
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -27,7 +27,7 @@ fn with(record: &str, key: &str, value: &str) -> String {
 type Case = (&'static str, String, &'static str, bool);
 
 /// Put every case on `bus` (each with its own eventID) and check which reached the queue.
-async fn assert_matches(app: &crate::helpers::TestApp, bus: &str, cases: &[Case]) {
+async fn assert_matches(app: &iam_alarm_testkit::helpers::TestApp, bus: &str, cases: &[Case]) {
     let entries: Vec<Value> = cases
         .iter()
         .enumerate()
@@ -522,8 +522,9 @@ fn the_tamper_pattern_names_exactly_the_calls_the_bot_treats_as_tampering() {
 async fn e_mail_subscribers_get_alerts_and_never_heartbeats() {
     // A queue stands in for the e-mail address: SNS filters every protocol's deliveries the same way.
     let app = spawn_app().await;
-    let sns =
-        aws_sdk_sns::Client::new(&crate::helpers::sdk_config(&crate::helpers::moto().url).await);
+    let sns = aws_sdk_sns::Client::new(
+        &iam_alarm_testkit::helpers::sdk_config(&iam_alarm_testkit::helpers::moto().url).await,
+    );
     let topic = sns
         .create_topic()
         .name(format!("filtered-{}", app.health_port))
@@ -542,7 +543,7 @@ async fn e_mail_subscribers_get_alerts_and_never_heartbeats() {
         .await
         .unwrap();
     let record = own_fixture("records/CreateUser-AssumedRole-session.json");
-    let alert = crate::support::eventbridge(&record, true);
+    let alert = iam_alarm_testkit::support::eventbridge(&record, true);
     let heartbeat = json!({
         "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
         "account": "123456789012", "time": "2026-11-29T10:00:00Z", "region": "us-east-1",

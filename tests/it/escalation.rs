@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::fake_discord::{message_json, Posted};
-use crate::helpers::{spawn_app, TestApp};
-use crate::interactions::{base, member, replies, ALICE, LIMIT, ROLE};
-use crate::support::{eventbridge, own_fixture, sns};
+use iam_alarm_testkit::fake_discord::{message_json, Posted};
+use iam_alarm_testkit::helpers::{spawn_app, TestApp};
+use iam_alarm_testkit::interactions::{base, member, replies, ALICE, LIMIT, ROLE};
+use iam_alarm_testkit::support::{eventbridge, own_fixture, sns};
 
 const MARK: &str = iam_alarm_core::escalation::MARK;
 

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use crate::fake_discord::{FakeDiscord, Fault};
-use crate::helpers::{spawn_app, TestApp};
-use crate::support::burst_event;
+use iam_alarm_testkit::fake_discord::{FakeDiscord, Fault};
+use iam_alarm_testkit::helpers::{spawn_app, TestApp};
+use iam_alarm_testkit::support::burst_event;
 
 const LIMIT: Duration = Duration::from_secs(120);
 

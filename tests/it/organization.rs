@@ -5,12 +5,12 @@
 use aws_credential_types::Credentials;
 use serde_json::{json, Value};
 
-use crate::aws_stub::AwsStub;
-use crate::helpers::{moto, sdk_config, spawn_app, TestApp};
-use crate::interactions::{
+use iam_alarm_testkit::aws_stub::AwsStub;
+use iam_alarm_testkit::helpers::{moto, sdk_config, spawn_app, TestApp};
+use iam_alarm_testkit::interactions::{
     button, command, member, post_record, press, replies, ALICE, LIMIT, MANAGE_GUILD,
 };
-use crate::support::own_fixture;
+use iam_alarm_testkit::support::own_fixture;
 
 const READER: &str = "iam-alarm-reader";
 

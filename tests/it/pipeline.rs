@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::fake_discord::Fault;
-use crate::helpers::{spawn_app, TestApp, CHANNEL_ID};
-use crate::support::{eventbridge, own_fixture, sns};
+use iam_alarm_testkit::fake_discord::Fault;
+use iam_alarm_testkit::helpers::{spawn_app, TestApp, CHANNEL_ID};
+use iam_alarm_testkit::support::{eventbridge, own_fixture, sns};
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -40,9 +40,10 @@ async fn create_user_flows_from_the_eventbridge_rule_to_the_channel() {
     let mut app = spawn_app().await;
     // The rule uses the very pattern file Terraform deploys, with the queue as target (moto cannot
     // deliver EventBridge → SNS).
-    let pattern =
-        std::fs::read_to_string(crate::support::repo_root().join("deploy/event-pattern.json"))
-            .unwrap();
+    let pattern = std::fs::read_to_string(
+        iam_alarm_testkit::support::repo_root().join("deploy/event-pattern.json"),
+    )
+    .unwrap();
     let bus = app.rule_to_queue(&pattern).await;
     app.start_bot_ready().await;
 
@@ -76,7 +77,8 @@ async fn create_user_flows_from_the_eventbridge_rule_to_the_channel() {
         "ack:6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b"
     );
     assert!(
-        !app.bot_log().contains(crate::fake_discord::TOKEN),
+        !app.bot_log()
+            .contains(iam_alarm_testkit::fake_discord::TOKEN),
         "the token reached the log"
     );
 }

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::aws_stub::{AwsStub, Lookup};
-use crate::fake_discord::Posted;
-use crate::helpers::{moto, spawn_app, CHANNEL_ID};
-use crate::interactions::*;
-use crate::support::own_fixture;
+use iam_alarm_testkit::aws_stub::{AwsStub, Lookup};
+use iam_alarm_testkit::fake_discord::Posted;
+use iam_alarm_testkit::helpers::{moto, spawn_app, CHANNEL_ID};
+use iam_alarm_testkit::interactions::*;
+use iam_alarm_testkit::support::own_fixture;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledge_edits_the_alert_and_a_second_press_is_told_privately() {
@@ -301,7 +301,7 @@ async fn iam_users_follows_list_users_markers_and_pages_with_buttons() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn iam_users_reads_keys_and_mfa_from_iam() {
     let mut app = spawn_app().await;
-    let iam = aws_sdk_iam::Client::new(&crate::helpers::sdk_config(&moto().url).await);
+    let iam = aws_sdk_iam::Client::new(&iam_alarm_testkit::helpers::sdk_config(&moto().url).await);
     let name = format!("IAM-test-user-{}", app.health_port);
     iam.create_user().user_name(&name).send().await.unwrap();
     let key = iam

@@ -4,9 +4,9 @@
 
 use serde_json::{json, Value};
 
-use crate::fake_discord::message_json;
-use crate::helpers::{spawn_app, CHANNEL_ID, GUILD_ID};
-use crate::interactions::{
+use iam_alarm_testkit::fake_discord::message_json;
+use iam_alarm_testkit::helpers::{spawn_app, CHANNEL_ID, GUILD_ID};
+use iam_alarm_testkit::interactions::{
     app_with_stub, base, button, command, member, post_alert, replies, ALICE, LIMIT, MANAGE_GUILD,
 };
 

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::fake_discord::Posted;
-use crate::helpers::{moto, sdk_config, spawn_app, TestApp};
-use crate::interactions::LIMIT;
-use crate::support::sns;
+use iam_alarm_testkit::fake_discord::Posted;
+use iam_alarm_testkit::helpers::{moto, sdk_config, spawn_app, TestApp};
+use iam_alarm_testkit::interactions::LIMIT;
+use iam_alarm_testkit::support::sns;
 
 /// Seconds between the watchdog's looks in these tests.
 const INTERVAL_S: u64 = 2;

@@ -4,8 +4,19 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+/// The repository (the workspace root, where `deploy/` and `tests/fixtures/` are).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let testkit = Path::new(env!("CARGO_MANIFEST_DIR"));
+    testkit
+        .parent()
+        .expect("testkit/ is in the workspace")
+        .to_owned()
+}
+
+/// `deploy/event-pattern.json`, the EventBridge rule's pattern.
+pub fn event_pattern() -> Value {
+    let text = std::fs::read_to_string(repo_root().join("deploy/event-pattern.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
 }
 
 /// One of our own fixtures under `tests/fixtures/`.

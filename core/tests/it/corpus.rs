@@ -5,7 +5,7 @@ use iam_alarm_core::event::IdentityKind;
 use iam_alarm_core::render::{render_message, RenderOptions};
 use iam_alarm_core::{classify, Rejection, WatchedEvents};
 
-use crate::support::{corpus_dir, corpus_records};
+use iam_alarm_testkit::support::{corpus_dir, corpus_records};
 
 /// Outcome as stated by hand: `None` for success, the `errorCode` for a failure.
 type Expected = (
@@ -316,7 +316,7 @@ const OWN: &[(&str, &str, &str, Option<&str>)] = &[
 #[test]
 fn own_fixtures_resolve_as_stated() {
     for &(file, actor, target, failure) in OWN {
-        let body = crate::support::own_fixture(&format!("records/{file}"));
+        let body = iam_alarm_testkit::support::own_fixture(&format!("records/{file}"));
         let event =
             classify(&body, &WatchedEvents::all()).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!(event.actor.display(), actor, "{file}");
@@ -340,7 +340,7 @@ fn own_fixtures_resolve_as_stated() {
         assert!(w.limit_violations().is_empty(), "{file}");
     }
     let root = classify(
-        &crate::support::own_fixture("records/CreateUser-Root-no-eventID.json"),
+        &iam_alarm_testkit::support::own_fixture("records/CreateUser-Root-no-eventID.json"),
         &WatchedEvents::default(),
     )
     .unwrap();
@@ -351,20 +351,9 @@ fn own_fixtures_resolve_as_stated() {
     );
     assert!(m.embeds[0].title.as_deref().unwrap().starts_with("🚨 ROOT"));
     let self_service = classify(
-        &crate::support::own_fixture("records/CreateAccessKey-self-service.json"),
+        &iam_alarm_testkit::support::own_fixture("records/CreateAccessKey-self-service.json"),
         &WatchedEvents::all(),
     )
     .unwrap();
     assert!(self_service.target.unwrap().is_caller);
-}
-
-#[test]
-#[cfg_attr(
-    corpus_missing,
-    ignore = "the published CloudTrail corpus is absent (IAM_ALARM_CORPUS)"
-)]
-fn render_html_draws_every_corpus_record_naming_its_users() {
-    for (file, body) in corpus_records(&corpus_dir()) {
-        crate::cli::assert_html_page_names_the_alert(&file, &body);
-    }
 }

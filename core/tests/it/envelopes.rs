@@ -5,7 +5,7 @@ use iam_alarm_core::envelope::{unwrap_body, MalformedBody, Unwrapped};
 use iam_alarm_core::render::{render_message, RenderOptions};
 use iam_alarm_core::{classify, NotAlert, Rejection, WatchedEvents};
 
-use crate::support::{eventbridge, own_fixture, sns};
+use iam_alarm_testkit::support::{eventbridge, own_fixture, sns};
 
 const RECORD: &str = "records/CreateUser-AssumedRole-session.json";
 

@@ -3,7 +3,7 @@
 
 use std::io::Read;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -83,6 +83,27 @@ fn moto_server_path() -> PathBuf {
                 .find(|p| p.exists())
         })
         .expect("moto_server not found: run scripts/test, which installs it into .venv")
+}
+
+/// The `iam-alarm` binary Cargo built beside the running test or benchmark (`target/<profile>/`), as
+/// `assert_cmd` finds it; `IAM_ALARM_BIN` overrides.
+pub fn bot_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("IAM_ALARM_BIN") {
+        return bin.into();
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/<profile>/deps/<test>-<hash> → target/<profile>/iam-alarm
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let bin = profile_dir.join(format!("iam-alarm{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing: build it with cargo test",
+        bin.display()
+    );
+    bin
 }
 
 pub fn free_port() -> u16 {
@@ -251,7 +272,7 @@ impl TestApp {
             .path()
             .join(format!("bot-{}.log", fastrand_u64()));
         let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_iam-alarm"))
+        let child = Command::new(bot_binary())
             .arg("run")
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())

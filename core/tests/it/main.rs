@@ -1,0 +1,7 @@
+//! The pure core against every input it must handle: the published corpus, our own fixtures, every envelope,
+//! generated records, and the deployed EventBridge pattern. No server, no binary.
+
+mod corpus;
+mod envelopes;
+mod pattern;
+mod properties;
