@@ -324,3 +324,99 @@ impl CreateMessage {
         v
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(value: &str) -> EmbedField {
+        EmbedField {
+            name: "Name".into(),
+            value: value.to_owned(),
+            inline: false,
+        }
+    }
+
+    #[test]
+    fn fit_shrinks_the_longest_values_and_marks_the_cut() {
+        let mut embed = Embed {
+            title: Some("t".repeat(100)),
+            fields: vec![
+                field(&"a".repeat(1000)),
+                field(&"b".repeat(300)),
+                field("short"),
+            ],
+            ..Embed::default()
+        };
+        embed.fit(800);
+        assert!(embed.total_len() <= 800, "{}", embed.total_len());
+        assert!(embed.fields[0].value.ends_with('…'), "the cut shows");
+        assert_eq!(
+            embed.fields[2].value, "short",
+            "short values are left alone"
+        );
+        assert_eq!(embed.title.as_deref().map(str::len), Some(100));
+    }
+
+    #[test]
+    fn an_embed_that_fits_is_left_as_it_is() {
+        let before = Embed {
+            description: Some("fine".into()),
+            fields: vec![field("x")],
+            ..Embed::default()
+        };
+        let mut after = before.clone();
+        after.fit(EMBEDS_TOTAL_MAX);
+        assert_eq!(after, before);
+    }
+
+    #[test]
+    fn every_limit_is_named_when_broken() {
+        let mut m = CreateMessage {
+            content: Some("c".repeat(CONTENT_MAX + 1)),
+            embeds: vec![Embed {
+                title: Some(" ".into()),
+                fields: vec![field(&"v".repeat(FIELD_VALUE_MAX + 1))],
+                ..Embed::default()
+            }],
+            components: vec![ActionRow::new(vec![Button::action(
+                ButtonStyle::Primary,
+                "ok",
+                "x".repeat(CUSTOM_ID_MAX + 1),
+            )])],
+            nonce: Some("n".repeat(NONCE_MAX + 1)),
+            ..CreateMessage::default()
+        };
+        let v = m.limit_violations();
+        for what in [
+            "content",
+            "blank title",
+            "field value",
+            "custom_id",
+            "nonce",
+        ] {
+            assert!(v.iter().any(|l| l.starts_with(what)), "{what} in {v:?}");
+        }
+        m = CreateMessage::default();
+        assert!(m.limit_violations().is_empty());
+    }
+
+    #[test]
+    fn the_wire_form_is_discords() {
+        let m = CreateMessage {
+            components: vec![ActionRow::new(vec![Button::action(
+                ButtonStyle::Success,
+                "Acknowledge",
+                "ack:e-1".into(),
+            )])],
+            ..CreateMessage::default()
+        };
+        let wire = serde_json::to_value(&m).unwrap();
+        assert_eq!(wire["allowed_mentions"], serde_json::json!({"parse": []}));
+        let button = &wire["components"][0]["components"][0];
+        assert_eq!(wire["components"][0]["type"], 1);
+        assert_eq!(button["type"], 2);
+        assert_eq!(button["style"], 3);
+        assert!(wire.get("nonce").is_none() && wire.get("enforce_nonce").is_none());
+    }
+}

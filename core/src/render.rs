@@ -606,3 +606,144 @@ pub fn render_text(event: &Event, opts: &RenderOptions) -> String {
     line("event", p(event.key.as_str()));
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(record: serde_json::Value) -> Event {
+        Event::from_json(&record.to_string()).unwrap()
+    }
+
+    fn create_user(actor: &str, user: &str) -> Event {
+        event(json!({
+            "eventSource": "iam.amazonaws.com", "eventName": "CreateUser", "eventID": "e-1",
+            "eventTime": "2026-11-20T09:00:00Z", "awsRegion": "us-east-1",
+            "recipientAccountId": "123456789012",
+            "userIdentity": {"type": "IAMUser", "userName": actor, "accountId": "123456789012"},
+            "requestParameters": {"userName": user},
+            "responseElements": {"user": {"userName": user, "arn": format!("arn:aws:iam::123456789012:user/{user}")}}
+        }))
+    }
+
+    #[test]
+    fn an_alert_says_who_did_what_to_whom_with_its_buttons_and_key() {
+        let m = render_message(&create_user("alice", "bob"), &RenderOptions::default());
+        let content = m.content.as_deref().unwrap();
+        assert!(
+            content.contains("`medium`") && content.contains("by alice"),
+            "{content}"
+        );
+        let embed = &m.embeds[0];
+        assert_eq!(embed.footer.as_ref().unwrap().text, "eventID e-1");
+        assert_eq!(
+            key_from_footer(&embed.footer.as_ref().unwrap().text),
+            Some("e-1")
+        );
+        assert_eq!(embed.timestamp.as_deref(), Some("2026-11-20T09:00:00Z"));
+        let ids: Vec<_> = m.components[0]
+            .components
+            .iter()
+            .filter_map(|b| b.custom_id.as_deref())
+            .collect();
+        assert!(ids.iter().any(|id| id.starts_with("ack:")), "{ids:?}");
+        assert_eq!(
+            m.nonce.as_deref(),
+            Some(nonce_for(&create_user("x", "y")).as_str())
+        );
+        assert!(m.enforce_nonce);
+        assert!(
+            m.limit_violations().is_empty(),
+            "{:?}",
+            m.limit_violations()
+        );
+    }
+
+    #[test]
+    fn names_from_the_event_cannot_ping_or_format() {
+        let m = render_message(
+            &create_user("@everyone", "**bold**_<@&1>"),
+            &RenderOptions::default(),
+        );
+        // Outside code spans (the ARN), every value is escaped.
+        let embed = &m.embeds[0];
+        for text in [
+            m.content.as_deref(),
+            embed.title.as_deref(),
+            embed.description.as_deref(),
+        ] {
+            let text = text.unwrap();
+            let unescaped_mention = text.replace("\\<@", "").contains("<@&1>");
+            assert!(!text.contains("**bold**") && !unescaped_mention, "{text}");
+        }
+        assert!(m.allowed_mentions.parse.is_empty() && m.allowed_mentions.roles.is_empty());
+    }
+
+    #[test]
+    fn a_webhook_gets_no_interactive_buttons_and_no_nonce() {
+        let opts = RenderOptions {
+            destination: Destination::Webhook,
+            ..RenderOptions::default()
+        };
+        let m = render_message(&create_user("alice", "bob"), &opts);
+        assert!(m.nonce.is_none() && !m.enforce_nonce);
+        let interactive = m
+            .components
+            .iter()
+            .flat_map(|r| &r.components)
+            .any(|b| b.custom_id.is_some());
+        assert!(!interactive);
+    }
+
+    #[test]
+    fn severe_alerts_mention_only_the_responder_role() {
+        let mention = Some(Mention {
+            role: 42,
+            from: Severity::Medium,
+        });
+        let opts = RenderOptions {
+            mention,
+            ..RenderOptions::default()
+        };
+        let m = render_message(&create_user("alice", "bob"), &opts);
+        assert!(m.content.as_deref().unwrap().starts_with("<@&42> "));
+        assert_eq!(m.allowed_mentions.roles, ["42"]);
+        let quiet = RenderOptions {
+            mention: Some(Mention {
+                role: 42,
+                from: Severity::Critical,
+            }),
+            ..RenderOptions::default()
+        };
+        let m = render_message(&create_user("alice", "bob"), &quiet);
+        assert!(m.allowed_mentions.roles.is_empty());
+    }
+
+    #[test]
+    fn the_fallback_fits_whatever_the_event_holds() {
+        let huge = "x".repeat(20_000);
+        let e = create_user(&huge, &huge);
+        let m = render_fallback(&e, &RenderOptions::default());
+        assert!(
+            m.limit_violations().is_empty(),
+            "{:?}",
+            m.limit_violations()
+        );
+        assert_eq!(
+            m.embeds[0].footer.as_ref().unwrap().text,
+            "eventID e-1",
+            "the key survives, for de-duplication"
+        );
+    }
+
+    #[test]
+    fn the_console_text_is_plain() {
+        let text = render_text(
+            &create_user("alice", "bob\u{1b}[31m"),
+            &RenderOptions::default(),
+        );
+        assert!(text.contains("alice") && text.contains("medium"), "{text}");
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+    }
+}
