@@ -6,6 +6,9 @@
 //! every Discord reply comes 0.6 s (then 1.2 s) late; (e) a 10,000-event burst (on the in-memory SQS: moto
 //! can't carry that many): time, messages, memory and the bot's CPU time; (d) memory idle and start-up time.
 
+// A benchmark that cannot set up has nothing to report: it unwraps.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -256,7 +259,7 @@ fn main() {
                 .find_map(|l| l.strip_prefix("model name\t: ").map(str::to_owned))
         })
         .unwrap_or_default();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     println!("machine: {cores} cores, {cpu}");
     parse_and_render();
     runtime.block_on(async {

@@ -3,6 +3,9 @@
 //! "degraded" and "recovered" — drawn by `iam-alarm render --html`'s renderer.
 //! `scripts/screenshots` turns them into PNGs with headless Chromium.
 
+// A picture that cannot be drawn has nothing to show: it unwraps.
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -190,7 +190,7 @@ async fn start_bot(
             info!(alerts = n, "de-duplication seeded from the alert channel");
         }
         Err(e) => {
-            warn!(error = %e, "cannot read the alert channel's history (needs Read Message History); relying on the idempotency nonce")
+            warn!(error = %e, "cannot read the alert channel's history (needs Read Message History); relying on the idempotency nonce");
         }
     }
     let (fatal_tx, fatal) = mpsc::unbounded_channel();

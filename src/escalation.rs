@@ -64,7 +64,7 @@ impl Escalator {
                 .await
             {
                 Ok(()) => {
-                    info!(alert = %followup.alert_id, number = followup.number, "alert escalated")
+                    info!(alert = %followup.alert_id, number = followup.number, "alert escalated");
                 }
                 Err(e) => warn!(alert = %followup.alert_id, error = %e, "cannot escalate"),
             }

@@ -48,6 +48,9 @@ impl Gateway {
                 on_error: |err| Box::pin(on_error(err)),
                 // Owners are not used (permissions come from RESPONDER_ROLE_ID); skip the extra API call.
                 initialize_owners: false,
+                // Replies echo names from events and what members typed: no reply pings anyone (poise's own
+                // default would ping users).
+                allowed_mentions: Some(serenity::CreateAllowedMentions::new()),
                 ..Default::default()
             })
             .setup(move |ctx, ready, framework| {
@@ -139,20 +142,16 @@ async fn tell_something_went_wrong(
     press: &serenity::ComponentInteraction,
 ) {
     const TEXT: &str = "Something went wrong on our side; the details are in the bot's log.";
-    let none = serenity::CreateAllowedMentions::new;
-    let response = serenity::CreateInteractionResponse::Message(
-        serenity::CreateInteractionResponseMessage::new()
-            .content(TEXT)
-            .ephemeral(true)
-            .allowed_mentions(none()),
-    );
-    if press.create_response(ctx, response).await.is_ok() {
+    if iam_alarm_commands::ephemeral_component(ctx, press, TEXT)
+        .await
+        .is_ok()
+    {
         return;
     }
     let followup = serenity::CreateInteractionResponseFollowup::new()
         .content(TEXT)
         .ephemeral(true)
-        .allowed_mentions(none());
+        .allowed_mentions(serenity::CreateAllowedMentions::new());
     if let Err(e) = press.create_followup(ctx, followup).await {
         warn!(error = %e, "cannot tell the presser that the button failed");
     }

@@ -5,22 +5,25 @@
 use std::fmt::Write as _;
 
 use iam_alarm_core::message::{Button, ButtonStyle, CreateMessage, Embed};
+use maud::{html, Escaper, Markup, PreEscaped, DOCTYPE};
 
 /// The page for `messages`, shown one under the other as in a channel.
 pub fn page(title: &str, messages: &[CreateMessage]) -> String {
-    let mut body = String::new();
-    for m in messages {
-        body.push_str(&message(m));
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { (title) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                div.channel { @for m in messages { (message(m)) } }
+                script { (PreEscaped(SCRIPT)) }
+            }
+        }
     }
-    format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>{STYLE}</style></head>
-<body><div class="channel">{body}</div>
-<script>{SCRIPT}</script></body></html>
-"#,
-        title = escape(title),
-    )
+    .into_string()
 }
 
 const STYLE: &str = "
@@ -62,87 +65,80 @@ for (const el of document.querySelectorAll('.time')) {
 }
 ";
 
-fn message(m: &CreateMessage) -> String {
-    let mut out = String::from(
-        r#"<div class="message"><div class="avatar">IA</div><div><div><span class="name">iam-alarm</span><span class="tag">APP</span></div>"#,
-    );
-    if let Some(content) = &m.content {
-        let _ = write!(out, r#"<div class="content">{}</div>"#, markdown(content));
-    }
-    for e in &m.embeds {
-        out.push_str(&embed(e));
-    }
-    for row in &m.components {
-        out.push_str(r#"<div class="buttons">"#);
-        for b in &row.components {
-            out.push_str(&button(b));
+fn message(m: &CreateMessage) -> Markup {
+    html! {
+        div.message {
+            div.avatar { "IA" }
+            div {
+                div { span.name { "iam-alarm" } span.tag { "APP" } }
+                @if let Some(content) = &m.content {
+                    div.content { (markdown(content)) }
+                }
+                @for e in &m.embeds { (embed(e)) }
+                @for row in &m.components {
+                    div.buttons { @for b in &row.components { (button(b)) } }
+                }
+            }
         }
-        out.push_str("</div>");
     }
-    out.push_str("</div></div>");
-    out
 }
 
-fn embed(e: &Embed) -> String {
+fn embed(e: &Embed) -> Markup {
     let colour = e
         .color
         .map_or("#1e1f22".to_owned(), |c| format!("#{c:06x}"));
-    let mut out = format!(r#"<div class="embed" style="border-left-color:{colour}">"#);
-    if let Some(title) = &e.title {
-        let title = match &e.url {
-            Some(url) => format!(r#"<a href="{}">{}</a>"#, escape(url), markdown(title)),
-            None => markdown(title),
-        };
-        let _ = write!(out, r#"<div class="title">{title}</div>"#);
-    }
-    if let Some(d) = &e.description {
-        let _ = write!(out, r#"<div class="description">{}</div>"#, markdown(d));
-    }
-    if !e.fields.is_empty() {
-        out.push_str(r#"<div class="fields">"#);
-        for f in &e.fields {
-            let class = if f.inline { "field inline" } else { "field" };
-            let _ = write!(
-                out,
-                r#"<div class="{class}"><div class="fname">{}</div><div class="fvalue">{}</div></div>"#,
-                markdown(&f.name),
-                markdown(&f.value)
-            );
+    html! {
+        div.embed style={ "border-left-color:" (colour) } {
+            @if let Some(title) = &e.title {
+                div.title {
+                    @match &e.url {
+                        Some(url) => a href=(url) { (markdown(title)) },
+                        None => (markdown(title)),
+                    }
+                }
+            }
+            @if let Some(d) = &e.description {
+                div.description { (markdown(d)) }
+            }
+            @if !e.fields.is_empty() {
+                div.fields {
+                    @for f in &e.fields {
+                        div.field.inline[f.inline] {
+                            div.fname { (markdown(&f.name)) }
+                            div.fvalue { (markdown(&f.value)) }
+                        }
+                    }
+                }
+            }
+            @if let Some(footer) = &e.footer {
+                div.footer { (footer.text) }
+            }
         }
-        out.push_str("</div>");
     }
-    if let Some(footer) = &e.footer {
-        let _ = write!(out, r#"<div class="footer">{}</div>"#, escape(&footer.text));
-    }
-    out.push_str("</div>");
-    out
 }
 
-fn button(b: &Button) -> String {
+fn button(b: &Button) -> Markup {
     let style = match b.style {
         ButtonStyle::Success => "success",
         ButtonStyle::Primary => "primary",
         ButtonStyle::Danger => "danger",
         ButtonStyle::Secondary | ButtonStyle::Link => "secondary",
     };
-    let disabled = if b.disabled { " disabled" } else { "" };
-    let arrow = if b.url.is_some() { " ↗" } else { "" };
-    format!(
-        r#"<span class="button {style}{disabled}">{}{arrow}</span>"#,
-        escape(&b.label)
-    )
+    html! {
+        span.button.(style).disabled[b.disabled] {
+            (b.label) @if b.url.is_some() { " ↗" }
+        }
+    }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// Text made safe for HTML, appended to `out`.
+fn escape_into(out: &mut String, s: &str) {
+    let _ = Escaper::new(out).write_str(s);
 }
 
 /// The Markdown Discord renders in these messages: backslash escapes, `code`, **bold**, *italic*, mentions and
 /// `<t:…>` timestamps. Everything else is text, HTML-escaped.
-fn markdown(s: &str) -> String {
+fn markdown(s: &str) -> Markup {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::new();
     let (mut bold, mut italic) = (false, false);
@@ -150,7 +146,7 @@ fn markdown(s: &str) -> String {
     while i < chars.len() {
         match chars[i] {
             '\\' if i + 1 < chars.len() => {
-                out.push_str(&escape(&chars[i + 1].to_string()));
+                escape_into(&mut out, &chars[i + 1].to_string());
                 i += 2;
             }
             '`' => {
@@ -161,7 +157,9 @@ fn markdown(s: &str) -> String {
                     continue;
                 };
                 let code: String = chars[i + 1..i + 1 + end].iter().collect();
-                let _ = write!(out, "<code>{}</code>", escape(&code));
+                out.push_str("<code>");
+                escape_into(&mut out, &code);
+                out.push_str("</code>");
                 i += end + 2;
             }
             '*' if chars.get(i + 1) == Some(&'*') => {
@@ -176,7 +174,7 @@ fn markdown(s: &str) -> String {
             }
             '<' => match special(&chars[i..].iter().collect::<String>()) {
                 Some((html, len)) => {
-                    out.push_str(&html);
+                    out.push_str(&html.into_string());
                     i += len;
                 }
                 None => {
@@ -185,7 +183,7 @@ fn markdown(s: &str) -> String {
                 }
             },
             c => {
-                out.push_str(&escape(&c.to_string()));
+                escape_into(&mut out, c.encode_utf8(&mut [0; 4]));
                 i += 1;
             }
         }
@@ -196,33 +194,28 @@ fn markdown(s: &str) -> String {
     if italic {
         out.push_str("</em>");
     }
-    out
+    // Built above from escaped text and the few tags Discord's Markdown makes.
+    PreEscaped(out)
 }
 
 /// `<@&role>`, `<@user>`, `<t:unix:style>` at the start of `s`: the HTML and how many characters it used.
-fn special(s: &str) -> Option<(String, usize)> {
+fn special(s: &str) -> Option<(Markup, usize)> {
     let end = s.find('>')?;
     let inner = &s[1..end];
     let used = s[..=end].chars().count();
     let digits = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
     if let Some(role) = inner.strip_prefix("@&").filter(|r| digits(r)) {
         let name = if role.len() > 6 { "responders" } else { role };
-        return Some((format!(r#"<span class="mention">@{name}</span>"#), used));
+        return Some((html! { span.mention { "@" (name) } }, used));
     }
     if inner.strip_prefix('@').is_some_and(digits) {
-        return Some((
-            r#"<span class="mention">@responder</span>"#.to_owned(),
-            used,
-        ));
+        return Some((html! { span.mention { "@responder" } }, used));
     }
     let mut parts = inner.strip_prefix("t:")?.split(':');
     let unix = parts.next().filter(|u| digits(u))?;
     let style = parts.next().unwrap_or("f");
     Some((
-        format!(
-            r#"<span class="time" data-unix="{unix}" data-style="{}"></span>"#,
-            escape(style)
-        ),
+        html! { span.time data-unix=(unix) data-style=(style) {} },
         used,
     ))
 }
@@ -233,13 +226,14 @@ mod tests {
 
     #[test]
     fn markdown_as_discord_draws_it() {
+        let md = |s: &str| markdown(s).into_string();
         assert_eq!(
-            markdown("**a** `b<c>` \\*d"),
+            md("**a** `b<c>` \\*d"),
             "<strong>a</strong> <code>b&lt;c&gt;</code> *d"
         );
-        assert!(markdown("<@&600000000000000001> hi")
+        assert!(md("<@&600000000000000001> hi")
             .starts_with(r#"<span class="mention">@responders</span>"#));
-        assert!(markdown("<t:1700000000:R>").contains(r#"data-unix="1700000000" data-style="R""#));
-        assert_eq!(markdown("<script>"), "&lt;script&gt;");
+        assert!(md("<t:1700000000:R>").contains(r#"data-unix="1700000000" data-style="R""#));
+        assert_eq!(md("<script>"), "&lt;script&gt;");
     }
 }

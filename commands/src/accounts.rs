@@ -28,8 +28,37 @@ pub async fn autocomplete(ctx: Context<'_>, partial: &str) -> serenity::CreateAu
     serenity::CreateAutocompleteResponse::new().set_choices(choices)
 }
 
+/// The account the member chose: `Some(None)` for the bot's own, `Some(Some(id))` for another; `None` when it
+/// is unknown, which the member has been told privately.
+pub async fn chosen(
+    ctx: Context<'_>,
+    input: Option<&str>,
+) -> Result<Option<Option<String>>, crate::Error> {
+    match resolve(ctx, input) {
+        Ok(account) => Ok(Some(account)),
+        Err(answer) => {
+            crate::render::answer(ctx, answer).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// An account in a button's `custom_id`: its id, or `-` for the bot's own.
+pub fn encode(account: Option<&str>) -> &str {
+    account.unwrap_or("-")
+}
+
+/// The account part of a `custom_id` back; `None` when it is neither `-` nor an account id.
+pub fn decode(part: &str) -> Option<Option<String>> {
+    match part {
+        "-" => Some(None),
+        id if iam_alarm_core::accounts::is_account_id(id) => Some(Some(id.to_owned())),
+        _ => None,
+    }
+}
+
 /// The account id for what the member chose or typed; `Err` is the private answer for an unknown account.
-pub fn resolve(ctx: Context<'_>, input: Option<&str>) -> Result<Option<String>, String> {
+fn resolve(ctx: Context<'_>, input: Option<&str>) -> Result<Option<String>, String> {
     let Some(input) = input.map(str::trim).filter(|i| !i.is_empty()) else {
         return Ok(None);
     };

@@ -33,13 +33,8 @@ pub async fn iam_users(
     account: Option<String>,
 ) -> Result<(), Error> {
     ctx.defer_ephemeral().await?;
-    let account = match crate::accounts::resolve(ctx, account.as_deref()) {
-        Ok(a) => a,
-        Err(answer) => {
-            ctx.send(crate::render::private_reply().content(answer))
-                .await?;
-            return Ok(());
-        }
+    let Some(account) = crate::accounts::chosen(ctx, account.as_deref()).await? else {
+        return Ok(());
     };
     let page = Page {
         page: 0,
@@ -64,7 +59,7 @@ pub struct Page {
 
 impl Page {
     pub fn encode(&self) -> String {
-        let account = self.account.as_deref().unwrap_or("-");
+        let account = crate::accounts::encode(self.account.as_deref());
         let id = format!("iu:{}:{}:{account}:{}", self.page, self.days, self.prefix);
         truncate(&id, 100)
     }
@@ -74,11 +69,7 @@ impl Page {
         Some(Page {
             page: parts.next()?.parse().ok()?,
             days: parts.next()?.parse().ok()?,
-            account: match parts.next()? {
-                "-" => None,
-                id if iam_alarm_core::accounts::is_account_id(id) => Some(id.to_owned()),
-                _ => return None,
-            },
+            account: crate::accounts::decode(parts.next()?)?,
             prefix: parts.next()?.to_owned(),
         })
     }

@@ -20,7 +20,7 @@ use iam_alarm_core::WatchedEvents;
 use poise::serenity_prelude as serenity;
 
 use ports::{AccountReaders, PipelineProbe};
-pub use render::private_reply;
+pub use render::{ephemeral_component, private_reply};
 
 /// Shared by every command and button, built once at start-up.
 pub struct Data {

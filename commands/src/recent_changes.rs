@@ -35,21 +35,14 @@ pub async fn recent_changes(
     account: Option<String>,
 ) -> Result<(), Error> {
     ctx.defer_ephemeral().await?;
-    let account = match crate::accounts::resolve(ctx, account.as_deref()) {
-        Ok(a) => a,
-        Err(answer) => {
-            ctx.send(crate::render::private_reply().content(answer))
-                .await?;
-            return Ok(());
-        }
+    let Some(account) = crate::accounts::chosen(ctx, account.as_deref()).await? else {
+        return Ok(());
     };
     let event = match event.map(|e| e.trim().parse::<Action>()) {
         Some(Ok(a)) => Some(a),
         Some(Err(e)) => {
-            // The message echoes what the member typed: it must not ping anyone.
-            ctx.send(crate::render::private_reply().content(e.to_string()))
-                .await?;
-            return Ok(());
+            // The message echoes what the member typed: it must not ping anyone (no reply does).
+            return crate::render::answer(ctx, e.to_string()).await;
         }
         None => None,
     };
@@ -76,7 +69,7 @@ pub struct Page {
 impl Page {
     pub fn encode(&self) -> String {
         let event = self.event.map_or("-", |a| a.event_name());
-        let account = self.account.as_deref().unwrap_or("-");
+        let account = crate::accounts::encode(self.account.as_deref());
         format!("rc:{}:{}:{event}:{account}", self.page, self.hours)
     }
 
@@ -88,11 +81,7 @@ impl Page {
             "-" => None,
             name => Some(name.parse().ok()?),
         };
-        let account = match parts.next()? {
-            "-" => None,
-            id if iam_alarm_core::accounts::is_account_id(id) => Some(id.to_owned()),
-            _ => return None,
-        };
+        let account = crate::accounts::decode(parts.next()?)?;
         Some(Page {
             page,
             hours,

@@ -4,12 +4,16 @@ use poise::serenity_prelude as serenity;
 
 use crate::{Context, Error};
 
-/// The start of every slash-command answer: private, and nothing in it pings anyone (replies may echo input
-/// or event text).
+/// The start of every slash-command answer: private. Nothing in it pings anyone (replies may echo input or
+/// event text): the framework's `allowed_mentions` says so for every reply (see the gateway's options).
 pub fn private_reply() -> poise::CreateReply {
-    poise::CreateReply::default()
-        .ephemeral(true)
-        .allowed_mentions(serenity::CreateAllowedMentions::new())
+    poise::CreateReply::default().ephemeral(true)
+}
+
+/// A private one-line answer to a slash command.
+pub async fn answer(ctx: Context<'_>, text: impl Into<String>) -> Result<(), Error> {
+    ctx.send(private_reply().content(text)).await?;
+    Ok(())
 }
 
 /// A private page (an embed and its buttons) as the answer to a slash command.

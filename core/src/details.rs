@@ -27,13 +27,13 @@ pub(crate) fn resolve(record: &Record<'_>, action: Option<Action>) -> Vec<Detail
     };
     match action {
         Some(Action::AttachUserPolicy | Action::DetachUserPolicy) => {
-            add("Policy", "/requestParameters/policyArn", true)
+            add("Policy", "/requestParameters/policyArn", true);
         }
         Some(Action::PutUserPolicy | Action::DeleteUserPolicy) => {
-            add("Inline policy", "/requestParameters/policyName", true)
+            add("Inline policy", "/requestParameters/policyName", true);
         }
         Some(Action::AddUserToGroup | Action::RemoveUserFromGroup) => {
-            add("Group", "/requestParameters/groupName", true)
+            add("Group", "/requestParameters/groupName", true);
         }
         Some(Action::CreateAccessKey) => add(
             "New access key",
@@ -74,7 +74,7 @@ pub(crate) fn resolve(record: &Record<'_>, action: Option<Action>) -> Vec<Detail
             true,
         ),
         Some(Action::PutUserPermissionsBoundary) => {
-            add("Boundary", "/requestParameters/permissionsBoundary", true)
+            add("Boundary", "/requestParameters/permissionsBoundary", true);
         }
         _ => {}
     }

@@ -102,9 +102,8 @@ fn unwrap_inner(mut object: Map<String, Value>) -> Result<Unwrapped, MalformedBo
     if object.contains_key("detail-type") || object.contains_key("detail") {
         let detail_type = object.get("detail-type").and_then(Value::as_str);
         let detail_type = detail_type.unwrap_or_default().to_owned();
-        let record = match object.remove("detail") {
-            Some(detail @ Value::Object(_)) => detail,
-            _ => return Err(MalformedBody::EventBridgeWithoutDetail),
+        let Some(record @ Value::Object(_)) = object.remove("detail") else {
+            return Err(MalformedBody::EventBridgeWithoutDetail);
         };
         if !names_itself(&record) {
             let other = NotAlertReason::OtherEventBridge(detail_type);

@@ -235,7 +235,7 @@ impl Metrics {
             .inc();
         self.stopped_tasks
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(task);
     }
 
@@ -272,7 +272,7 @@ impl Metrics {
         let stopped = self
             .stopped_tasks
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .join(", ");
         if !stopped.is_empty() {
             return Some(format!("background task stopped: {stopped} (see the log)"));

@@ -89,7 +89,10 @@ impl Tone {
             Tone::Root
         } else if event.outcome.is_failure() {
             Tone::Failed
-        } else if event.action.is_some_and(|a| a.is_destructive()) {
+        } else if event
+            .action
+            .is_some_and(super::watch::Action::is_destructive)
+        {
             Tone::Destructive
         } else {
             Tone::Change
@@ -294,7 +297,7 @@ fn fields(event: &Event, actor: &str, opts: &RenderOptions) -> Vec<EmbedField> {
             name: name.into(),
             value: truncate(&value, FIELD_VALUE_MAX),
             inline,
-        })
+        });
     };
     push(
         "Severity",

@@ -20,7 +20,7 @@ pub enum Severity {
     Medium,
     /// A credential for someone else, administrator rights, a console-created user, an outsider's attempt.
     High,
-    /// The root user acts (and, with the pipeline-integrity work, the pipeline is tampered with).
+    /// The root user acts, or the alert pipeline itself is changed.
     Critical,
 }
 

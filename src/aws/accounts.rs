@@ -177,8 +177,8 @@ impl Accounts {
         let (credentials, expires) = match assumed {
             Ok(a) => a,
             Err(failed) => {
-                warn!(account, role = %arn, error = %failed.error, "cannot assume the reader role");
-                return Err(match failed.code {
+                warn!(account, role = %arn, error = %failed, "cannot assume the reader role");
+                return Err(match failed.code.clone() {
                     Some(why) => AccountError::Refused {
                         account: label.to_owned(),
                         role: role.name.clone(),
@@ -186,7 +186,7 @@ impl Accounts {
                     },
                     None => AccountError::Failed {
                         account: label.to_owned(),
-                        detail: failed.error.short(),
+                        detail: failed.short(),
                     },
                 });
             }
@@ -227,7 +227,10 @@ impl Accounts {
 
 /// `aws`, `aws-cn` or `aws-us-gov`, from the region.
 fn partition(config: &aws_config::SdkConfig) -> &'static str {
-    let region = config.region().map(|r| r.as_ref()).unwrap_or("us-east-1");
+    let region = config
+        .region()
+        .map(std::convert::AsRef::as_ref)
+        .unwrap_or("us-east-1");
     if region.starts_with("cn-") {
         "aws-cn"
     } else if region.starts_with("us-gov-") {

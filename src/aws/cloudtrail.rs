@@ -50,8 +50,7 @@ impl CloudTrail {
                 let retry = RetryConfig::adaptive()
                     .with_max_attempts(6)
                     .with_initial_backoff(Duration::from_millis(500));
-                let conf = aws_sdk_cloudtrail::config::Builder::from(config)
-                    .region(aws_sdk_cloudtrail::config::Region::new(r.clone()))
+                let conf = aws_sdk_cloudtrail::config::Builder::from(&super::in_region(config, &r))
                     .retry_config(retry)
                     .build();
                 (r, Client::from_conf(conf))

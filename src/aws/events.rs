@@ -21,11 +21,9 @@ pub struct RuleStatus {
 
 impl EventBridge {
     pub fn new(config: &aws_config::SdkConfig) -> EventBridge {
-        let conf = aws_sdk_eventbridge::config::Builder::from(config)
-            .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
-            .build();
+        let us_east_1 = super::in_region(config, "us-east-1");
         EventBridge {
-            client: Client::from_conf(conf),
+            client: Client::new(&us_east_1),
             evaluates_patterns: tokio::sync::OnceCell::new(),
         }
     }
@@ -36,7 +34,7 @@ impl EventBridge {
             Ok(r) => r,
             Err(e)
                 if e.as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+                    .is_some_and(aws_sdk_eventbridge::operation::describe_rule::DescribeRuleError::is_resource_not_found_exception) =>
             {
                 return Ok(None)
             }

@@ -14,11 +14,9 @@ pub struct Iam {
 
 impl Iam {
     pub fn new(config: &aws_config::SdkConfig) -> Iam {
-        let conf = aws_sdk_iam::config::Builder::from(config)
-            .region(aws_sdk_iam::config::Region::new("us-east-1"))
-            .build();
+        let us_east_1 = super::in_region(config, "us-east-1");
         Iam {
-            client: Client::from_conf(conf),
+            client: Client::new(&us_east_1),
         }
     }
 }

@@ -9,12 +9,23 @@ pub mod sns;
 pub mod sqs;
 pub mod sts;
 
-use aws_config::BehaviorVersion;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_runtime::retries::classifiers::THROTTLING_ERRORS;
+use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata};
 
 /// The SDK configuration from the standard sources (environment, profile, instance role), including
 /// `AWS_ENDPOINT_URL` for emulators.
-pub async fn load_config() -> aws_config::SdkConfig {
+pub async fn load_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// The same configuration in `region`: IAM is global and its events (and so the rules, topic and trail that
+/// carry them) live in us-east-1, whatever region the queue is in.
+pub fn in_region(config: &SdkConfig, region: &str) -> SdkConfig {
+    config
+        .to_builder()
+        .region(Region::new(region.to_owned()))
+        .build()
 }
 
 /// An AWS call that failed, with the SDK's full context (which never includes credentials).
@@ -22,23 +33,45 @@ pub async fn load_config() -> aws_config::SdkConfig {
 #[error("{operation}: {detail}")]
 pub struct AwsError {
     pub operation: &'static str,
+    /// The service's error code (`AccessDenied`, `ThrottlingException`, …), when it answered with one.
+    pub code: Option<String>,
     pub detail: String,
 }
 
 impl AwsError {
-    pub fn new(operation: &'static str, err: impl std::error::Error) -> Self {
+    pub fn new<E>(operation: &'static str, err: E) -> Self
+    where
+        E: std::error::Error + ProvideErrorMetadata,
+    {
         AwsError {
             operation,
-            detail: aws_sdk_sqs::error::DisplayErrorContext(err).to_string(),
+            code: err.code().map(str::to_owned),
+            detail: DisplayErrorContext(err).to_string(),
+        }
+    }
+
+    /// A failure that is ours to describe (the call answered, but not with what it must).
+    pub fn other(operation: &'static str, detail: impl Into<String>) -> Self {
+        AwsError {
+            operation,
+            code: None,
+            detail: detail.into(),
         }
     }
 
     /// Why, in a few words for a reply: "throttled" for a throttling error, else the operation.
     pub fn short(&self) -> String {
-        if self.detail.contains("Throttling") {
+        if self.is_throttling() {
             "throttled by AWS".to_owned()
         } else {
             format!("{} failed", self.operation)
         }
+    }
+
+    /// Throttled, by the codes the SDK's own retry classifier treats so.
+    pub fn is_throttling(&self) -> bool {
+        self.code
+            .as_deref()
+            .is_some_and(|c| THROTTLING_ERRORS.contains(&c))
     }
 }

@@ -30,7 +30,10 @@ impl Organizations {
         let active = |a: &&aws_sdk_organizations::types::Account| {
             a.status() == Some(&aws_sdk_organizations::types::AccountStatus::Active)
         };
-        let accounts = pages.iter().flat_map(|p| p.accounts()).filter(active);
+        let accounts = pages
+            .iter()
+            .flat_map(aws_sdk_organizations::operation::list_accounts::ListAccountsOutput::accounts)
+            .filter(active);
         let pairs = accounts.filter_map(|a| Some((a.id()?.to_owned(), a.name()?.to_owned())));
         Ok(AccountNames::from_pairs(pairs))
     }

@@ -18,11 +18,9 @@ pub struct Subscription {
 
 impl Sns {
     pub fn new(config: &aws_config::SdkConfig) -> Sns {
-        let conf = aws_sdk_sns::config::Builder::from(config)
-            .region(aws_sdk_sns::config::Region::new("us-east-1"))
-            .build();
+        let us_east_1 = super::in_region(config, "us-east-1");
         Sns {
-            client: Client::from_conf(conf),
+            client: Client::new(&us_east_1),
         }
     }
 

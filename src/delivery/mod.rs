@@ -118,7 +118,7 @@ impl Sink {
 
     /// Whether an alert could go out now without waiting for Discord's rate limit (the console always can).
     pub fn has_room(&self) -> bool {
-        self.pacer().is_none_or(|p| p.has_room())
+        self.pacer().is_none_or(pacing::Pacer::has_room)
     }
 
     /// How many alerts could go out now without waiting.

@@ -2,10 +2,8 @@
 //! as Discord last described it (`x-ratelimit-remaining`, `x-ratelimit-reset-after`), and the global limit of
 //! 50 requests per second.
 //!
-//! The global limit is a steady rate (`governor`'s GCRA: a burst of 50, then one request every 20 ms). It used to
-//! be a sliding one-second window, which, once 50 requests were spent, held every further request until the
-//! oldest aged out — up to a whole second. On a fast machine the end-to-end benchmark posts more than 50 single
-//! alerts a second, and that stall was its p99 of 240–500 ms (see the README's benchmark section).
+//! The global limit is a steady rate (`governor`'s GCRA: a burst of 50, then one request every 20 ms), so a busy
+//! second never stalls the next request for the rest of a window.
 
 use std::num::NonZeroU32;
 use std::sync::Mutex;
@@ -37,7 +35,9 @@ impl Default for Pacer {
 
 impl Pacer {
     fn bucket(&self) -> std::sync::MutexGuard<'_, Option<(u32, Instant)>> {
-        self.bucket.lock().unwrap_or_else(|p| p.into_inner())
+        self.bucket
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Whether a request could go now without waiting for the route's bucket.

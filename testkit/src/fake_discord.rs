@@ -184,7 +184,6 @@ impl FakeDiscord {
     }
 
     /// Turn Discord's rate limits off (the latency benchmark measures the pipeline, not the bucket).
-    #[allow(dead_code)] // used by examples/bench.rs, which shares this file
     pub fn enforce_limits(&self, on: bool) {
         self.inner.lock().unwrap().enforce_limits = on;
     }
@@ -200,7 +199,6 @@ impl FakeDiscord {
     }
 
     /// Answer every accepted message POST `delay` late.
-    #[allow(dead_code)] // used by examples/bench.rs, which shares this file
     pub fn delay_replies(&self, delay: Duration) {
         self.inner.lock().unwrap().reply_delay = delay;
     }
@@ -300,7 +298,7 @@ impl FakeDiscord {
         limit: Duration,
         cond: impl Fn(&FakeDiscord) -> bool,
     ) {
-        self.wait_until_or_log(what, limit, cond, String::new).await
+        self.wait_until_or_log(what, limit, cond, String::new).await;
     }
 
     /// [`Self::wait_until`], showing `log()` (the bot's log) when it times out.

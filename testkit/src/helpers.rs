@@ -358,7 +358,6 @@ impl TestApp {
     }
 
     /// The running bot's process id.
-    #[allow(dead_code)] // used by benches/pipeline.rs, which shares this file
     pub fn bot_pid(&self) -> Option<u32> {
         self.bot.as_ref().map(|b| b.child.id())
     }

@@ -22,7 +22,7 @@ pub fn member(user: u64, roles: &[u64], permissions: u64) -> Value {
     json!({
         "user": {"id": user.to_string(), "username": format!("user{}", user % 1000), "discriminator": "0",
                  "global_name": null, "avatar": null},
-        "roles": roles.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+        "roles": roles.iter().map(std::string::ToString::to_string).collect::<Vec<_>>(),
         "permissions": permissions.to_string(),
         "joined_at": "2024-01-01T00:00:00.000000+00:00",
         "deaf": false, "mute": false, "flags": 0, "pending": false,

@@ -3,6 +3,9 @@
 //! speaks REST and the gateway, moto, stubs for the AWS calls moto lacks and for an SQS that carries bursts,
 //! and `spawn_app()`, which starts the real `iam-alarm` binary pointed at them.
 
+// Test support: a setup step that fails is a failed test, so it unwraps.
+#![allow(clippy::unwrap_used)]
+
 pub mod support;
 
 #[cfg(feature = "live")]

@@ -380,7 +380,7 @@ pub fn assert_html_page_names_the_alert(file: &str, body: &str) {
     assert_eq!(out.status.code(), Some(0), "{file}");
     let page = String::from_utf8(out.stdout).unwrap();
     assert!(
-        page.starts_with("<!doctype html>") && page.contains("</html>"),
+        page.to_ascii_lowercase().starts_with("<!doctype html>") && page.contains("</html>"),
         "{file}"
     );
     if let Some(t) = &event.target {
@@ -559,14 +559,19 @@ fn the_generator_prints_the_deployed_pattern_and_all_knows_every_call() {
         &std::fs::read_to_string(repo_root().join("deploy/all-user-events.json")).unwrap(),
     )
     .unwrap();
-    let known: Vec<&str> = iam_alarm_core::Action::ALL.map(|a| a.event_name()).to_vec();
+    let known: Vec<&str> = iam_alarm_core::Action::ALL
+        .map(iam_alarm_core::Action::event_name)
+        .to_vec();
     assert_eq!(all, known, "Terraform's `all` is the bot's `all`");
     assert_eq!(
         pattern_command(&["--events", "all"])["detail"]["eventName"],
         serde_json::json!(known)
     );
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let alerts = std::fs::read_to_string(repo_root().join("docs/alerts.md")).unwrap();
     for name in known {
-        assert!(readme.contains(&format!("`{name}`")), "README lists {name}");
+        assert!(
+            alerts.contains(&format!("`{name}`")),
+            "docs/alerts.md lists {name}"
+        );
     }
 }

@@ -1,6 +1,9 @@
 //! iam-alarm's integration tests: one binary, one module per topic, each driving the real `iam-alarm` binary
 //! over real protocols (the shared kit is the `iam-alarm-testkit` crate).
 
+// Tests: a failed step is a failed test, so helpers unwrap too.
+#![allow(clippy::unwrap_used)]
+
 mod bursts;
 mod cli;
 mod deploy;

@@ -192,7 +192,9 @@ async fn a_reply_that_echoes_input_pings_nobody() {
     assert!(echo.text().contains("@everyone"), "{}", echo.text());
     let mentions = &echo.message()["allowed_mentions"];
     for list in ["parse", "roles", "users"] {
-        let empty = mentions[list].as_array().is_some_and(|a| a.is_empty());
+        let empty = mentions[list]
+            .as_array()
+            .is_some_and(std::vec::Vec::is_empty);
         assert!(empty || mentions[list].is_null(), "{}", echo.text());
     }
     assert!(mentions.is_object(), "{}", echo.text());

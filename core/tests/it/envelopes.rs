@@ -68,7 +68,7 @@ fn other_eventbridge_events_and_unwatched_calls_are_not_alerts() {
     let transfer = own_fixture("records/CreateUser-transfer.json");
     match classify(&sns(&eventbridge(&transfer, false)), &WatchedEvents::all()) {
         Err(Rejection::NotAlert(NotAlert::NotWatched { service, .. })) => {
-            assert_eq!(service, "transfer.amazonaws.com")
+            assert_eq!(service, "transfer.amazonaws.com");
         }
         other => panic!("{other:?}"),
     }
