@@ -99,6 +99,7 @@ async fn bench_app(
     app.extra_env.extend(
         [
             ("SQS_WAIT_MS", "20000"),
+            ("SNS_SIGNATURES", "off"),
             ("SQS_VISIBILITY_MS", "60000"),
             ("RETRY_BASE_MS", "500"),
             ("RETRY_MAX_MS", "30000"),

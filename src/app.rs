@@ -22,6 +22,7 @@ use crate::health::{self, Metrics, Thresholds};
 use crate::poller::{Poller, Queues, Settings};
 use crate::probe::{Inspected, Probe};
 use crate::tasks::{self, Importance, Tasks};
+use crate::verify::Verifier;
 use crate::watchdog::Watchdog;
 
 /// How long the tasks may take to stop after a stop signal before the process exits anyway: longer than one
@@ -72,6 +73,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
                 probe,
                 metrics: Arc::clone(&metrics),
                 mention: config.alert.mention,
+                verifying: config.sns.is_some(),
             };
             let (sink, dedup, parts) = start_bot(bot, data, watch).await?;
             (sink, dedup, Some(parts))
@@ -103,6 +105,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         backlog_max: config.backlog_max,
         rules: config.rules.clone(),
         accounts: Arc::clone(&accounts),
+        verifier: verifier(&config),
     };
     let queues = Queues {
         main: queue,
@@ -140,6 +143,20 @@ fn accounts(aws: &aws_config::SdkConfig, config: &RunConfig, tasks: &Tasks) -> A
     accounts
 }
 
+/// Only signed SNS notifications from our topics, unless switched off for an emulator (said loudly).
+fn verifier(config: &RunConfig) -> Verifier {
+    match &config.sns {
+        Some(policy) => {
+            info!(topics = ?policy.topics, "only SNS notifications signed by SNS from these topics are believed");
+            Verifier::verify(policy.clone())
+        }
+        None => {
+            warn!("SNS_SIGNATURES=off: queue messages are believed without checking who wrote them (for emulators only; anyone who may send to the queue could forge alerts and heartbeats)");
+            Verifier::off()
+        }
+    }
+}
+
 fn warn_about_expired_rules(config: &RunConfig) {
     let today = chrono::Utc::now().date_naive();
     for rule in config.rules.expired(today) {
@@ -172,6 +189,7 @@ struct Watched {
     probe: Arc<dyn PipelineProbe>,
     metrics: Arc<Metrics>,
     mention: Option<Mention>,
+    verifying: bool,
 }
 
 /// Connect the gateway, and seed de-duplication from the alert channel: a restart must not repost what a
@@ -206,6 +224,7 @@ async fn start_bot(
         metrics: watched.metrics,
         config: bot.watchdog,
         mention: watched.mention,
+        verifying: watched.verifying,
     };
     let parts = BotParts {
         gateway,
@@ -370,6 +389,7 @@ fn responders(
         watched: config.alert.watched.clone(),
         activity_window: r.activity_window,
         rules: config.rules.clone(),
+        sns_verified: config.sns.is_some(),
         ack_lock: tokio::sync::Mutex::new(()),
     }
 }

@@ -161,6 +161,7 @@ mod tests {
             body: String::new(),
             receive_count: 1,
             reason: None,
+            sender_id: None,
             hidden_until: Instant::now(),
         }
     }

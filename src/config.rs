@@ -43,6 +43,15 @@ pub struct Vars {
     /// `SQS_QUEUE_URL`: the queue to consume (required by `run` and `dlq`).
     #[serde(default, deserialize_with = "some_url")]
     pub sqs_queue_url: Option<String>,
+    /// Whether SNS signatures are checked: `verify`, or `off` for emulators only.
+    #[serde(default, deserialize_with = "parsed")]
+    pub sns_signatures: SnsSignatures,
+    /// The topics whose signed notifications are believed (comma list).
+    #[serde(default, deserialize_with = "list")]
+    pub topic_arn: Vec<String>,
+    /// Where signing certificates may come from; unset: SNS's own (`https://sns.<region>.amazonaws.com/`).
+    #[serde(default, deserialize_with = "some_http_prefix")]
+    pub sns_cert_url_prefix: Option<String>,
 
     // Where alerts go: the bot with a token, else a webhook, else the console.
     #[serde(default, deserialize_with = "some_secret")]
@@ -185,6 +194,28 @@ impl<'de> Deserialize<'de> for Named {
     }
 }
 
+/// `SNS_SIGNATURES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SnsSignatures {
+    /// Only notifications signed by SNS, from `TOPIC_ARN`, are believed.
+    #[default]
+    Verify,
+    /// Every well-formed message is believed: for emulators, which sign nothing real.
+    Off,
+}
+
+impl FromStr for SnsSignatures {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "verify" => Ok(SnsSignatures::Verify),
+            "off" => Ok(SnsSignatures::Off),
+            other => Err(format!("{other:?} is neither `verify` nor `off`")),
+        }
+    }
+}
+
 /// `text` (default) or `json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {
@@ -299,6 +330,24 @@ fn some_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
     Ok(Some(url))
 }
 
+fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(text(d)?
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+fn some_http_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let prefix = text(d)?;
+    let valid = Url::parse(&prefix).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+    if !valid || !prefix.ends_with('/') {
+        return Err(de::Error::custom("must be an http(s) URL ending in /"));
+    }
+    Ok(Some(prefix))
+}
+
 fn some_http_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
     Url::parse(&text(d)?)
         .ok()
@@ -408,6 +457,8 @@ impl Vars {
 #[derive(Debug)]
 pub struct RunConfig {
     pub queue_url: String,
+    /// Whose messages are believed: `None` with `SNS_SIGNATURES=off`.
+    pub sns: Option<iam_alarm_core::sns::Policy>,
     pub responders: ResponderConfig,
     pub alert: AlertConfig,
     pub sink: SinkConfig,
@@ -503,6 +554,7 @@ impl RunConfig {
         let millis = Duration::from_millis;
         Ok(RunConfig {
             queue_url: v.queue_url("the queue to consume")?,
+            sns: sns_policy(v)?,
             responders: ResponderConfig {
                 trail_name: v.trail_name.clone(),
                 rule_name: v.event_rule_name.clone(),
@@ -530,6 +582,23 @@ impl RunConfig {
             organization: OrganizationConfig::from_vars(v)?,
         })
     }
+}
+
+/// With `SNS_SIGNATURES=verify`, the topics to believe must be named.
+fn sns_policy(v: &Vars) -> Result<Option<iam_alarm_core::sns::Policy>, ConfigError> {
+    if v.sns_signatures == SnsSignatures::Off {
+        return Ok(None);
+    }
+    if v.topic_arn.is_empty() {
+        return Err(ConfigError::new(
+            "TOPIC_ARN",
+            "is required with SNS_SIGNATURES=verify: the topics whose signed notifications are believed (Terraform's bot_environment sets it; SNS_SIGNATURES=off is for emulators only)",
+        ));
+    }
+    Ok(Some(iam_alarm_core::sns::Policy {
+        topics: v.topic_arn.clone(),
+        cert_url_prefix: v.sns_cert_url_prefix.clone(),
+    }))
 }
 
 impl OrganizationConfig {
@@ -598,8 +667,12 @@ mod tests {
         Vars::from_pairs(pairs)
     }
 
+    /// `run`'s configuration; signatures off unless the pairs say otherwise (most tests are about the rest).
     fn run<const N: usize>(pairs: [(&str, &str); N]) -> Result<RunConfig, ConfigError> {
-        RunConfig::from_vars(&vars(pairs)?)
+        let off = [("SNS_SIGNATURES", "off")];
+        let given = pairs.iter().any(|(k, _)| *k == "SNS_SIGNATURES");
+        let pairs = pairs.into_iter().chain(off.into_iter().filter(|_| !given));
+        RunConfig::from_vars(&Vars::from_pairs(pairs)?)
     }
 
     #[test]
@@ -705,6 +778,24 @@ mod tests {
             vars([("LOG_FORMAT", "xml")]).unwrap_err().variable,
             "LOG_FORMAT"
         );
+    }
+
+    #[test]
+    fn signatures_are_verified_unless_switched_off_and_need_the_topics() {
+        let e = run([QUEUE, ("SNS_SIGNATURES", "verify")]).unwrap_err();
+        assert_eq!(e.variable, "TOPIC_ARN");
+        let topics = "arn:aws:sns:us-east-1:1:a, arn:aws:sns:us-east-1:1:b";
+        let c = run([QUEUE, ("SNS_SIGNATURES", "verify"), ("TOPIC_ARN", topics)]).unwrap();
+        let policy = c.sns.unwrap();
+        assert_eq!(policy.topics.len(), 2);
+        assert_eq!(policy.cert_url_prefix, None);
+        let c = run([QUEUE, ("SNS_SIGNATURES", "off")]).unwrap();
+        assert!(c.sns.is_none());
+        let e = run([QUEUE, ("SNS_SIGNATURES", "maybe")]).unwrap_err();
+        assert_eq!(e.variable, "SNS_SIGNATURES");
+        let e = run([QUEUE, ("SNS_CERT_URL_PREFIX", "ftp://x/")]).unwrap_err();
+        assert_eq!(e.variable, "SNS_CERT_URL_PREFIX");
+        assert_eq!(vars([]).unwrap().sns_signatures, SnsSignatures::Verify);
     }
 
     #[test]

@@ -17,4 +17,5 @@ pub mod probe;
 pub mod render_cmd;
 pub mod tasks;
 pub mod telemetry;
+pub mod verify;
 pub mod watchdog;

@@ -31,6 +31,8 @@ use crate::config::PollConfig;
 use crate::dedup::Dedup;
 use crate::delivery::{DeliveryError, Sink};
 use crate::health::Metrics;
+use crate::verify::{Trust, Verifier};
+use iam_alarm_core::text::plain_capped;
 use tokio_util::sync::CancellationToken;
 
 /// The longest an event waits for its digest while more of its burst keeps arriving.
@@ -39,6 +41,8 @@ const MAX_HOLD: Duration = Duration::from_secs(10);
 const GATHER_WAIT: Duration = Duration::from_secs(1);
 /// The longest the poller sleeps without proving it is alive (`/healthz`).
 const BEAT_EVERY: Duration = Duration::from_secs(5);
+/// A message whose signing certificate could not be fetched is tried again after this long.
+const UNVERIFIABLE_RETRY: Duration = Duration::from_secs(30);
 
 /// What decides whether and how an event is shown.
 pub struct Settings {
@@ -51,6 +55,8 @@ pub struct Settings {
     pub backlog_max: usize,
     /// Suppress / severity / mention rules (`ALERT_RULES`).
     pub rules: Rules,
+    /// Whose messages are believed (`SNS_SIGNATURES`, `TOPIC_ARN`).
+    pub verifier: Verifier,
 }
 
 /// The queue the poller consumes, and where what can never alert goes.
@@ -207,6 +213,24 @@ impl Poller {
         self.metrics.count(Count::Received);
         let message = self.in_hand[0].clone();
         let id = message.message_id.as_str();
+        match self.settings.verifier.check(&message.body).await {
+            Trust::Believed => {}
+            Trust::Rejected(why) => {
+                let sender = message.sender_id.as_deref().unwrap_or("unknown");
+                let sender = plain_capped(sender, 200);
+                warn!(message_id = id, %sender, reason = %why, "rejected: not a signed SNS notification from our topic; deleting (the watchdog announces it)");
+                self.metrics.rejected(why.label(), &sender);
+                self.delete(&message).await;
+                self.in_hand.remove(0);
+                return Handled::Done;
+            }
+            Trust::Unverifiable(why) => {
+                warn!(message_id = id, error = %why, "cannot check the signature now; the message waits for a retry");
+                self.hide(&message, UNVERIFIABLE_RETRY).await;
+                self.in_hand.remove(0);
+                return Handled::Done;
+            }
+        }
         let mut event = match classify(&message.body, &self.settings.watched) {
             Ok(event) => event,
             Err(Rejection::NotAlert(NotAlert::Control(NotAlertReason::Heartbeat { at }))) => {
@@ -515,10 +539,15 @@ impl Poller {
     }
 
     async fn release(&self, message: &Received) {
+        self.hide(message, Duration::ZERO).await;
+    }
+
+    /// Hand a message back to SQS, visible again after `delay`.
+    async fn hide(&self, message: &Received, delay: Duration) {
         if let Err(e) = self
             .queues
             .main
-            .set_visibility(&message.receipt, Duration::ZERO)
+            .set_visibility(&message.receipt, delay)
             .await
         {
             warn!(message_id = %message.message_id, error = %e, "cannot release message; it returns after its visibility timeout");

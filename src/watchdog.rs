@@ -11,7 +11,7 @@ use iam_alarm_core::check::{Check, PipelineProbe};
 use iam_alarm_core::metrics::now_unix;
 use iam_alarm_core::render::Mention;
 use iam_alarm_core::text::human_duration;
-use iam_alarm_core::watchdog::{announced, transitions, Transition, HEARTBEAT_KEY};
+use iam_alarm_core::watchdog::{announced, transitions, Transition, FORGERY_KEY, HEARTBEAT_KEY};
 use tracing::{info, warn};
 
 use crate::config::WatchdogConfig;
@@ -27,18 +27,29 @@ pub struct Watchdog {
     pub metrics: Arc<Metrics>,
     pub config: WatchdogConfig,
     pub mention: Option<Mention>,
+    /// Whether SNS signatures are checked, so forged messages can be seen (and must be announced).
+    pub verifying: bool,
 }
 
+/// How often the checks that read only the process's own memory (heartbeat, forged messages) run.
+const LOCAL_TICK: Duration = Duration::from_secs(5);
+/// A run of forged messages is over after this long without one.
+const FORGERY_QUIET: Duration = Duration::from_secs(3600);
+
 impl Watchdog {
-    /// How often it looks; `None` when there is nothing to watch (no probes, no heartbeat expected).
+    /// How often it looks; `None` when there is nothing to watch (no probes, no heartbeat expected, no
+    /// signatures checked).
     pub fn tick(&self) -> Option<Duration> {
         // Heartbeats are looked at often enough that silence is announced at most a quarter late.
-        match (self.config.interval, self.config.heartbeat_max_age) {
-            (_, Some(age)) => {
-                Some((age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60)))
-            }
-            (interval, None) => interval,
-        }
+        let heartbeat = self
+            .config
+            .heartbeat_max_age
+            .map(|age| (age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60)));
+        let forgery = self.verifying.then_some(LOCAL_TICK);
+        [self.config.interval, heartbeat, forgery]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Run until shutdown.
@@ -64,6 +75,7 @@ impl Watchdog {
                     next_probe = Instant::now() + every;
                 }
                 found.extend(self.heartbeat());
+                found.extend(self.forgery());
                 self.announce(open, &found).await;
                 self.metrics.watchdog_ran(open.len());
             }
@@ -119,6 +131,32 @@ impl Watchdog {
             // Too early to tell: not "recovered" from a silence a previous run announced.
             None
         }
+    }
+
+    /// Messages written to the queue by anyone but SNS: one announcement per run, naming the latest sender.
+    fn forgery(&self) -> Option<Check> {
+        if !self.verifying {
+            return None;
+        }
+        let Some(f) = self.metrics.forgery(FORGERY_QUIET) else {
+            // Over only once a quiet hour has passed since start too: a restart forgets the run it was in.
+            let since_start = now_unix() - self.metrics.snapshot().started;
+            return (since_start > FORGERY_QUIET.as_secs() as i64).then(|| {
+                Check::ok("nobody but SNS has written to the alert queue for an hour")
+                    .about(FORGERY_KEY)
+            });
+        };
+        let messages = if f.count == 1 { "message" } else { "messages" };
+        Some(
+            Check::fail(
+                format!(
+                    "Someone is writing to the alert queue directly: {} {messages} rejected ({}) — sender {}",
+                    f.count, f.reason, f.sender
+                ),
+                "only SNS may send to the queue: find who holds sqs:SendMessage on it (the sender is their access key or role session), remove it, and keep the queue policy's Deny; check that real alerts still arrive (/health)",
+            )
+            .about(FORGERY_KEY),
+        )
     }
 
     async fn announce(&self, open: &mut BTreeSet<String>, found: &[Check]) {

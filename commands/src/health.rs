@@ -37,6 +37,7 @@ pub async fn health(ctx: Context<'_>) -> Result<(), Error> {
         "; no alert yet".to_owned()
     });
     checks.push(Check::ok(bot));
+    checks.push(signatures(data.sns_verified, data.metrics.rejected_total()));
     checks.push(heartbeat(&m, data.heartbeat_max_age));
     checks.push(watchdog(&m, data.watchdog));
     let today = chrono::Utc::now().date_naive();
@@ -50,6 +51,24 @@ pub async fn health(ctx: Context<'_>) -> Result<(), Error> {
     ctx.send(crate::render::private_reply().embed(embed))
         .await?;
     Ok(())
+}
+
+/// Whether the bot believes only SNS.
+fn signatures(verified: bool, rejected: u64) -> Check {
+    if !verified {
+        return Check::warn(
+            "SNS signatures are not verified (SNS_SIGNATURES=off): anyone who may send to the queue could forge alerts and heartbeats",
+            "outside an emulator, set SNS_SIGNATURES=verify and TOPIC_ARN (Terraform's bot_environment does)",
+        );
+    }
+    let line = "input: only notifications signed by SNS from our topic are believed";
+    match rejected {
+        0 => Check::ok(line),
+        n => Check::warn(
+            format!("{line}; {n} other message(s) rejected since start"),
+            "someone wrote to the queue directly: see the watchdog's alert for the sender",
+        ),
+    }
 }
 
 /// The newest heartbeat's age, against `HEARTBEAT_MAX_AGE_S`.

@@ -44,6 +44,8 @@ pub struct Data {
     pub activity_window: Duration,
     /// The alert rules (`ALERT_RULES`): `/recent-changes` marks what they suppressed, `/health` names the expired.
     pub rules: iam_alarm_core::rules::Rules,
+    /// Whether SNS signatures are checked (`SNS_SIGNATURES=verify`).
+    pub sns_verified: bool,
     /// Serialises Acknowledge presses, so the first press wins even when two arrive together.
     pub ack_lock: tokio::sync::Mutex<()>,
 }

@@ -21,6 +21,7 @@ pub mod record;
 pub mod render;
 pub mod rules;
 pub mod severity;
+pub mod sns;
 pub mod tamper;
 pub mod target;
 pub mod text;

@@ -83,6 +83,22 @@ pub struct Metrics {
     /// Background tasks that ended before shutdown asked them to.
     stopped_tasks: Mutex<Vec<&'static str>>,
     tasks_stopped: Family<Labels, Counter>,
+    /// Messages not believed (not signed by SNS from our topic), by reason.
+    rejected: Family<Labels, Counter>,
+    /// The latest of them, for the watchdog's announcement.
+    forgery: Mutex<Option<Forgery>>,
+}
+
+/// Messages someone wrote to the queue directly, since the first of a run of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forgery {
+    pub count: u64,
+    /// The reason of the latest.
+    pub reason: &'static str,
+    /// SQS's `SenderId` of the latest.
+    pub sender: String,
+    pub first: i64,
+    pub last: i64,
 }
 
 /// What happened to a queue message.
@@ -133,6 +149,8 @@ impl Metrics {
             delivery_failing_since: AtomicI64::new(0),
             stopped_tasks: Mutex::new(Vec::new()),
             tasks_stopped: Family::default(),
+            rejected: Family::default(),
+            forgery: Mutex::new(None),
             registry: Registry::default(),
         };
         let counters = [
@@ -149,6 +167,8 @@ impl Metrics {
         registry.register("discord_errors", errors, m.discord_errors.clone());
         let suppressed = "Events suppressed by an alert rule, by rule.";
         registry.register("suppressed", suppressed, m.suppressed.clone());
+        let rejected = "Queue messages not believed (not signed by SNS from our topic), by reason.";
+        registry.register("rejected", rejected, m.rejected.clone());
         let stopped = "Background tasks that stopped before shutdown, by task.";
         registry.register("tasks_stopped", stopped, m.tasks_stopped.clone());
         let gauges = [
@@ -226,6 +246,54 @@ impl Metrics {
     pub fn watchdog_ran(&self, problems: usize) {
         self.watchdog_last_run.set(now_unix());
         self.watchdog_problems.set(problems as i64);
+    }
+
+    /// A queue message was not believed. A run of them is one forgery until `quiet` passes without one.
+    pub fn rejected(&self, reason: &'static str, sender: &str) {
+        self.rejected.get_or_create(&vec![("reason", reason)]).inc();
+        let now = now_unix();
+        let mut forgery = self
+            .forgery
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let run = forgery.get_or_insert(Forgery {
+            count: 0,
+            reason,
+            sender: String::new(),
+            first: now,
+            last: now,
+        });
+        run.count += 1;
+        run.reason = reason;
+        sender.clone_into(&mut run.sender);
+        run.last = now;
+    }
+
+    /// Messages rejected since start, for every reason.
+    pub fn rejected_total(&self) -> u64 {
+        crate::sns::Rejected::ALL
+            .into_iter()
+            .map(|r| {
+                self.rejected
+                    .get_or_create(&vec![("reason", r.label())])
+                    .get()
+            })
+            .sum()
+    }
+
+    /// The current run of rejected messages, if any; a run older than `quiet` is over and forgotten.
+    pub fn forgery(&self, quiet: Duration) -> Option<Forgery> {
+        let mut forgery = self
+            .forgery
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if forgery
+            .as_ref()
+            .is_some_and(|f| now_unix() - f.last > quiet.as_secs() as i64)
+        {
+            *forgery = None;
+        }
+        forgery.clone()
     }
 
     /// A background task ended before shutdown asked it to: `/healthz` is unhealthy from now on.

@@ -26,6 +26,10 @@ pub const FOOTER_PREFIX: &str = "watchdog · ";
 /// The key of the heartbeat check: its failure reads "Alert pipeline silent: …".
 pub const HEARTBEAT_KEY: &str = "heartbeat";
 
+/// The key of the check that nobody but SNS writes to the queue: its failure reads as what it is, "Someone is
+/// writing to the alert queue directly: …".
+pub const FORGERY_KEY: &str = "queue-writers";
+
 /// A change worth a message, about a keyed check.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Transition {
@@ -88,7 +92,7 @@ impl Transition {
     /// "Alert pipeline degraded: rule … is disabled" — plain, for the log.
     pub fn headline(&self) -> String {
         let (label, o) = self.label();
-        format!("Alert pipeline {label}: {}", o.what)
+        headline(self, label, &o.what)
     }
 
     fn label(&self) -> (&'static str, &Check) {
@@ -124,7 +128,7 @@ impl Transition {
         };
         let what = escape_capped(&o.what, 200);
         let hint = o.hint.as_deref().map(|h| escape_capped(h, 1000));
-        let headline = format!("Alert pipeline {label}: {what}");
+        let headline = headline(self, label, &what);
         let content = match &hint {
             Some(h) => format!("{emoji} `{}` **{headline}** — {h}", self.severity()),
             None => format!("{emoji} `{}` **{headline}**", self.severity()),
@@ -163,6 +167,14 @@ impl Transition {
         };
         add_mention(&mut message, self.severity(), mention);
         message
+    }
+}
+
+/// A forgery begins as what it is; everything else as the pipeline's state.
+fn headline(t: &Transition, label: &str, what: &str) -> String {
+    match t {
+        Transition::Began(_) if t.key() == FORGERY_KEY => what.to_owned(),
+        _ => format!("Alert pipeline {label}: {what}"),
     }
 }
 

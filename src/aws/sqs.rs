@@ -35,6 +35,8 @@ pub struct Received {
     pub receive_count: u32,
     /// Why iam-alarm dead-lettered it, when it did.
     pub reason: Option<String>,
+    /// Who sent it (SQS's `SenderId`: SNS's principal, or whoever wrote to the queue directly).
+    pub sender_id: Option<String>,
     /// Until when it is hidden from other consumers (as far as we know: counted from before the request).
     pub hidden_until: Instant,
 }
@@ -67,6 +69,7 @@ impl Queue {
             .wait_time_seconds(wait.as_secs().min(20) as i32)
             .visibility_timeout(secs(visibility))
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SenderId)
             .message_attribute_names("All")
             .send()
             .await
@@ -81,6 +84,10 @@ impl Queue {
                     .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(1);
+                let sender_id = m
+                    .attributes()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::SenderId))
+                    .cloned();
                 let reason = m
                     .message_attributes()
                     .and_then(|a| a.get(REASON_ATTRIBUTE))
@@ -92,6 +99,7 @@ impl Queue {
                     body: m.body.unwrap_or_default(),
                     receive_count,
                     reason,
+                    sender_id,
                     hidden_until,
                 })
             })

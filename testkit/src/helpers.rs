@@ -238,6 +238,8 @@ impl TestApp {
             ("AWS_ACCESS_KEY_ID", "test"),
             ("AWS_SECRET_ACCESS_KEY", "test"),
             ("SQS_QUEUE_URL", self.queue_url.as_str()),
+            // moto signs nothing real; the tests of signatures turn verification on with their own certificate.
+            ("SNS_SIGNATURES", "off"),
             ("DISCORD_TOKEN", TOKEN),
             ("DISCORD_API_URL", &self.discord.url()),
             ("DISCORD_GUILD_ID", &GUILD_ID.to_string()),

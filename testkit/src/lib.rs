@@ -17,4 +17,6 @@ pub mod helpers;
 #[cfg(feature = "live")]
 pub mod interactions;
 #[cfg(feature = "live")]
+pub mod sns_signer;
+#[cfg(feature = "live")]
 pub mod sqs_stub;

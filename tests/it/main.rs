@@ -12,5 +12,6 @@ mod no_loss;
 mod organization;
 mod pipeline;
 mod responders;
+mod signatures;
 mod trust;
 mod watchdog;

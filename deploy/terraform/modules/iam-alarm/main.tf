@@ -21,7 +21,9 @@ locals {
   kms_key_arn  = coalesce(var.kms_key_arn, try(aws_kms_key.this[0].arn, null))
   # What the bot needs to find and watch this pipeline (the bot_environment output; the ECS task adds its own).
   pipeline_env = merge({
-    SQS_QUEUE_URL    = aws_sqs_queue.alerts.id
+    SQS_QUEUE_URL = aws_sqs_queue.alerts.id
+    # Only notifications signed by SNS from this topic are believed (SNS_SIGNATURES defaults to verify).
+    TOPIC_ARN        = aws_sns_topic.alarm.arn
     AWS_REGION       = data.aws_region.current.name
     WATCHED_EVENTS   = join(",", local.watched_events)
     TRAIL_NAME       = local.trail_name
