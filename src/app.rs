@@ -106,6 +106,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         rules: config.rules.clone(),
         accounts: Arc::clone(&accounts),
         verifier: verifier(&config),
+        canary: config.canary.clone(),
     };
     let queues = Queues {
         main: queue,
@@ -381,6 +382,7 @@ fn responders(
         probe,
         watchdog: bot.watchdog.interval,
         heartbeat_max_age: bot.watchdog.heartbeat_max_age,
+        canary_max_age: bot.watchdog.canary_max_age,
         guild: poise::serenity_prelude::GuildId::new(bot.guild_id),
         alert_channel: poise::serenity_prelude::ChannelId::new(bot.channel_id),
         responder_role: bot

@@ -115,6 +115,14 @@ pub struct Vars {
     /// Unset (the demo): heartbeats are not expected.
     #[serde(default, deserialize_with = "some_within::<_, 1, 604_800>")]
     pub heartbeat_max_age_s: Option<u64>,
+    /// Unset: no canary alerts. CloudTrail → EventBridge is best effort: allow minutes.
+    #[serde(default, deserialize_with = "some_within::<_, 1, 604_800>")]
+    pub canary_max_age_s: Option<u64>,
+    /// The user the canary tags, and the role that tags it.
+    #[serde(default = "canary", deserialize_with = "name")]
+    pub canary_user_name: String,
+    #[serde(default = "canary", deserialize_with = "name")]
+    pub canary_role_name: String,
     #[serde(default = "trail", deserialize_with = "name")]
     pub trail_name: String,
     #[serde(default = "rule", deserialize_with = "name")]
@@ -242,6 +250,9 @@ fn n<const N: u64>() -> u64 {
 }
 fn high() -> Severity {
     Severity::High
+}
+fn canary() -> String {
+    "iam-alarm-canary".to_owned()
 }
 fn trail() -> String {
     "ct-trail-monitor".to_owned()
@@ -457,6 +468,8 @@ impl Vars {
 #[derive(Debug)]
 pub struct RunConfig {
     pub queue_url: String,
+    /// Whose `TagUser` call is the canary.
+    pub canary: iam_alarm_core::Canary,
     /// Whose messages are believed: `None` with `SNS_SIGNATURES=off`.
     pub sns: Option<iam_alarm_core::sns::Policy>,
     pub responders: ResponderConfig,
@@ -489,7 +502,7 @@ pub struct OrganizationConfig {
 #[derive(Debug)]
 pub enum SinkConfig {
     /// The bot: alerts with buttons in a channel, slash commands.
-    Bot(BotConfig),
+    Bot(Box<BotConfig>),
     /// A webhook: alerts only.
     Webhook { url: SecretString },
     /// Standard output: the demo and dry runs.
@@ -517,6 +530,8 @@ pub struct WatchdogConfig {
     pub interval: Option<Duration>,
     /// `HEARTBEAT_MAX_AGE_S`; `None` (unset, the demo): heartbeats are not expected.
     pub heartbeat_max_age: Option<Duration>,
+    /// `CANARY_MAX_AGE_S`; `None`: the canary is not expected.
+    pub canary_max_age: Option<Duration>,
 }
 
 /// What the buttons and slash commands look at.
@@ -554,6 +569,10 @@ impl RunConfig {
         let millis = Duration::from_millis;
         Ok(RunConfig {
             queue_url: v.queue_url("the queue to consume")?,
+            canary: iam_alarm_core::Canary {
+                user: v.canary_user_name.clone(),
+                role: v.canary_role_name.clone(),
+            },
             sns: sns_policy(v)?,
             responders: ResponderConfig {
                 trail_name: v.trail_name.clone(),
@@ -621,7 +640,10 @@ impl SinkConfig {
     /// The bot with `DISCORD_TOKEN`, else a webhook with `DISCORD_WEBHOOK_URL`, else the console.
     fn from_vars(v: &Vars) -> Result<Self, ConfigError> {
         match (&v.discord_token, &v.discord_webhook_url) {
-            (Some(token), _) => Ok(SinkConfig::Bot(BotConfig::from_vars(v, token.clone())?)),
+            (Some(token), _) => Ok(SinkConfig::Bot(Box::new(BotConfig::from_vars(
+                v,
+                token.clone(),
+            )?))),
             (None, Some(url)) => Ok(SinkConfig::Webhook { url: url.clone() }),
             (None, None) => Ok(SinkConfig::Console),
         }
@@ -642,6 +664,7 @@ impl BotConfig {
                 interval: (v.watchdog_interval_s > 0)
                     .then(|| Duration::from_secs(v.watchdog_interval_s)),
                 heartbeat_max_age: v.heartbeat_max_age_s.map(Duration::from_secs),
+                canary_max_age: v.canary_max_age_s.map(Duration::from_secs),
             },
             token,
             channel_id: v.alert_channel_id.ok_or_else(|| {
@@ -709,10 +732,7 @@ mod tests {
             ("DISCORD_GUILD_ID", "7"),
         ])
         .unwrap();
-        assert!(matches!(
-            c.sink,
-            SinkConfig::Bot(BotConfig { channel_id: 42, .. })
-        ));
+        assert!(matches!(c.sink, SinkConfig::Bot(ref b) if b.channel_id == 42));
         let e = run([QUEUE, ("DISCORD_TOKEN", "t0k3n")]).unwrap_err();
         assert_eq!(e.variable, "ALERT_CHANNEL_ID");
         // The trust boundary: a bot without its one server would answer any server that invites it.

@@ -21,7 +21,7 @@ use iam_alarm_core::render::{
 };
 use iam_alarm_core::rules::{Rules, Verdict};
 use iam_alarm_core::{
-    classify, Event, EventKey, NotAlert, NotAlertReason, Rejection, WatchedEvents,
+    classify_with, Canary, Event, EventKey, NotAlert, NotAlertReason, Rejection, WatchedEvents,
 };
 use tracing::{debug, error, info, warn};
 
@@ -57,6 +57,8 @@ pub struct Settings {
     pub rules: Rules,
     /// Whose messages are believed (`SNS_SIGNATURES`, `TOPIC_ARN`).
     pub verifier: Verifier,
+    /// Whose `TagUser` call is the canary.
+    pub canary: Canary,
 }
 
 /// The queue the poller consumes, and where what can never alert goes.
@@ -231,8 +233,25 @@ impl Poller {
                 return Handled::Done;
             }
         }
-        let mut event = match classify(&message.body, &self.settings.watched) {
-            Ok(event) => event,
+        let classified =
+            classify_with(&message.body, &self.settings.watched, &self.settings.canary);
+        let mut event = match classified {
+            Ok(event) => {
+                if let Some(made) = event.time {
+                    self.metrics.detected(made.timestamp());
+                }
+                event
+            }
+            Err(Rejection::NotAlert(NotAlert::Canary { at })) => {
+                debug!(message_id = id, at, "canary; deleting");
+                self.metrics.canary(at);
+                if at > 0 {
+                    self.metrics.detected(at);
+                }
+                self.delete(&message).await;
+                self.in_hand.remove(0);
+                return Handled::Done;
+            }
             Err(Rejection::NotAlert(NotAlert::Control(NotAlertReason::Heartbeat { at }))) => {
                 debug!(message_id = id, at, "heartbeat; deleting");
                 self.metrics.heartbeat(at);

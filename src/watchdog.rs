@@ -11,7 +11,9 @@ use iam_alarm_core::check::{Check, PipelineProbe};
 use iam_alarm_core::metrics::now_unix;
 use iam_alarm_core::render::Mention;
 use iam_alarm_core::text::human_duration;
-use iam_alarm_core::watchdog::{announced, transitions, Transition, FORGERY_KEY, HEARTBEAT_KEY};
+use iam_alarm_core::watchdog::{
+    announced, transitions, Transition, CANARY_KEY, FORGERY_KEY, HEARTBEAT_KEY,
+};
 use tracing::{info, warn};
 
 use crate::config::WatchdogConfig;
@@ -45,8 +47,12 @@ impl Watchdog {
             .config
             .heartbeat_max_age
             .map(|age| (age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60)));
+        let canary = self
+            .config
+            .canary_max_age
+            .map(|age| (age / 4).clamp(Duration::from_secs(1), Duration::from_secs(60)));
         let forgery = self.verifying.then_some(LOCAL_TICK);
-        [self.config.interval, heartbeat, forgery]
+        [self.config.interval, heartbeat, canary, forgery]
             .into_iter()
             .flatten()
             .min()
@@ -57,11 +63,18 @@ impl Watchdog {
         let WatchdogConfig {
             interval,
             heartbeat_max_age,
+            canary_max_age,
         } = self.config;
         let Some(tick) = self.tick() else {
             return shutdown.cancelled().await;
         };
-        info!(?interval, ?heartbeat_max_age, "watchdog running");
+        info!(
+            ?interval,
+            ?heartbeat_max_age,
+            ?canary_max_age,
+            verifying = self.verifying,
+            "watchdog running"
+        );
         let mut open = None;
         let mut next_probe = Instant::now();
         loop {
@@ -75,6 +88,7 @@ impl Watchdog {
                     next_probe = Instant::now() + every;
                 }
                 found.extend(self.heartbeat());
+                found.extend(self.canary());
                 found.extend(self.forgery());
                 self.announce(open, &found).await;
                 self.metrics.watchdog_ran(open.len());
@@ -131,6 +145,54 @@ impl Watchdog {
             // Too early to tell: not "recovered" from a silence a previous run announced.
             None
         }
+    }
+
+    /// Silence of the canary: no CloudTrail event for longer than `CANARY_MAX_AGE_S` (counted from start until the
+    /// first). Where the path broke follows from the heartbeat: still arriving, the break is before EventBridge.
+    fn canary(&self) -> Option<Check> {
+        let max_age = self.config.canary_max_age?.as_secs() as i64;
+        let m = self.metrics.snapshot();
+        let now = now_unix();
+        let (age, seen) = match m.last_canary {
+            0 => (now - m.started, false),
+            last => (now - last, true),
+        };
+        if age <= max_age {
+            // Too early to tell, or fine: "recovered" only from a canary that came.
+            return seen.then(|| {
+                Check::ok(format!(
+                    "the canary reaches the bot again through CloudTrail (last {} ago)",
+                    human_duration(age)
+                ))
+                .about(CANARY_KEY)
+            });
+        }
+        let heartbeat_fresh = m.last_heartbeat > 0
+            && self
+                .config
+                .heartbeat_max_age
+                .is_none_or(|h| now - m.last_heartbeat <= h.as_secs() as i64);
+        let (hop, hint) = if heartbeat_fresh {
+            (
+                "CloudTrail → EventBridge is broken (heartbeats still arrive)",
+                "look at the trail (logging? event selectors include management write events?), the organization trail, and the iam-alarm-canary schedule and rule",
+            )
+        } else {
+            (
+                "heartbeats have stopped too, so EventBridge → SNS → SQS is broken",
+                "look at the rules' targets, the topic, its subscription and the queue (/health)",
+            )
+        };
+        Some(
+            Check::fail(
+                format!(
+                    "no CloudTrail event has reached the bot for {}: {hop}",
+                    human_duration(age)
+                ),
+                hint,
+            )
+            .about(CANARY_KEY),
+        )
     }
 
     /// Messages written to the queue by anyone but SNS: one announcement per run, naming the latest sender.

@@ -39,6 +39,11 @@ pub async fn health(ctx: Context<'_>) -> Result<(), Error> {
     checks.push(Check::ok(bot));
     checks.push(signatures(data.sns_verified, data.metrics.rejected_total()));
     checks.push(heartbeat(&m, data.heartbeat_max_age));
+    checks.push(canary(
+        &m,
+        data.canary_max_age,
+        data.metrics.latency_percentiles(),
+    ));
     checks.push(watchdog(&m, data.watchdog));
     let today = chrono::Utc::now().date_naive();
     for rule in data.rules.expired(today) {
@@ -51,6 +56,37 @@ pub async fn health(ctx: Context<'_>) -> Result<(), Error> {
     ctx.send(crate::render::private_reply().embed(embed))
         .await?;
     Ok(())
+}
+
+/// The canary's age against `CANARY_MAX_AGE_S`, and how long detection takes.
+fn canary(m: &Snapshot, max_age: Option<Duration>, latency: Option<(f64, f64)>) -> Check {
+    let latency = latency.map_or_else(String::new, |(median, p95)| {
+        format!(
+            "; detection latency over the last day: median {}, 95th percentile {}",
+            human_duration(median.round() as i64),
+            human_duration(p95.round() as i64)
+        )
+    });
+    let last = m.last_canary;
+    let age = now_unix() - last;
+    match max_age {
+        None if last == 0 => Check::warn(
+            format!("canary: not expected (CANARY_MAX_AGE_S unset), so nothing proves CloudTrail still reaches the bot{latency}"),
+            "deploy the canary (Terraform canary_minutes) and set CANARY_MAX_AGE_S as bot_environment gives it",
+        ),
+        _ if last > 0 && max_age.is_none_or(|max| age <= max.as_secs() as i64) => Check::ok(format!(
+            "canary: last one {} ago (<t:{last}:R>), through CloudTrail{latency}",
+            human_duration(age)
+        )),
+        Some(max) if last == 0 && now_unix() - m.started <= max.as_secs() as i64 => Check::ok(format!(
+            "canary: none yet since the bot started {} ago (one is due every few minutes){latency}",
+            human_duration(now_unix() - m.started)
+        )),
+        _ => Check::fail(
+            format!("canary: none for longer than CANARY_MAX_AGE_S: CloudTrail events may not reach the bot{latency}"),
+            "see the watchdog's alert: it says whether heartbeats still arrive, and so where the path broke",
+        ),
+    }
 }
 
 /// Whether the bot believes only SNS.

@@ -33,6 +33,8 @@ pub struct Data {
     pub watchdog: Option<Duration>,
     /// How old the newest heartbeat may be (`None`: heartbeats are not expected).
     pub heartbeat_max_age: Option<Duration>,
+    /// How old the newest canary may be (`None`: the canary is not expected).
+    pub canary_max_age: Option<Duration>,
     /// The one server the bot serves; interactions from anywhere else are refused.
     pub guild: serenity::GuildId,
     /// Where alerts are posted; alert buttons act only on the bot's own messages there.

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod actor;
 pub mod buttons;
+pub mod canary;
 pub mod check;
 pub mod details;
 pub mod digest;
@@ -29,6 +30,7 @@ pub mod user_agent;
 pub mod watch;
 pub mod watchdog;
 
+pub use canary::Canary;
 pub use envelope::{MalformedBody, NotAlertReason, Unwrapped};
 pub use event::{Event, EventKey};
 pub use watch::{Action, WatchedEvents};
@@ -54,15 +56,32 @@ pub enum NotAlert {
         name: String,
         watched: String,
     },
+    /// The canary's call: proof that CloudTrail → EventBridge → SNS → SQS still carries events. `at` is the
+    /// call's CloudTrail `eventTime` (Unix seconds; 0 when it has none).
+    #[error("the canary (proof that CloudTrail still reaches the bot)")]
+    Canary { at: i64 },
 }
 
 /// From a queue body to the event to alert on, or the reason there is none.
 pub fn classify(body: &str, watched: &WatchedEvents) -> Result<Event, Rejection> {
+    classify_with(body, watched, &Canary::default())
+}
+
+/// [`classify`], knowing the canary by the configured names.
+pub fn classify_with(
+    body: &str,
+    watched: &WatchedEvents,
+    canary: &Canary,
+) -> Result<Event, Rejection> {
     match envelope::unwrap_body(body)? {
         Unwrapped::NotAlert(reason) => Err(Rejection::NotAlert(reason.into())),
         Unwrapped::Record(record) => {
             let record = record::Record::new(&record).expect("a record is an object");
             let event = Event::from_record(&record);
+            if canary.is(&event) {
+                let at = event.time.map_or(0, |t| t.timestamp());
+                return Err(Rejection::NotAlert(NotAlert::Canary { at }));
+            }
             match event.action {
                 Some(action) if watched.contains(action) => Ok(event),
                 // Calls that can switch the alarm off always alert.

@@ -2,15 +2,18 @@
 //! `/health` command. The counters are `prometheus-client` metrics in one registry (what `/metrics` serves);
 //! readers that are not Prometheus take a [`Snapshot`].
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use prometheus_client::registry::Unit;
 
 pub fn now_unix() -> i64 {
     SystemTime::now()
@@ -33,7 +36,7 @@ const COUNTERS: [(&str, &str); 5] = [
 ];
 
 /// The gauges' names and help, likewise.
-const GAUGES: [(&str, &str); 6] = [
+const GAUGES: [(&str, &str); 7] = [
     (
         "last_alert_timestamp_seconds",
         "Unix time of the last alert posted (0: none).",
@@ -55,7 +58,19 @@ const GAUGES: [(&str, &str); 6] = [
         "watchdog_problems",
         "Pipeline problems the watchdog announced that have not recovered.",
     ),
+    (
+        "last_canary_timestamp_seconds",
+        "CloudTrail time of the newest canary call that reached the bot (0: none since start).",
+    ),
 ];
+
+/// Detection latency buckets, in seconds: CloudTrail → EventBridge takes seconds to minutes.
+const LATENCY_BUCKETS: [f64; 11] = [
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0,
+];
+/// How far back `/health`'s latency figures look, and how many samples they keep at most.
+const LATENCY_WINDOW_S: i64 = 86_400;
+const LATENCY_SAMPLES_MAX: usize = 50_000;
 
 /// What the process has done, shared by the poller, the gateway and the health server.
 pub struct Metrics {
@@ -87,6 +102,11 @@ pub struct Metrics {
     rejected: Family<Labels, Counter>,
     /// The latest of them, for the watchdog's announcement.
     forgery: Mutex<Option<Forgery>>,
+    last_canary: Gauge,
+    /// CloudTrail's `eventTime` → the bot received the message, for the canary and every alert.
+    detection_latency: Histogram,
+    /// (received at, latency in seconds) over the last day, for `/health`'s median and 95th percentile.
+    latencies: Mutex<VecDeque<(i64, f64)>>,
 }
 
 /// Messages someone wrote to the queue directly, since the first of a run of them.
@@ -124,6 +144,7 @@ pub struct Snapshot {
     pub last_heartbeat: i64,
     pub watchdog_last_run: i64,
     pub watchdog_problems: i64,
+    pub last_canary: i64,
     pub poller_heartbeat: i64,
     pub delivery_failing_since: i64,
 }
@@ -151,6 +172,9 @@ impl Metrics {
             tasks_stopped: Family::default(),
             rejected: Family::default(),
             forgery: Mutex::new(None),
+            last_canary: Gauge::default(),
+            detection_latency: Histogram::new(LATENCY_BUCKETS),
+            latencies: Mutex::new(VecDeque::new()),
             registry: Registry::default(),
         };
         let counters = [
@@ -167,6 +191,14 @@ impl Metrics {
         registry.register("discord_errors", errors, m.discord_errors.clone());
         let suppressed = "Events suppressed by an alert rule, by rule.";
         registry.register("suppressed", suppressed, m.suppressed.clone());
+        let latency =
+            "CloudTrail eventTime to the bot receiving the event, for the canary and every alert.";
+        registry.register_with_unit(
+            "detection_latency",
+            latency,
+            Unit::Seconds,
+            m.detection_latency.clone(),
+        );
         let rejected = "Queue messages not believed (not signed by SNS from our topic), by reason.";
         registry.register("rejected", rejected, m.rejected.clone());
         let stopped = "Background tasks that stopped before shutdown, by task.";
@@ -178,6 +210,7 @@ impl Metrics {
             &m.last_heartbeat,
             &m.watchdog_last_run,
             &m.watchdog_problems,
+            &m.last_canary,
         ];
         for ((name, help), gauge) in GAUGES.into_iter().zip(gauges) {
             registry.register(name, help, gauge.clone());
@@ -240,6 +273,55 @@ impl Metrics {
         if at > self.last_heartbeat.get() {
             self.last_heartbeat.set(at);
         }
+    }
+
+    /// The canary's call, made at Unix time `at` (CloudTrail's `eventTime`; 0: unknown, so now), reached the
+    /// bot. The newest counts.
+    pub fn canary(&self, at: i64) {
+        let now = now_unix();
+        let at = if at <= 0 { now } else { at.min(now) };
+        if at > self.last_canary.get() {
+            self.last_canary.set(at);
+        }
+    }
+
+    /// An event made at Unix time `made` (CloudTrail's `eventTime`) was received now.
+    pub fn detected(&self, made: i64) {
+        let now = now_unix();
+        let latency = (now - made).max(0) as f64;
+        self.detection_latency.observe(latency);
+        let mut samples = self
+            .latencies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        samples.push_back((now, latency));
+        while samples
+            .front()
+            .is_some_and(|(at, _)| now - at > LATENCY_WINDOW_S)
+            || samples.len() > LATENCY_SAMPLES_MAX
+        {
+            samples.pop_front();
+        }
+    }
+
+    /// The median and 95th percentile of the detection latency over the last day, in seconds.
+    pub fn latency_percentiles(&self) -> Option<(f64, f64)> {
+        let now = now_unix();
+        let samples = self
+            .latencies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut day: Vec<f64> = samples
+            .iter()
+            .filter(|(at, _)| now - at <= LATENCY_WINDOW_S)
+            .map(|(_, l)| *l)
+            .collect();
+        if day.is_empty() {
+            return None;
+        }
+        day.sort_by(f64::total_cmp);
+        let at = |p: f64| day[((day.len() - 1) as f64 * p).round() as usize];
+        Some((at(0.5), at(0.95)))
     }
 
     /// The watchdog looked; `problems` are announced and not recovered.
@@ -325,6 +407,7 @@ impl Metrics {
             last_heartbeat: self.last_heartbeat.get(),
             watchdog_last_run: self.watchdog_last_run.get(),
             watchdog_problems: self.watchdog_problems.get(),
+            last_canary: self.last_canary.get(),
             poller_heartbeat: self.poller_heartbeat.load(Ordering::Relaxed),
             delivery_failing_since: self.delivery_failing_since.load(Ordering::Relaxed),
         }

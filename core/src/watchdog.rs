@@ -26,6 +26,9 @@ pub const FOOTER_PREFIX: &str = "watchdog · ";
 /// The key of the heartbeat check: its failure reads "Alert pipeline silent: …".
 pub const HEARTBEAT_KEY: &str = "heartbeat";
 
+/// The key of the canary check: its failure reads "Alert pipeline silent: no CloudTrail event has reached …".
+pub const CANARY_KEY: &str = "canary";
+
 /// The key of the check that nobody but SNS writes to the queue: its failure reads as what it is, "Someone is
 /// writing to the alert queue directly: …".
 pub const FORGERY_KEY: &str = "queue-writers";
@@ -98,7 +101,8 @@ impl Transition {
     fn label(&self) -> (&'static str, &Check) {
         match self {
             Transition::Began(o)
-                if o.status == CheckStatus::Fail && self.key() == HEARTBEAT_KEY =>
+                if o.status == CheckStatus::Fail
+                    && (self.key() == HEARTBEAT_KEY || self.key() == CANARY_KEY) =>
             {
                 ("silent", o)
             }

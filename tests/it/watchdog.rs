@@ -9,7 +9,7 @@ use serde_json::json;
 use iam_alarm_testkit::fake_discord::Posted;
 use iam_alarm_testkit::helpers::{moto, sdk_config, spawn_app, TestApp};
 use iam_alarm_testkit::interactions::LIMIT;
-use iam_alarm_testkit::support::sns;
+use iam_alarm_testkit::support::{eventbridge, sns};
 
 /// Seconds between the watchdog's looks in these tests.
 const INTERVAL_S: u64 = 2;
@@ -226,6 +226,82 @@ async fn silence_is_announced_once_and_the_next_heartbeat_ends_it() {
     app.send(&heartbeat()).await;
     let recovered = ["Alert pipeline recovered", "heartbeats arrive again"];
     wait_for(&app, "recovery announced", &recovered).await;
+    assert_eq!(saying(&app, &silent).len(), 1);
+    assert_eq!(saying(&app, &recovered).len(), 1);
+    assert_eq!(app.discord.messages().len(), 2, "nothing else was posted");
+}
+
+/// The canary's own call, made now: `TagUser` of the canary user by a session of the canary role.
+fn canary() -> String {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let record = json!({
+        "eventVersion": "1.09", "eventSource": "iam.amazonaws.com", "eventName": "TagUser",
+        "eventID": format!("canary-{now}"), "eventTime": now, "awsRegion": "us-east-1",
+        "recipientAccountId": "123456789012", "sourceIPAddress": "scheduler.amazonaws.com",
+        "userIdentity": {"type": "AssumedRole", "accountId": "123456789012",
+            "arn": "arn:aws:sts::123456789012:assumed-role/iam-alarm-canary/9f3c2d1e",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "iam-alarm-canary"}}},
+        "requestParameters": {"userName": "iam-alarm-canary",
+            "tags": [{"key": "iam-alarm-canary", "value": now}]}
+    });
+    sns(&eventbridge(&record.to_string(), true))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_canary_posts_nothing_and_measures_detection() {
+    let mut app = spawn_app().await;
+    app.start_bot_ready().await;
+    app.send(&canary()).await;
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while gauge(&app, "iam_alarm_last_canary_timestamp_seconds").await == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "{}", app.bot_log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.wait_for_depth(&app.queue_url, 0, 0, LIMIT).await;
+    assert!(
+        app.discord.messages().is_empty(),
+        "the canary is not an alert"
+    );
+    let stamp = gauge(&app, "iam_alarm_last_canary_timestamp_seconds").await;
+    assert!((chrono::Utc::now().timestamp() - stamp).abs() < 60);
+    let (_, metrics) = app.http_get("/metrics").await;
+    assert!(
+        metrics.contains("iam_alarm_detection_latency_seconds_count 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("# TYPE iam_alarm_detection_latency_seconds histogram"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_silence_names_the_cloudtrail_hop_while_heartbeats_arrive() {
+    let mut app = spawn_app().await;
+    app.extra_env = [("CANARY_MAX_AGE_S", "8"), ("HEARTBEAT_MAX_AGE_S", "3600")]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .to_vec();
+    app.start_bot_ready().await;
+    app.send(&heartbeat()).await;
+    let silent = [
+        "Alert pipeline silent",
+        "no CloudTrail event has reached the bot",
+        "CloudTrail → EventBridge is broken",
+        "heartbeats still arrive",
+    ];
+    wait_for(&app, "the canary's silence announced", &silent).await;
+    let name = "iam_alarm_watchdog_last_run_timestamp_seconds";
+    let seen = gauge(&app, name).await;
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while gauge(&app, name).await < seen + 5 {
+        assert!(tokio::time::Instant::now() < deadline, "{}", app.bot_log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(saying(&app, &silent).len(), 1, "once, not every look");
+
+    app.send(&canary()).await;
+    let recovered = [
+        "Alert pipeline recovered",
+        "the canary reaches the bot again",
+    ];
+    wait_for(&app, "the canary's return announced", &recovered).await;
     assert_eq!(saying(&app, &silent).len(), 1);
     assert_eq!(saying(&app, &recovered).len(), 1);
     assert_eq!(app.discord.messages().len(), 2, "nothing else was posted");
