@@ -165,6 +165,17 @@ async fn a_rule_switched_off_and_a_trail_stopped_are_announced_once_and_their_re
     assert!(watchdog_messages(&app).iter().all(only_ours));
 }
 
+/// Wait until the watchdog has gone on looking for five more seconds (it announces nothing new meanwhile).
+async fn let_five_seconds_of_looks_pass(app: &TestApp) {
+    let name = "iam_alarm_watchdog_last_run_timestamp_seconds";
+    let seen = gauge(app, name).await;
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while gauge(app, name).await < seen + 5 {
+        assert!(tokio::time::Instant::now() < deadline, "{}", app.bot_log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// An EventBridge scheduled event from the heartbeat rule, through SNS.
 fn heartbeat() -> String {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -209,14 +220,8 @@ async fn silence_is_announced_once_and_the_next_heartbeat_ends_it() {
         "nothing has come through EventBridge → SNS → SQS",
     ];
     wait_for(&app, "silence announced", &silent).await;
-    // The heartbeat is looked at every 2 s (a quarter of 8): wait for three more looks.
-    let name = "iam_alarm_watchdog_last_run_timestamp_seconds";
-    let seen = gauge(&app, name).await;
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    while gauge(&app, name).await < seen + 5 {
-        assert!(tokio::time::Instant::now() < deadline, "{}", app.bot_log());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    // The heartbeat is looked at every 2 s (a quarter of 8): wait for more looks.
+    let_five_seconds_of_looks_pass(&app).await;
     assert_eq!(saying(&app, &silent).len(), 1, "once, not every look");
     assert!(saying(&app, &silent)[0].body["content"]
         .as_str()
@@ -287,13 +292,7 @@ async fn canary_silence_names_the_cloudtrail_hop_while_heartbeats_arrive() {
         "heartbeats still arrive",
     ];
     wait_for(&app, "the canary's silence announced", &silent).await;
-    let name = "iam_alarm_watchdog_last_run_timestamp_seconds";
-    let seen = gauge(&app, name).await;
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    while gauge(&app, name).await < seen + 5 {
-        assert!(tokio::time::Instant::now() < deadline, "{}", app.bot_log());
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let_five_seconds_of_looks_pass(&app).await;
     assert_eq!(saying(&app, &silent).len(), 1, "once, not every look");
 
     app.send(&canary()).await;
