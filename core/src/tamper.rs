@@ -1,6 +1,7 @@
 //! Calls that can switch the alarm off quietly: stopping or changing the trail, disabling or retargeting the
 //! EventBridge rule, deleting or unsubscribing the topic, purging or deleting the queue, disabling its KMS key,
-//! changing the trail bucket's policy. They always alert (whatever `WATCHED_EVENTS` says), as `critical`, saying
+//! changing the trail bucket's policy, changing the canary's schedule or role. The deployed rule narrows them to
+//! this pipeline's own resources (`deploy/tamper-pattern.json`): whatever reaches the bot is ours. They always alert (whatever `WATCHED_EVENTS` says), as `critical`, saying
 //! what stopped working and for what; a rule may lower them but never suppress them.
 
 use crate::record::Record;
@@ -17,7 +18,7 @@ pub struct Tamper {
 }
 
 /// (event source, event name, what, attempt, the request parameters naming the resource, in order of preference)
-const CALLS: [(&str, &str, &str, &str, &[&str]); 24] = [
+const CALLS: [(&str, &str, &str, &str, &[&str]); 32] = [
     (
         "cloudtrail",
         "StopLogging",
@@ -164,6 +165,62 @@ const CALLS: [(&str, &str, &str, &str, &[&str]); 24] = [
         "KMS key policy changed",
         "change a KMS key policy",
         &["keyId"],
+    ),
+    (
+        "scheduler",
+        "UpdateSchedule",
+        "Canary schedule changed",
+        "change the canary schedule",
+        &["name"],
+    ),
+    (
+        "scheduler",
+        "DeleteSchedule",
+        "Canary schedule deleted",
+        "delete the canary schedule",
+        &["name"],
+    ),
+    (
+        "iam",
+        "DeleteRole",
+        "Canary role deleted",
+        "delete the canary role",
+        &["roleName"],
+    ),
+    (
+        "iam",
+        "PutRolePolicy",
+        "Canary role policy changed",
+        "change the canary role's policy",
+        &["roleName"],
+    ),
+    (
+        "iam",
+        "DeleteRolePolicy",
+        "Canary role policy deleted",
+        "delete the canary role's policy",
+        &["roleName"],
+    ),
+    (
+        "iam",
+        "AttachRolePolicy",
+        "Policy attached to the canary role",
+        "attach a policy to the canary role",
+        &["roleName"],
+    ),
+    (
+        "iam",
+        "DetachRolePolicy",
+        "Policy detached from the canary role",
+        "detach a policy from the canary role",
+        &["roleName"],
+    ),
+    (
+        "iam",
+        "UpdateAssumeRolePolicy",
+        "Canary role trust changed",
+        "change the canary role's trust",
+        &["roleName"],
     ),
     (
         "s3",

@@ -143,6 +143,9 @@ pub fn tamper_pattern(n: &PipelineNames) -> String {
         ("key_id", n.key_id.to_owned()),
         ("key_arn", key_arn),
         ("bucket", n.bucket.to_owned()),
+        ("canary_rule", "iam-alarm-canary".to_owned()),
+        ("canary_role", "iam-alarm-canary".to_owned()),
+        ("canary_schedule", "iam-alarm-canary".to_owned()),
     ];
     let rendered = values
         .iter()

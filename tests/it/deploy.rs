@@ -493,8 +493,114 @@ async fn tamper_pattern_matches_changes_to_this_pipeline_and_nothing_else_in_mot
             "aws.cloudtrail",
             false,
         ),
+        (
+            "DisableRule of the canary rule",
+            call("events", "DisableRule", json!({"name": "iam-alarm-canary"})),
+            "aws.events",
+            true,
+        ),
+        (
+            "DeleteSchedule of the canary",
+            call(
+                "scheduler",
+                "DeleteSchedule",
+                json!({"name": "iam-alarm-canary"}),
+            ),
+            "aws.scheduler",
+            true,
+        ),
+        (
+            "PutRolePolicy on the canary role",
+            call(
+                "iam",
+                "PutRolePolicy",
+                json!({"roleName": "iam-alarm-canary"}),
+            ),
+            "aws.iam",
+            true,
+        ),
+        (
+            "PutRolePolicy on another role",
+            call("iam", "PutRolePolicy", json!({"roleName": "ci-deployer"})),
+            "aws.iam",
+            false,
+        ),
     ];
     assert_matches(&app, &bus, &cases).await;
+}
+
+/// The canary's TagUser by another role, or on another user, is not the canary.
+fn tag_user(role: &str, user: &str) -> String {
+    let mut v: Value =
+        serde_json::from_str(&own_fixture("records/StopLogging-IAMUser.json")).unwrap();
+    v["eventSource"] = json!("iam.amazonaws.com");
+    v["eventName"] = json!("TagUser");
+    v["userIdentity"] = json!({"type": "AssumedRole",
+        "arn": format!("arn:aws:sts::123456789012:assumed-role/{role}/9f3c2d1e"),
+        "sessionContext": {"sessionIssuer": {"type": "Role", "userName": role}}});
+    v["requestParameters"] =
+        json!({"userName": user, "tags": [{"key": "iam-alarm-canary", "value": "x"}]});
+    v.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_canary_rule_forwards_the_canary_call_and_nothing_else_in_moto() {
+    let app = spawn_app().await;
+    let pattern = read("deploy/canary-pattern.json")
+        .replace("${canary_user}", "iam-alarm-canary")
+        .replace("${canary_role}", "iam-alarm-canary");
+    let bus = app.rule_to_queue(&pattern).await;
+    let cases = [
+        (
+            "the canary",
+            tag_user("iam-alarm-canary", "iam-alarm-canary"),
+            "aws.iam",
+            true,
+        ),
+        (
+            "the canary user tagged by someone else",
+            tag_user("admin", "iam-alarm-canary"),
+            "aws.iam",
+            false,
+        ),
+        (
+            "another user tagged by the canary role",
+            tag_user("iam-alarm-canary", "alice"),
+            "aws.iam",
+            false,
+        ),
+    ];
+    assert_matches(&app, &bus, &cases).await;
+    let canary = read("deploy/terraform/modules/iam-alarm/canary.tf");
+    for needed in [
+        "canary-pattern.json",
+        "arn:aws:scheduler:::aws-sdk:iam:tagUser",
+        "<aws.scheduler.scheduled-time>",
+        "Action   = \"iam:TagUser\"",
+        "Resource = aws_iam_user.canary[0].arn",
+        "scheduler.amazonaws.com",
+        "CANARY_MAX_AGE_S",
+    ] {
+        assert!(canary.contains(needed), "canary.tf lacks {needed}");
+    }
+}
+
+/// Only SNS from our topic sends to the queue, and only our rules publish to the topic: explicit Denies, since an
+/// Allow to a service says nothing about everyone else in the account.
+#[test]
+fn the_queue_and_the_topic_deny_everyone_else() {
+    let main = read("deploy/terraform/modules/iam-alarm/main.tf");
+    for needed in [
+        "Sid       = \"NobodyElsePublishes\"",
+        "Condition = { ArnNotEquals = { \"aws:SourceArn\" = local.publishing_rules } }",
+        "Sid       = \"NobodyButTheTopicSends\"",
+        "{ ArnNotEquals = { \"aws:SourceArn\" = aws_sns_topic.alarm.arn } }",
+        "{ ArnNotLike = { \"aws:PrincipalArn\" = var.operator_principal_arns } }",
+        "aws_cloudwatch_event_rule.canary[*].arn",
+        "TOPIC_ARN",
+    ] {
+        assert!(main.contains(needed), "main.tf lacks {needed}");
+    }
 }
 
 #[test]
@@ -519,7 +625,7 @@ fn the_tamper_pattern_names_exactly_the_calls_the_bot_treats_as_tampering() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn e_mail_subscribers_get_alerts_and_never_heartbeats() {
+async fn e_mail_subscribers_get_alerts_and_never_heartbeats_or_canaries() {
     // A queue stands in for the e-mail address: SNS filters every protocol's deliveries the same way.
     let app = spawn_app().await;
     let sns = aws_sdk_sns::Client::new(
@@ -549,7 +655,11 @@ async fn e_mail_subscribers_get_alerts_and_never_heartbeats() {
         "account": "123456789012", "time": "2026-11-29T10:00:00Z", "region": "us-east-1",
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/iam-alarm-heartbeat"], "detail": {}
     });
-    for message in [heartbeat.to_string(), alert] {
+    let canary = iam_alarm_testkit::support::eventbridge(
+        &tag_user("iam-alarm-canary", "iam-alarm-canary"),
+        true,
+    );
+    for message in [heartbeat.to_string(), canary, alert] {
         sns.publish()
             .topic_arn(&topic)
             .message(message)

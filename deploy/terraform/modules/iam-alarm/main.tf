@@ -31,7 +31,7 @@ locals {
     TAMPER_RULE_NAME = var.tamper_rule_name
     # Twice the heartbeat interval plus five minutes: one late heartbeat is not silence.
     HEARTBEAT_MAX_AGE_S = tostring(var.heartbeat_minutes * 2 * 60 + 300)
-    }, var.organization_id == null ? {} : {
+    }, local.canary_env, var.organization_id == null ? {} : {
     READER_ROLE_NAME    = var.reader_role_name
     FORWARDER_RULE_NAME = var.forwarder_rule_name
     ORGANIZATION_LOOKUP = tostring(var.organization_lookup)
@@ -265,6 +265,9 @@ locals {
     key_id           = reverse(split("/", local.kms_key_arn))[0]
     key_arn          = local.kms_key_arn
     bucket           = local.trail_bucket
+    canary_rule      = var.canary_name
+    canary_role      = var.canary_name
+    canary_schedule  = var.canary_name
   })
 }
 
@@ -296,22 +299,39 @@ resource "aws_sns_topic_policy" "alarm" {
   arn = aws_sns_topic.alarm.arn
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Sid       = "OnlyTheRulePublishes"
-      Effect    = "Allow"
-      Principal = { Service = "events.amazonaws.com" }
-      Action    = "sns:Publish"
-      Resource  = aws_sns_topic.alarm.arn
-      Condition = {
-        ArnEquals = { "aws:SourceArn" = concat([
-          aws_cloudwatch_event_rule.iam_user_change.arn,
-          aws_cloudwatch_event_rule.tamper.arn,
-          aws_cloudwatch_event_rule.heartbeat.arn,
-        ], local.central_rule_arns) }
-        StringEquals = { "aws:SourceAccount" = local.account }
-      }
-    }]
+    Statement = [
+      {
+        Sid       = "OnlyTheRulesPublish"
+        Effect    = "Allow"
+        Principal = { Service = "events.amazonaws.com" }
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.alarm.arn
+        Condition = {
+          ArnEquals    = { "aws:SourceArn" = local.publishing_rules }
+          StringEquals = { "aws:SourceAccount" = local.account }
+        }
+      },
+      {
+        # An Allow to a service says nothing about anyone else in the account, whose identity policies may grant
+        # sns:Publish on "*": only this Deny keeps them from publishing forged alerts or heartbeats.
+        Sid       = "NobodyElsePublishes"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "sns:Publish"
+        Resource  = aws_sns_topic.alarm.arn
+        Condition = { ArnNotEquals = { "aws:SourceArn" = local.publishing_rules } }
+      },
+    ]
   })
+}
+
+locals {
+  # Every rule that may publish to the alert topic.
+  publishing_rules = concat([
+    aws_cloudwatch_event_rule.iam_user_change.arn,
+    aws_cloudwatch_event_rule.tamper.arn,
+    aws_cloudwatch_event_rule.heartbeat.arn,
+  ], aws_cloudwatch_event_rule.canary[*].arn, local.central_rule_arns)
 }
 
 # People get real alerts only: heartbeats (detail-type "Scheduled Event") are for the bot. The policy is
@@ -358,17 +378,33 @@ resource "aws_sqs_queue_policy" "alerts" {
   queue_url = aws_sqs_queue.alerts.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
-      Sid       = "OnlyTheTopicSends"
-      Effect    = "Allow"
-      Principal = { Service = "sns.amazonaws.com" }
-      Action    = "sqs:SendMessage"
-      Resource  = aws_sqs_queue.alerts.arn
-      Condition = {
-        ArnEquals    = { "aws:SourceArn" = aws_sns_topic.alarm.arn }
-        StringEquals = { "aws:SourceAccount" = local.account }
-      }
-    }]
+    Statement = [
+      {
+        Sid       = "OnlyTheTopicSends"
+        Effect    = "Allow"
+        Principal = { Service = "sns.amazonaws.com" }
+        Action    = "sqs:SendMessage"
+        Resource  = aws_sqs_queue.alerts.arn
+        Condition = {
+          ArnEquals    = { "aws:SourceArn" = aws_sns_topic.alarm.arn }
+          StringEquals = { "aws:SourceAccount" = local.account }
+        }
+      },
+      {
+        # Identity policies can grant sqs:SendMessage without the queue's say: only this Deny stops someone in
+        # the account from writing to the queue directly (the bot rejects and announces what they write anyway).
+        # The operators who run `iam-alarm dlq replay` are the one exception.
+        Sid       = "NobodyButTheTopicSends"
+        Effect    = "Deny"
+        Principal = "*"
+        Action    = "sqs:SendMessage"
+        Resource  = aws_sqs_queue.alerts.arn
+        Condition = merge(
+          { ArnNotEquals = { "aws:SourceArn" = aws_sns_topic.alarm.arn } },
+          length(var.operator_principal_arns) == 0 ? {} : { ArnNotLike = { "aws:PrincipalArn" = var.operator_principal_arns } },
+        )
+      },
+    ]
   })
 }
 

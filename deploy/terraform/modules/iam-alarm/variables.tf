@@ -46,6 +46,28 @@ variable "heartbeat_rule_name" {
   default     = "iam-alarm-heartbeat"
 }
 
+variable "canary_minutes" {
+  description = "Minutes between canary calls (TagUser through CloudTrail); 0: no canary. The bot calls CloudTrail silent after twice this plus 15 min."
+  type        = number
+  default     = 15
+  validation {
+    condition     = var.canary_minutes == 0 || (var.canary_minutes >= 2 && var.canary_minutes == floor(var.canary_minutes))
+    error_message = "canary_minutes must be 0 (no canary) or a whole number of at least 2."
+  }
+}
+
+variable "canary_name" {
+  description = "Name of the canary's schedule, rule, user and role. The bot recognises the canary by the user and role: bot_environment passes them."
+  type        = string
+  default     = "iam-alarm-canary"
+}
+
+variable "operator_principal_arns" {
+  description = "Principals (roles, users) that may send to the alert queue besides SNS: whoever runs `iam-alarm dlq replay`. Everyone else is denied."
+  type        = list(string)
+  default     = []
+}
+
 variable "heartbeat_minutes" {
   description = "Minutes between heartbeats through EventBridge → SNS → SQS; the bot calls the pipeline silent after twice this plus 5 min."
   type        = number
