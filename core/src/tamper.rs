@@ -1,8 +1,9 @@
 //! Calls that can switch the alarm off quietly: stopping or changing the trail, disabling or retargeting the
 //! EventBridge rule, deleting or unsubscribing the topic, purging or deleting the queue, disabling its KMS key,
 //! changing the trail bucket's policy, changing the canary's schedule or role. The deployed rule narrows them to
-//! this pipeline's own resources (`deploy/tamper-pattern.json`): whatever reaches the bot is ours. They always alert (whatever `WATCHED_EVENTS` says), as `critical`, saying
-//! what stopped working and for what; a rule may lower them but never suppress them.
+//! this pipeline's own resources (`deploy/tamper-pattern.json`): whatever reaches the bot is ours. They always
+//! alert (whatever `WATCHED_EVENTS` says), as `critical`, saying what stopped working and for what; a rule may
+//! lower them but never suppress them.
 
 use crate::record::Record;
 
