@@ -363,6 +363,8 @@ fn probe(
             tamper_rule_name: r.tamper_rule_name.clone(),
             queue: queue.clone(),
             dead_letter: dead_letter.clone(),
+            watched: config.alert.watched.clone(),
+            topics: config.topics.clone(),
         },
     ))
 }

@@ -115,6 +115,9 @@ pub struct Vars {
     /// Unset (the demo): heartbeats are not expected.
     #[serde(default, deserialize_with = "some_within::<_, 1, 604_800>")]
     pub heartbeat_max_age_s: Option<u64>,
+    /// Looks in a row that could not check something before the watchdog says it is blind.
+    #[serde(default = "n::<3>", deserialize_with = "within::<_, 1, 100>")]
+    pub watchdog_blind_after: u64,
     /// Unset: no canary alerts. CloudTrail → EventBridge is best effort: allow minutes.
     #[serde(default, deserialize_with = "some_within::<_, 1, 604_800>")]
     pub canary_max_age_s: Option<u64>,
@@ -472,6 +475,8 @@ pub struct RunConfig {
     pub canary: iam_alarm_core::Canary,
     /// Whose messages are believed: `None` with `SNS_SIGNATURES=off`.
     pub sns: Option<iam_alarm_core::sns::Policy>,
+    /// `TOPIC_ARN`: the alert topic(s), which the rules must target (also with signatures off).
+    pub topics: Vec<String>,
     pub responders: ResponderConfig,
     pub alert: AlertConfig,
     pub sink: SinkConfig,
@@ -532,6 +537,8 @@ pub struct WatchdogConfig {
     pub heartbeat_max_age: Option<Duration>,
     /// `CANARY_MAX_AGE_S`; `None`: the canary is not expected.
     pub canary_max_age: Option<Duration>,
+    /// `WATCHDOG_BLIND_AFTER`: looks in a row that could not check before "watchdog blind" is posted.
+    pub blind_after: u32,
 }
 
 /// What the buttons and slash commands look at.
@@ -574,6 +581,7 @@ impl RunConfig {
                 role: v.canary_role_name.clone(),
             },
             sns: sns_policy(v)?,
+            topics: v.topic_arn.clone(),
             responders: ResponderConfig {
                 trail_name: v.trail_name.clone(),
                 rule_name: v.event_rule_name.clone(),
@@ -665,6 +673,7 @@ impl BotConfig {
                     .then(|| Duration::from_secs(v.watchdog_interval_s)),
                 heartbeat_max_age: v.heartbeat_max_age_s.map(Duration::from_secs),
                 canary_max_age: v.canary_max_age_s.map(Duration::from_secs),
+                blind_after: v.watchdog_blind_after as u32,
             },
             token,
             channel_id: v.alert_channel_id.ok_or_else(|| {

@@ -1,6 +1,8 @@
 //! `/health`'s view of the AWS side: trail → rule → topic → queue → dead-letter queue, each a line with a hint.
 
 use iam_alarm_core::check::{Check, PipelineProbe};
+use iam_alarm_core::text::truncate;
+use iam_alarm_core::WatchedEvents;
 
 use crate::aws::accounts::{Accounts, Clients};
 use crate::aws::sns::Sns;
@@ -17,6 +19,8 @@ pub struct Probe {
     sns: Sns,
     queue: Queue,
     dead_letter: Option<Queue>,
+    watched: WatchedEvents,
+    topics: Vec<String>,
 }
 
 /// What the probe looks at: the trail and rules by name, the queue and its dead-letter queue.
@@ -30,6 +34,10 @@ pub struct Inspected {
     pub tamper_rule_name: Option<String>,
     pub queue: Queue,
     pub dead_letter: Option<Queue>,
+    /// What the user-change rule must deliver, unnarrowed.
+    pub watched: WatchedEvents,
+    /// The alert topic(s) (`TOPIC_ARN`): the rules must target exactly these. Empty: not known, any SNS topic.
+    pub topics: Vec<String>,
 }
 
 impl Probe {
@@ -44,6 +52,8 @@ impl Probe {
             sns: Sns::new(aws),
             queue: inspected.queue,
             dead_letter: inspected.dead_letter,
+            watched: inspected.watched,
+            topics: inspected.topics,
         }
     }
 }
@@ -91,7 +101,7 @@ impl Probe {
         let name = &self.trail_name;
         let t = match self.own.history.trail_status(name).await {
             Ok(t) => t,
-            Err(e) => return checks.push(unknown("the trail", &e)),
+            Err(e) => return checks.push(unknown(format!("trail:{name}"), "the trail", &e)),
         };
         let key = format!("trail:{name}");
         if !t.exists {
@@ -170,7 +180,7 @@ impl Probe {
                 return None;
             }
             Err(e) => {
-                checks.push(unknown("the EventBridge rule", &e));
+                checks.push(unknown(key, &format!("the EventBridge rule {name}"), &e));
                 return None;
             }
         };
@@ -183,20 +193,39 @@ impl Probe {
             )
             .about(key)
         });
-        let topic = rule
+        let ours = |arn: &str| {
+            arn.contains(":sns:")
+                && expected_topic.is_none_or(|t| t == arn)
+                && (self.topics.is_empty() || self.topics.iter().any(|t| t == arn))
+        };
+        let topic = rule.target_arns.iter().find(|a| ours(a)).cloned();
+        // With the topic known, anything else the rule sends to is someone else's doing.
+        let foreign: Vec<&str> = rule
             .target_arns
             .iter()
-            .find(|a| a.contains(":sns:") && expected_topic.is_none_or(|t| t == a.as_str()))
-            .cloned();
+            .filter(|a| !self.topics.is_empty() && !ours(a))
+            .map(String::as_str)
+            .collect();
         let key = format!("rule-target:{name}");
-        checks.push(match &topic {
-            Some(t) => Check::ok(format!("rule {name} targets topic {}", short(t))).about(key),
-            None => Check::fail(
+        checks.push(match (&topic, foreign.as_slice()) {
+            (Some(t), []) => Check::ok(format!("rule {name} targets topic {}", short(t))).about(key),
+            (None, _) => Check::fail(
                 format!("EventBridge rule {name} does not target the alert topic"),
                 "add the alert topic as its target again (terraform apply does)",
             )
             .about(key),
+            (Some(_), other) => Check::fail(
+                format!(
+                    "EventBridge rule {name} also sends to {}",
+                    other.iter().map(|a| short(a)).collect::<Vec<_>>().join(", ")
+                ),
+                format!("remove the other targets (aws events list-targets-by-rule --rule {name} --region us-east-1); terraform apply restores them"),
+            )
+            .about(key),
         });
+        if let Some(pattern) = &rule.pattern {
+            checks.push(self.meaning(name, kind, pattern));
+        }
         let key = format!("rule-pattern:{name}");
         let what = kind.event_name;
         let fix = format!("use {} as the pattern", kind.pattern_file);
@@ -216,7 +245,7 @@ impl Probe {
                     )
                     .about(key),
                 ),
-                Err(e) => checks.push(unknown("the rule pattern", &e)),
+                Err(e) => checks.push(unknown(key, &format!("rule {name}'s pattern"), &e)),
             },
             None => checks.push(
                 Check::fail(format!("EventBridge rule {name} has no event pattern"), fix).about(key),
@@ -235,11 +264,11 @@ impl Probe {
                 .about("topic-key"),
             ),
             Ok(_) => checks.push(Check::ok("topic's key lets EventBridge publish").about("topic-key")),
-            Err(e) => checks.push(unknown("the topic", &e)),
+            Err(e) => checks.push(unknown("topic-key", "the topic", &e)),
         }
         let subs = match self.sns.subscriptions(topic).await {
             Ok(s) => s,
-            Err(e) => return checks.push(unknown("the topic's subscriptions", &e)),
+            Err(e) => return checks.push(unknown("subscription", "the topic's subscriptions", &e)),
         };
         let subscribed = subs
             .iter()
@@ -307,7 +336,7 @@ impl Probe {
             )
             .about("dlq"),
             Ok(_) => Check::ok("dead-letter queue is empty").about("dlq"),
-            Err(e) => unknown("the dead-letter queue", &e),
+            Err(e) => unknown("dlq", "the dead-letter queue", &e),
         });
     }
 }
@@ -358,7 +387,7 @@ impl Probe {
                     "deploy the member module or the StackSet there (README, \"Organization\")",
                 )
                 .about(key),
-                Err(e) => unknown(&format!("{account}'s forwarding rule"), &e),
+                Err(e) => unknown(key, &format!("{account}'s forwarding rule"), &e),
             });
         }
     }
@@ -368,12 +397,69 @@ fn short(arn: &str) -> &str {
     arn.rsplit(':').next().unwrap_or(arn)
 }
 
-fn unknown(what: &str, e: &crate::aws::AwsError) -> Check {
-    tracing::warn!(error = %e, "health check failed");
-    Check::warn(
-        format!("cannot check {what} ({})", e.operation),
-        "the bot's role may lack this permission (see deploy/bot-policy.json); details in the bot's log",
-    )
+impl Probe {
+    /// Whether a rule's pattern still delivers everything it is for, judged from the pattern itself (no
+    /// `TestEventPattern`, so it holds against an emulator too).
+    fn meaning(&self, name: &str, kind: &RuleKind, pattern: &str) -> Check {
+        let key = format!("rule-meaning:{name}");
+        let problems = match serde_json::from_str::<serde_json::Value>(pattern) {
+            Err(_) => vec!["the pattern is not JSON".to_owned()],
+            Ok(p) if kind.event_name == USER_CHANGE.event_name => self.watched.narrowing(&p),
+            Ok(p) => missing_tamper_calls(&p),
+        };
+        if problems.is_empty() {
+            return Check::ok(format!("rule {name} delivers every call it is for")).about(key);
+        }
+        Check::fail(
+            format!("EventBridge rule {name} was narrowed: {}", problems.join("; ")),
+            format!("restore its pattern from {} (terraform apply does; `iam-alarm pattern` prints the user-change one)", kind.pattern_file),
+        )
+        .about(key)
+    }
+}
+
+/// The tamper calls a deployed tamper pattern no longer names.
+fn missing_tamper_calls(pattern: &serde_json::Value) -> Vec<String> {
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.as_str().map(str::to_owned))
+            .collect()
+    };
+    let mut named = std::collections::BTreeSet::new();
+    for branch in pattern["detail"]["$or"].as_array().into_iter().flatten() {
+        for source in strings(&branch["eventSource"]) {
+            for call in strings(&branch["eventName"]) {
+                named.insert((source.clone(), call));
+            }
+        }
+    }
+    let missing: Vec<String> = iam_alarm_core::tamper::calls()
+        .filter(|(source, call)| {
+            !named.contains(&(format!("{source}.amazonaws.com"), (*call).to_owned()))
+        })
+        .map(|(_, call)| call.to_owned())
+        .collect();
+    if missing.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!("{} no longer named", missing.join(", "))]
+    }
+}
+
+/// A check that could not look, known by the key of the check it stands in for (the watchdog counts these).
+fn unknown(key: impl Into<String>, what: &str, e: &crate::aws::AwsError) -> Check {
+    tracing::warn!(error = %e, "health check could not look");
+    // The service's code says it all (AccessDenied); otherwise the SDK's first words (the log has the rest).
+    let why = match &e.code {
+        Some(code) => format!("{} answered {code}", e.operation),
+        None => {
+            let first = e.detail.split(" (").next().unwrap_or_default();
+            format!("{} failed: {}", e.operation, truncate(first, 80))
+        }
+    };
+    Check::unknown(format!("cannot check {what}"), why).about(key)
 }
 
 #[async_trait::async_trait]
@@ -389,7 +475,7 @@ impl PipelineProbe for Probe {
         let queue = match self.queue.stats().await {
             Ok(q) => Some(q),
             Err(e) => {
-                checks.push(unknown("the queue", &e));
+                checks.push(unknown("queue", "the queue", &e));
                 None
             }
         };

@@ -12,7 +12,7 @@ use iam_alarm_core::metrics::now_unix;
 use iam_alarm_core::render::Mention;
 use iam_alarm_core::text::human_duration;
 use iam_alarm_core::watchdog::{
-    announced, transitions, Transition, CANARY_KEY, FORGERY_KEY, HEARTBEAT_KEY,
+    announced, transitions, Blindness, Transition, CANARY_KEY, FORGERY_KEY, HEARTBEAT_KEY,
 };
 use tracing::{info, warn};
 
@@ -64,6 +64,7 @@ impl Watchdog {
             interval,
             heartbeat_max_age,
             canary_max_age,
+            blind_after,
         } = self.config;
         let Some(tick) = self.tick() else {
             return shutdown.cancelled().await;
@@ -77,6 +78,7 @@ impl Watchdog {
         );
         let mut open = None;
         let mut next_probe = Instant::now();
+        let mut blindness = Blindness::new(blind_after);
         loop {
             if open.is_none() {
                 open = self.read_back().await;
@@ -84,7 +86,9 @@ impl Watchdog {
             if let Some(open) = &mut open {
                 let mut found = Vec::new();
                 if let Some(every) = interval.filter(|_| Instant::now() >= next_probe) {
-                    found.extend(self.probe.check_pipeline().await);
+                    let checks = self.probe.check_pipeline().await;
+                    found.push(blindness.look(&checks));
+                    found.extend(checks);
                     next_probe = Instant::now() + every;
                 }
                 found.extend(self.heartbeat());

@@ -154,7 +154,8 @@ pub fn render(checks: &[Check]) -> serenity::CreateEmbed {
         .map(|c| c.status)
         .fold(CheckStatus::Ok, |w, s| match (w, s) {
             (CheckStatus::Fail, _) | (_, CheckStatus::Fail) => CheckStatus::Fail,
-            (CheckStatus::Warn, _) | (_, CheckStatus::Warn) => CheckStatus::Warn,
+            (CheckStatus::Warn | CheckStatus::Unknown, _)
+            | (_, CheckStatus::Warn | CheckStatus::Unknown) => CheckStatus::Warn,
             _ => CheckStatus::Ok,
         });
     let mut text = String::new();
@@ -163,6 +164,7 @@ pub fn render(checks: &[Check]) -> serenity::CreateEmbed {
             CheckStatus::Ok => "✅",
             CheckStatus::Warn => "⚠️",
             CheckStatus::Fail => "❌",
+            CheckStatus::Unknown => "❔",
         };
         text.push_str(&format!("{icon} {}\n", c.what));
         if let Some(h) = &c.hint {
@@ -179,6 +181,7 @@ pub fn render(checks: &[Check]) -> serenity::CreateEmbed {
             iam_alarm_core::render::colour::FAILED,
         ),
         CheckStatus::Fail => ("Pipeline broken", iam_alarm_core::render::colour::ROOT),
+        CheckStatus::Unknown => unreachable!("folded into Warn above"),
     };
     serenity::CreateEmbed::new()
         .title(title)

@@ -8,7 +8,7 @@ pub struct Check {
     /// How to fix it, for warnings and failures.
     pub hint: Option<String>,
     /// What it is about, stable across runs ("rule:eventbridge-iam-user-change"), for the checks the watchdog
-    /// announces when they change; `None` for lines it ignores (figures, or a check that could not look).
+    /// announces when they change; `None` for lines it ignores (figures).
     pub key: Option<String>,
 }
 
@@ -17,6 +17,9 @@ pub enum CheckStatus {
     Ok,
     Warn,
     Fail,
+    /// The check could not look (access denied, a timeout, any error): it says nothing about the pipeline, and
+    /// too many in a row make the watchdog say it is blind.
+    Unknown,
 }
 
 impl Check {
@@ -47,6 +50,16 @@ impl Check {
 }
 
 impl Check {
+    /// A check that could not look at `what`, and why.
+    pub fn unknown(what: impl Into<String>, why: impl Into<String>) -> Check {
+        Check {
+            status: CheckStatus::Unknown,
+            what: what.into(),
+            hint: Some(why.into()),
+            key: None,
+        }
+    }
+
     /// The same check, known to the watchdog by `key`.
     pub fn about(mut self, key: impl Into<String>) -> Check {
         self.key = Some(key.into());

@@ -282,6 +282,76 @@ impl WatchedEvents {
     }
 }
 
+impl WatchedEvents {
+    /// How a deployed rule's pattern falls short of [`Self::event_pattern`]: watched calls it no longer delivers,
+    /// or filters that narrow it (on user names, identities, addresses, accounts …). Empty: it delivers every
+    /// watched call, unfiltered. Judged from the pattern itself, so it holds against an emulator too.
+    pub fn narrowing(&self, deployed: &serde_json::Value) -> Vec<String> {
+        let mut problems = Vec::new();
+        let Some(top) = deployed.as_object() else {
+            return vec!["the pattern is not a JSON object".to_owned()];
+        };
+        for key in top.keys() {
+            if !["source", "detail-type", "detail"].contains(&key.as_str()) {
+                problems.push(format!("a filter on {key}"));
+            }
+        }
+        let has = |key: &str, value: &str| {
+            top.get(key)
+                .and_then(string_list)
+                .is_some_and(|list| list.iter().any(|s| s == value))
+        };
+        if !has("source", "aws.iam") {
+            problems.push("source is not aws.iam".to_owned());
+        }
+        if !has("detail-type", "AWS API Call via CloudTrail") {
+            problems.push("detail-type is not CloudTrail's API calls".to_owned());
+        }
+        let detail = top.get("detail").and_then(serde_json::Value::as_object);
+        let Some(detail) = detail else {
+            problems.push(
+                "no detail filter: it would deliver far more than IAM calls, or nothing".to_owned(),
+            );
+            return problems;
+        };
+        for key in detail.keys() {
+            if !["eventSource", "eventName"].contains(&key.as_str()) {
+                problems.push(format!("a filter on {key}"));
+            }
+        }
+        let source_ok = detail
+            .get("eventSource")
+            .and_then(string_list)
+            .is_some_and(|list| list.iter().any(|s| s == IAM_EVENT_SOURCE));
+        if !source_ok {
+            problems.push(format!("eventSource is not {IAM_EVENT_SOURCE}"));
+        }
+        match detail.get("eventName").and_then(string_list) {
+            None => problems.push("eventName is not a plain list of calls".to_owned()),
+            Some(names) => {
+                let missing: Vec<&str> = self
+                    .0
+                    .iter()
+                    .map(|a| a.event_name())
+                    .filter(|n| !names.iter().any(|d| d == n))
+                    .collect();
+                if !missing.is_empty() {
+                    problems.push(format!("{} no longer delivered", missing.join(", ")));
+                }
+            }
+        }
+        problems
+    }
+}
+
+/// A JSON array of plain strings (an EventBridge exact-match list); `None` for anything else.
+fn string_list(v: &serde_json::Value) -> Option<Vec<String>> {
+    v.as_array()?
+        .iter()
+        .map(|e| e.as_str().map(str::to_owned))
+        .collect()
+}
+
 impl FromStr for WatchedEvents {
     type Err = UnknownAction;
 
@@ -294,6 +364,46 @@ impl fmt::Display for WatchedEvents {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.0.iter().map(|a| a.event_name()).collect();
         f.write_str(&names.join(","))
+    }
+}
+
+#[cfg(test)]
+mod narrowing_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_pattern_is_judged_by_what_it_still_delivers() {
+        let watched = WatchedEvents::default();
+        assert!(watched.narrowing(&watched.event_pattern()).is_empty());
+        let mut dropped = watched.event_pattern();
+        dropped["detail"]["eventName"] = json!(["CreateUser"]);
+        assert_eq!(
+            watched.narrowing(&dropped),
+            ["DeleteUser no longer delivered"]
+        );
+        let mut filtered = watched.event_pattern();
+        filtered["detail"]["requestParameters"] =
+            json!({"userName": [{"anything-but": {"prefix": "backdoor-"}}]});
+        assert_eq!(
+            watched.narrowing(&filtered),
+            ["a filter on requestParameters"]
+        );
+        let mut account = watched.event_pattern();
+        account["account"] = json!(["999999999999"]);
+        assert_eq!(watched.narrowing(&account), ["a filter on account"]);
+        let mut prefixed = watched.event_pattern();
+        prefixed["detail"]["eventName"] = json!([{"prefix": "Create"}]);
+        assert_eq!(
+            watched.narrowing(&prefixed),
+            ["eventName is not a plain list of calls"]
+        );
+        let mut more = watched.event_pattern();
+        more["detail"]["eventName"] = json!(["CreateUser", "DeleteUser", "CreateAccessKey"]);
+        assert!(
+            watched.narrowing(&more).is_empty(),
+            "delivering more narrows nothing"
+        );
     }
 }
 

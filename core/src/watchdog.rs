@@ -5,7 +5,7 @@
 //! A problem is known by a stable key ("rule:eventbridge-iam-user-change"), not by its text, which may carry
 //! figures that change (how many messages wait in the dead-letter queue).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
@@ -28,6 +28,58 @@ pub const HEARTBEAT_KEY: &str = "heartbeat";
 
 /// The key of the canary check: its failure reads "Alert pipeline silent: no CloudTrail event has reached …".
 pub const CANARY_KEY: &str = "canary";
+
+/// The key of the watchdog's own blindness: "🛑 Watchdog blind: cannot check …".
+pub const BLIND_KEY: &str = "watchdog-blind";
+
+/// Looks in a row that could not check something, per check: the watchdog is blind to what it cannot see, and
+/// says so once `after` looks in a row could not (`WATCHDOG_BLIND_AFTER`), in one message naming everything it
+/// cannot see. What changed while it was blind is announced once it can look again, like any other change.
+#[derive(Debug, Clone)]
+pub struct Blindness {
+    after: u32,
+    /// Per check key: looks in a row that could not check it, and the latest "cannot check …: why".
+    misses: BTreeMap<String, (u32, String)>,
+}
+
+impl Blindness {
+    pub fn new(after: u32) -> Blindness {
+        Blindness {
+            after: after.max(1),
+            misses: BTreeMap::new(),
+        }
+    }
+
+    /// From one look's checks, the blindness check: failing while something could not be checked `after` looks
+    /// in a row, passing otherwise.
+    pub fn look(&mut self, found: &[Check]) -> Check {
+        for c in found {
+            let Some(key) = &c.key else { continue };
+            if c.status == CheckStatus::Unknown {
+                let why = c.hint.as_deref().unwrap_or("no answer");
+                let entry = self.misses.entry(key.clone()).or_insert((0, String::new()));
+                entry.0 += 1;
+                entry.1 = format!("{} ({why})", c.what);
+            } else {
+                self.misses.remove(key);
+            }
+        }
+        let blind: Vec<&str> = self
+            .misses
+            .values()
+            .filter(|(n, _)| *n >= self.after)
+            .map(|(_, what)| what.as_str())
+            .collect();
+        if blind.is_empty() {
+            return Check::ok("the watchdog can look at the whole pipeline again").about(BLIND_KEY);
+        }
+        Check::fail(
+            format!("Watchdog blind: {}", blind.join("; ")),
+            "the bot's role may have been changed (compare it with deploy/bot-policy.json); until the watchdog can look, a part switched off there goes unannounced",
+        )
+        .about(BLIND_KEY)
+    }
+}
 
 /// The key of the check that nobody but SNS writes to the queue: its failure reads as what it is, "Someone is
 /// writing to the alert queue directly: …".
@@ -75,6 +127,7 @@ pub fn transitions(open: &BTreeSet<String>, found: &[Check]) -> Vec<Transition> 
         .filter_map(|c| match (c.status, open.contains(c.key.as_deref()?)) {
             (CheckStatus::Ok, true) => Some(Transition::Ended(c.clone())),
             (CheckStatus::Warn | CheckStatus::Fail, false) => Some(Transition::Began(c.clone())),
+            // Could not look: no change (the blind checks say so after enough of them).
             _ => None,
         })
         .collect()
@@ -130,7 +183,8 @@ impl Transition {
             "warning" => ("⚠️", colour::FAILED),
             _ => ("✅", colour::ACKNOWLEDGED),
         };
-        let what = escape_capped(&o.what, 200);
+        // Room for a blind watchdog naming several things it cannot see.
+        let what = escape_capped(&o.what, 600);
         let hint = o.hint.as_deref().map(|h| escape_capped(h, 1000));
         let headline = headline(self, label, &what);
         let content = match &hint {
@@ -177,7 +231,7 @@ impl Transition {
 /// A forgery begins as what it is; everything else as the pipeline's state.
 fn headline(t: &Transition, label: &str, what: &str) -> String {
     match t {
-        Transition::Began(_) if t.key() == FORGERY_KEY => what.to_owned(),
+        Transition::Began(_) if t.key() == FORGERY_KEY || t.key() == BLIND_KEY => what.to_owned(),
         _ => format!("Alert pipeline {label}: {what}"),
     }
 }
@@ -235,6 +289,33 @@ mod tests {
             transitions(&BTreeSet::new(), &[figure]).is_empty(),
             "a line without a key is /health's only"
         );
+    }
+
+    #[test]
+    fn blind_after_so_many_looks_in_a_row_and_seeing_again_ends_it() {
+        let mut blindness = Blindness::new(3);
+        let cannot =
+            |key: &str| Check::unknown(format!("cannot check {key}"), "AccessDenied").about(key);
+        let look = [cannot("rule:r"), cannot("trail:t")];
+        assert_eq!(blindness.look(&look).status, CheckStatus::Ok);
+        assert_eq!(blindness.look(&look).status, CheckStatus::Ok);
+        let third = blindness.look(&look);
+        assert_eq!(third.status, CheckStatus::Fail);
+        assert_eq!(third.key.as_deref(), Some(BLIND_KEY));
+        assert_eq!(
+            third.what,
+            "Watchdog blind: cannot check rule:r (AccessDenied); cannot check trail:t (AccessDenied)",
+            "one message naming everything it cannot see"
+        );
+        let t = transitions(&BTreeSet::new(), std::slice::from_ref(&third));
+        assert_eq!(t[0].headline(), third.what, "it reads as what it is");
+        let seen = [
+            found("rule:r", CheckStatus::Fail),
+            found("trail:t", CheckStatus::Ok),
+        ];
+        assert_eq!(blindness.look(&seen).status, CheckStatus::Ok);
+        // A miss after seeing starts counting again.
+        assert_eq!(blindness.look(&[cannot("rule:r")]).status, CheckStatus::Ok);
     }
 
     #[test]

@@ -468,6 +468,8 @@ pub struct Pipeline {
     pub trail: String,
     pub rule: String,
     pub tamper_rule: String,
+    /// The alert topic both rules target.
+    pub topic: String,
 }
 
 impl TestApp {
@@ -562,6 +564,7 @@ impl TestApp {
             trail,
             rule,
             tamper_rule: tamper,
+            topic,
         }
     }
 }

@@ -7,9 +7,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use iam_alarm_testkit::fake_discord::Posted;
-use iam_alarm_testkit::helpers::{moto, sdk_config, spawn_app, TestApp};
+use iam_alarm_testkit::helpers::{free_port, moto, sdk_config, spawn_app, TestApp};
 use iam_alarm_testkit::interactions::LIMIT;
-use iam_alarm_testkit::support::{eventbridge, sns};
+use iam_alarm_testkit::support::{eventbridge, repo_root, sns};
 
 /// Seconds between the watchdog's looks in these tests.
 const INTERVAL_S: u64 = 2;
@@ -304,4 +304,109 @@ async fn canary_silence_names_the_cloudtrail_hop_while_heartbeats_arrive() {
     assert_eq!(saying(&app, &silent).len(), 1);
     assert_eq!(saying(&app, &recovered).len(), 1);
     assert_eq!(app.discord.messages().len(), 2, "nothing else was posted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_watchdog_that_cannot_look_says_so_and_announces_what_changed_once_it_can() {
+    let mut app = spawn_app().await;
+    let p = app.healthy_pipeline().await;
+    // EventBridge unreachable: what a role stripped of events:DescribeRule looks like to the watchdog.
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    app.extra_env.extend(
+        [
+            ("WATCHDOG_INTERVAL_S", INTERVAL_S.to_string()),
+            ("WATCHDOG_BLIND_AFTER", "3".to_owned()),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE", closed),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    app.start_bot_ready().await;
+    let blind = [
+        "Watchdog blind",
+        "cannot check the EventBridge rule",
+        &p.rule,
+    ];
+    wait_for(&app, "the watchdog's blindness announced", &blind).await;
+    two_more_looks(&app).await;
+    assert_eq!(saying(&app, &blind).len(), 1, "once, not every look");
+    assert!(saying(&app, &blind)[0].body["content"]
+        .as_str()
+        .unwrap()
+        .contains("`critical`"));
+    assert!(
+        saying(&app, &["Alert pipeline degraded"]).is_empty(),
+        "could not look is not a finding"
+    );
+
+    // Meanwhile someone disables the rule; then the bot's access comes back (the bot restarts with it).
+    app.events("DisableRule", json!({"Name": p.rule})).await;
+    app.kill_bot();
+    app.extra_env
+        .retain(|(k, _)| k != "AWS_ENDPOINT_URL_EVENTBRIDGE");
+    app.start_bot_ready().await;
+    let sees = [
+        "Alert pipeline recovered",
+        "can look at the whole pipeline again",
+    ];
+    wait_for(&app, "the blindness over", &sees).await;
+    let degraded = [
+        "Alert pipeline degraded",
+        "EventBridge rule disabled",
+        &p.rule,
+    ];
+    wait_for(&app, "what changed while blind", &degraded).await;
+    two_more_looks(&app).await;
+    assert_eq!(saying(&app, &blind).len(), 1);
+    assert_eq!(saying(&app, &sees).len(), 1);
+    assert_eq!(saying(&app, &degraded).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_narrowed_rule_or_a_foreign_target_is_degraded_and_each_recovers_when_put_back() {
+    let mut app = spawn_app().await;
+    let p = app.healthy_pipeline().await;
+    app.extra_env.extend(
+        [
+            ("WATCHDOG_INTERVAL_S", INTERVAL_S.to_string()),
+            ("TOPIC_ARN", p.topic.clone()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    app.start_bot_ready().await;
+    two_more_looks(&app).await;
+    assert!(watchdog_messages(&app).is_empty(), "{}", app.bot_log());
+
+    // PutRule keeps the rule enabled and matching a sample CreateUser, but drops DeleteUser.
+    let full = std::fs::read_to_string(repo_root().join("deploy/event-pattern.json")).unwrap();
+    let narrowed = full
+        .replace(r#", "DeleteUser""#, "")
+        .replace(r#","DeleteUser""#, "");
+    assert_ne!(full, narrowed);
+    let put_rule =
+        |pattern: &str| json!({"Name": p.rule, "EventPattern": pattern, "State": "ENABLED"});
+    app.events("PutRule", put_rule(&narrowed)).await;
+    let narrowed_words = [
+        "Alert pipeline degraded",
+        "was narrowed",
+        "DeleteUser no longer delivered",
+    ];
+    wait_for(&app, "the narrowed rule announced", &narrowed_words).await;
+    app.events("PutRule", put_rule(&full)).await;
+    let restored = ["Alert pipeline recovered", "delivers every call it is for"];
+    wait_for(&app, "the rule restored", &restored).await;
+
+    // Another topic beside ours.
+    let other = format!("{}-exfiltrate", p.topic);
+    let targets = json!({"Rule": p.rule, "Targets": [{"Id": "other", "Arn": other}]});
+    app.events("PutTargets", targets).await;
+    let foreign = ["Alert pipeline degraded", "also sends to", "exfiltrate"];
+    wait_for(&app, "the foreign target announced", &foreign).await;
+    app.events("RemoveTargets", json!({"Rule": p.rule, "Ids": ["other"]}))
+        .await;
+    let back = ["Alert pipeline recovered", "targets topic"];
+    wait_for(&app, "the foreign target removed", &back).await;
+    two_more_looks(&app).await;
+    for words in [&narrowed_words[..], &restored, &foreign, &back] {
+        assert_eq!(saying(&app, words).len(), 1, "{words:?}");
+    }
 }
