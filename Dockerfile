@@ -28,6 +28,8 @@ COPY --from=build /src/target/release/iam-alarm /usr/local/bin/iam-alarm
 USER 65532:65532
 # /healthz for the HEALTHCHECK; the bot writes nothing to disk, so a read-only root file system works.
 ENV HEALTH_ADDR=127.0.0.1:8080
+# One JSON object per line: what log collectors read, and no field can forge a line of its own.
+ENV LOG_FORMAT=json
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["/usr/local/bin/iam-alarm", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/iam-alarm"]

@@ -11,6 +11,9 @@ use tracing::{info, warn};
 use crate::delivery::BotRest;
 use tokio_util::sync::CancellationToken;
 
+/// The most channel messages one escalation turn reads back (50 pages).
+const READ_BACK_MAX: usize = 5_000;
+
 pub struct Escalator {
     /// Shared with the poller's sink: one rate-limit bucket for the channel.
     rest: Arc<BotRest>,
@@ -47,14 +50,22 @@ impl Escalator {
     }
 
     async fn escalate_due(&self, bot: &str) {
-        let messages = match self.rest.recent_messages(self.channel, 100).await {
+        // Every alert that can still be due, however much the channel moved since: those younger than the last
+        // follow-up's time, and a margin.
+        let now_ms = u64::try_from(now_unix()).unwrap_or(0) * 1000;
+        let horizon = self.policy.after * (self.policy.max + 1) + Duration::from_secs(3600);
+        let since_ms = now_ms.saturating_sub(horizon.as_millis() as u64);
+        let messages = match self
+            .rest
+            .messages_since(self.channel, since_ms, READ_BACK_MAX)
+            .await
+        {
             Ok(m) => m,
             Err(e) => {
                 warn!(error = %e, "cannot read the alert channel to escalate");
                 return;
             }
         };
-        let now_ms = u64::try_from(now_unix()).unwrap_or(0) * 1000;
         for followup in due(&messages, bot, now_ms, &self.policy) {
             self.rest.pacer().acquire().await;
             // The nonce makes a retry after a lost answer harmless; a failure is retried at the next tick.

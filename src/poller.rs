@@ -332,7 +332,7 @@ impl Poller {
         }
         let result = match posted {
             Posted::Accepted => {
-                info!(message_id = %message.message_id, event_id = %event.key, event = %event.event_name, "alert posted");
+                info!(message_id = %message.message_id, event_id = %event.key, event = %plain_capped(&event.event_name, 100), "alert posted");
                 self.accepted(vec![(event, vec![message])]).await;
                 Handled::Done
             }

@@ -84,8 +84,9 @@ fn unwrap_sns(envelope: Map<String, Value>) -> Result<Unwrapped, MalformedBody> 
     let kind = text("Type").unwrap_or_default();
     if kind != "Notification" {
         return Ok(Unwrapped::NotAlert(NotAlertReason::SnsControl {
-            kind: kind.to_owned(),
-            topic: text("TopicArn").unwrap_or("(unknown)").to_owned(),
+            // Logged and kept as a dead-letter reason: one line, whatever the body says.
+            kind: crate::text::plain_capped(kind, 100),
+            topic: crate::text::plain_capped(text("TopicArn").unwrap_or("(unknown)"), 300),
         }));
     }
     let message = text("Message").ok_or(MalformedBody::SnsWithoutMessage)?;
@@ -106,7 +107,8 @@ fn unwrap_inner(mut object: Map<String, Value>) -> Result<Unwrapped, MalformedBo
             return Err(MalformedBody::EventBridgeWithoutDetail);
         };
         if !names_itself(&record) {
-            let other = NotAlertReason::OtherEventBridge(detail_type);
+            let other =
+                NotAlertReason::OtherEventBridge(crate::text::plain_capped(&detail_type, 100));
             return Ok(Unwrapped::NotAlert(other));
         }
         return Ok(Unwrapped::Record(record));
@@ -163,4 +165,25 @@ fn unknown_shape(object: &Value) -> MalformedBody {
         .unwrap_or_default();
     keys.sort_unstable();
     MalformedBody::UnknownShape(crate::text::truncate(&keys.join(","), 200))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_body_says_about_itself_is_logged_on_one_line() {
+        let body = serde_json::json!({"Type": "Subscription\nConfirmation forged=1", "TopicArn": "arn:x\r\nlevel=ERROR",
+                                      "MessageId": "m"});
+        let Ok(Unwrapped::NotAlert(reason)) = unwrap_body(&body.to_string()) else {
+            panic!("an SNS control message");
+        };
+        let said = reason.to_string();
+        assert!(!said.contains('\n') && !said.contains('\r'), "{said}");
+        let event = serde_json::json!({"detail-type": "Scheduled\nEvent", "source": "x", "detail": {"a": 1}});
+        let Ok(Unwrapped::NotAlert(reason)) = unwrap_body(&event.to_string()) else {
+            panic!("another EventBridge event");
+        };
+        assert!(!reason.to_string().contains('\n'));
+    }
 }

@@ -54,27 +54,37 @@ impl Piece {
     }
 }
 
-/// Unicode format characters that change how text around them reads without being seen: bidirectional
-/// controls (a user name can be made to read backwards) and zero-width characters (two names that look the
-/// same). Shown by name, never passed through.
+/// Characters that change how text around them reads without being seen: Unicode's default-ignorable code
+/// points — bidirectional controls (a user name can be made to read backwards), zero-width characters and
+/// fillers (two names that look the same, or a name that looks empty), variation selectors, tag characters
+/// (invisible text) — and the interlinear annotation controls. Shown by name, never passed through.
 pub fn is_invisible_format(c: char) -> bool {
     matches!(c,
-        '\u{00AD}'                // soft hyphen
-        | '\u{061C}'              // Arabic letter mark
-        | '\u{180E}'              // Mongolian vowel separator
-        | '\u{200B}'..='\u{200F}' // zero-width space, (non-)joiner, LRM, RLM
-        | '\u{202A}'..='\u{202E}' // bidi embeddings and overrides
-        | '\u{2060}'..='\u{2064}' // word joiner and invisible operators
-        | '\u{2066}'..='\u{2069}' // bidi isolates
-        | '\u{FEFF}'              // zero-width no-break space (BOM)
-        | '\u{FFF9}'..='\u{FFFB}' // interlinear annotation
+        '\u{00AD}'                    // soft hyphen
+        | '\u{034F}'                  // combining grapheme joiner
+        | '\u{061C}'                  // Arabic letter mark
+        | '\u{115F}'..='\u{1160}'     // Hangul choseong and jungseong fillers
+        | '\u{17B4}'..='\u{17B5}'     // Khmer inherent vowels
+        | '\u{180B}'..='\u{180F}'     // Mongolian variation selectors and vowel separator
+        | '\u{200B}'..='\u{200F}'     // zero-width space, (non-)joiner, LRM, RLM
+        | '\u{202A}'..='\u{202E}'     // bidi embeddings and overrides
+        | '\u{2060}'..='\u{206F}'     // word joiner, invisible operators, bidi isolates, deprecated formats
+        | '\u{3164}'                  // Hangul filler
+        | '\u{FE00}'..='\u{FE0F}'     // variation selectors
+        | '\u{FEFF}'                  // zero-width no-break space (BOM)
+        | '\u{FFA0}'                  // halfwidth Hangul filler
+        | '\u{FFF0}'..='\u{FFFB}'     // unassigned specials and interlinear annotation
+        | '\u{1BCA0}'..='\u{1BCA3}'   // shorthand format controls
+        | '\u{1D173}'..='\u{1D17A}'   // musical symbol format controls
+        | '\u{E0000}'..='\u{E0FFF}'   // tag characters and variation selectors supplement
     )
 }
 
-/// The character as it may be shown at all: control characters (newlines included) become a space so one
-/// value stays on one line; invisible format characters are named.
+/// The character as it may be shown at all: control characters and Unicode's line and paragraph separators
+/// (which Discord breaks lines at too) become a space, so one value stays on one line and no block syntax can
+/// start after them; invisible format characters are named.
 fn visible(c: char) -> Piece {
-    if c.is_control() {
+    if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
         Piece::Char(' ')
     } else if is_invisible_format(c) {
         Piece::Named(c)
@@ -227,6 +237,30 @@ pub fn human_duration(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_invisible_is_named_and_separators_end_no_line() {
+        for c in [
+            '\u{3164}',
+            '\u{115F}',
+            '\u{1160}',
+            '\u{FFA0}',
+            '\u{E0041}',
+            '\u{E007F}',
+            '\u{034F}',
+            '\u{FE0F}',
+            '\u{206A}',
+        ] {
+            let shown = escape_capped(&format!("a{c}b"), 100);
+            assert_eq!(shown, format!("a‹U+{:04X}›b", u32::from(c)), "{c:?}");
+        }
+        for sep in ['\u{2028}', '\u{2029}'] {
+            // One line: `#` and `>` in the middle of a line are plain text to Discord.
+            let shown = escape_capped(&format!("alice{sep}# not a heading{sep}> nor a quote"), 100);
+            assert_eq!(shown, "alice # not a heading > nor a quote");
+            assert!(!shown.contains(sep));
+        }
+    }
 
     #[test]
     fn truncate_keeps_short_text_and_marks_cuts() {

@@ -119,10 +119,48 @@ impl BotRest {
         channel_id: u64,
         limit: u8,
     ) -> Result<Vec<PostedMessage>, DeliveryError> {
+        self.messages_before(channel_id, limit, None).await
+    }
+
+    /// The channel's messages since Unix time `since_ms` (newest first), page by page however many there are,
+    /// up to `max` of them.
+    pub async fn messages_since(
+        &self,
+        channel_id: u64,
+        since_ms: u64,
+        max: usize,
+    ) -> Result<Vec<PostedMessage>, DeliveryError> {
+        let mut all: Vec<PostedMessage> = Vec::new();
+        loop {
+            let before = all.last().map(|m| m.id.clone());
+            let page = self
+                .messages_before(channel_id, 100, before.as_deref())
+                .await?;
+            let full = page.len() == 100;
+            let reached = page.last().is_some_and(|m| {
+                iam_alarm_core::escalation::created_ms(&m.id).is_some_and(|at| at < since_ms)
+            });
+            all.extend(page);
+            if !full || reached || all.len() >= max {
+                return Ok(all);
+            }
+        }
+    }
+
+    async fn messages_before(
+        &self,
+        channel_id: u64,
+        limit: u8,
+        before: Option<&str>,
+    ) -> Result<Vec<PostedMessage>, DeliveryError> {
         let url = format!("{}/channels/{channel_id}/messages", self.root);
         let request = self.authorised(self.api.http.get(url));
+        let mut query = vec![("limit", limit.min(100).to_string())];
+        if let Some(before) = before {
+            query.push(("before", before.to_owned()));
+        }
         let response = request
-            .query(&[("limit", limit.min(100).to_string())])
+            .query(&query)
             .send()
             .await
             .map_err(transport_error)?;

@@ -279,6 +279,22 @@ impl FakeDiscord {
             .unwrap_or_else(|| panic!("command {name} not registered"))
     }
 
+    /// Messages that appear in `channel` as if posted there (bypassing the limits): a busy channel.
+    pub fn add_messages(&self, channel: u64, bodies: impl IntoIterator<Item = Value>) {
+        let mut inner = self.inner.lock().unwrap();
+        for body in bodies {
+            inner.next_id += 1;
+            let id = snowflake(inner.next_id);
+            inner.messages.push(Posted {
+                id,
+                channel_id: channel,
+                body,
+            });
+        }
+        drop(inner);
+        self.touch();
+    }
+
     pub fn messages(&self) -> Vec<Posted> {
         self.inner.lock().unwrap().messages.clone()
     }
@@ -812,13 +828,20 @@ async fn list_messages(
     if !fake.authorised(&headers) {
         return unauthorised();
     }
-    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(50);
+    // Discord's paging: newest first, at most 100, older than `before` when given.
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(50)
+        .min(100);
+    let before: Option<u64> = q.get("before").and_then(|b| b.parse().ok());
     let inner = fake.inner.lock().unwrap();
     let list: Vec<Value> = inner
         .messages
         .iter()
         .rev()
         .filter(|m| m.channel_id == channel)
+        .filter(|m| before.is_none_or(|b| m.id.parse::<u64>().is_ok_and(|id| id < b)))
         .take(limit)
         .map(message_json)
         .collect();

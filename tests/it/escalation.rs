@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use iam_alarm_testkit::fake_discord::{message_json, Posted};
-use iam_alarm_testkit::helpers::{spawn_app, TestApp};
+use iam_alarm_testkit::helpers::{spawn_app, TestApp, CHANNEL_ID};
 use iam_alarm_testkit::interactions::{base, member, replies, ALICE, LIMIT, ROLE};
 use iam_alarm_testkit::support::{eventbridge, own_fixture, sns};
 
@@ -143,4 +143,22 @@ async fn a_waiting_alert_is_still_escalated_after_a_restart() {
         .as_str()
         .unwrap()
         .contains("follow-up 1 of 2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_buried_under_150_messages_is_still_followed_up() {
+    let app = escalating_app().await;
+    app.send(&root_create_user("buried-backdoor")).await;
+    let alert = alert_naming(&app, "buried-backdoor").await;
+    // 150 routine alerts after it: more than one page of the channel (Discord gives at most 100 at a time).
+    let routine = (0..150).map(|i| {
+        json!({"content": format!("🔔 `medium` **IAM user created: user-{i}**"),
+               "embeds": [{"footer": {"text": format!("eventID routine-{i}")}}]})
+    });
+    app.discord.add_messages(CHANNEL_ID, routine);
+    let followup = first_followup(&app, &alert).await;
+    assert!(followup.body["content"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("<@&{ROLE}>")));
 }
