@@ -50,6 +50,9 @@ fn main() -> ExitCode {
             action: RulesAction::Check { file },
         } => match config::load_rules("rules check", &file) {
             Ok(rules) => {
+                for warning in rules.warnings() {
+                    eprintln!("warning: {warning}");
+                }
                 println!("{}: {} rule(s), valid", file.display(), rules.len());
                 ExitCode::SUCCESS
             }

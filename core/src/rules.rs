@@ -18,7 +18,6 @@
 //! ```
 
 use chrono::NaiveDate;
-use glob::Pattern;
 use ipnet::IpNet;
 use serde::Deserialize;
 
@@ -46,8 +45,8 @@ pub struct Rule {
 #[derive(Debug, Clone, Default)]
 struct Matcher {
     event: Vec<String>,
-    actor_arn: Vec<Pattern>,
-    target: Vec<Pattern>,
+    actor_arn: Vec<Glob>,
+    target: Vec<Glob>,
     source_ip: Vec<IpNet>,
     account: Vec<String>,
     /// `Some(true)`: only successes; `Some(false)`: only failures.
@@ -155,6 +154,21 @@ impl Rules {
         Ok(Rules { rules })
     }
 
+    /// What `rules check` warns about: `actor_arn` globs with a `*`, which stops at `/` and `:` (`**` crosses
+    /// them) — worth a look wherever a rule was written when `*` crossed them.
+    pub fn warnings(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .filter(|r| r.matcher.actor_arn.iter().any(Glob::has_single_star))
+            .map(|r| {
+                format!(
+                    "rule {:?}: `*` in `match.actor_arn` stops at `/` and `:` (an ARN's parts); use `**` to match across them",
+                    r.name
+                )
+            })
+            .collect()
+    }
+
     /// Rules whose `expires` date is before `today`: ignored (and worth a warning).
     pub fn expired(&self, today: NaiveDate) -> Vec<&Rule> {
         self.rules.iter().filter(|r| r.is_expired(today)).collect()
@@ -258,7 +272,7 @@ impl Matcher {
         let globs = |field: &str, v: Option<OneOrMany>| {
             list(v)
                 .iter()
-                .map(|p| Pattern::new(p).map_err(|e| format!("`match.{field}` {p:?}: {e}")))
+                .map(|p| Glob::new(p).map_err(|e| format!("`match.{field}` {p:?}: {e}")))
                 .collect::<Result<Vec<_>, _>>()
         };
         let source_ip = list(spec.source_ip)
@@ -291,7 +305,7 @@ impl Matcher {
 
     /// Every given field matches (a list: any of it).
     fn matches(&self, e: &Event) -> bool {
-        let any_glob = |patterns: &[Pattern], value: Option<&str>| {
+        let any_glob = |patterns: &[Glob], value: Option<&str>| {
             patterns.is_empty() || value.is_some_and(|v| patterns.iter().any(|p| p.matches(v)))
         };
         let ip = match &e.origin {
@@ -309,6 +323,117 @@ impl Matcher {
             && (self.account.is_empty()
                 || e.account.as_ref().is_some_and(|a| self.account.contains(a)))
             && self.success.is_none_or(|s| s != e.outcome.is_failure())
+    }
+}
+
+/// A pattern over ARNs and names: `*` matches within one part — never across `/` or `:`, so
+/// `user/ci-*` cannot match `user/ci-x/backdoor` — `**` matches across parts, `?` one character of a part.
+/// (Glob crates treat only `/` as a separator; an ARN's parts are split by `:` too.)
+#[derive(Debug, Clone)]
+struct Glob(Vec<char>);
+
+impl Glob {
+    fn new(pattern: &str) -> Result<Glob, String> {
+        if pattern.contains("***") {
+            return Err(
+                "`***` means nothing: use `*` (within a part) or `**` (across parts)".to_owned(),
+            );
+        }
+        Ok(Glob(pattern.chars().collect()))
+    }
+
+    /// Whether `*` (not `**`) occurs: it stops at `/` and `:`.
+    fn has_single_star(&self) -> bool {
+        let s: String = self.0.iter().collect();
+        s.replace("**", "").contains('*')
+    }
+
+    fn matches(&self, value: &str) -> bool {
+        let value: Vec<char> = value.chars().collect();
+        glob_match(&self.0, &value)
+    }
+}
+
+fn is_separator(c: char) -> bool {
+    c == '/' || c == ':'
+}
+
+/// Matching by dynamic programming over (pattern position, value position): linear in their product, no
+/// backtracking blow-up whatever the pattern.
+fn glob_match(pattern: &[char], value: &[char]) -> bool {
+    // reach[j]: the pattern so far can match value[..j].
+    let mut reach = vec![false; value.len() + 1];
+    reach[0] = true;
+    let mut i = 0;
+    while i < pattern.len() {
+        let mut next = vec![false; value.len() + 1];
+        match pattern[i] {
+            '*' if pattern.get(i + 1) == Some(&'*') => {
+                // `**`: any run of characters.
+                let mut on = false;
+                for j in 0..=value.len() {
+                    on |= reach[j];
+                    next[j] = on;
+                }
+                i += 2;
+            }
+            '*' => {
+                // Any run without a separator.
+                let mut on = false;
+                for j in 0..=value.len() {
+                    on = reach[j] || (on && j > 0 && !is_separator(value[j - 1]));
+                    next[j] = on;
+                }
+                i += 1;
+            }
+            '?' => {
+                for j in 1..=value.len() {
+                    next[j] = reach[j - 1] && !is_separator(value[j - 1]);
+                }
+                i += 1;
+            }
+            literal => {
+                for j in 1..=value.len() {
+                    next[j] = reach[j - 1] && value[j - 1] == literal;
+                }
+                i += 1;
+            }
+        }
+        reach = next;
+    }
+    reach[value.len()]
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::*;
+
+    fn m(pattern: &str, value: &str) -> bool {
+        Glob::new(pattern).unwrap().matches(value)
+    }
+
+    #[test]
+    fn a_star_stays_within_a_part_and_two_cross_them() {
+        assert!(m("user/ci-*", "user/ci-runner"));
+        assert!(!m("user/ci-*", "user/ci-x/backdoor"), "`*` stops at /");
+        assert!(m("user/ci-**", "user/ci-x/backdoor"));
+        assert!(m(
+            "arn:aws:sts::*:assumed-role/ci-deployer/*",
+            "arn:aws:sts::123456789012:assumed-role/ci-deployer/run-7"
+        ));
+        assert!(
+            !m(
+                "arn:aws:sts::*:assumed-role/ci-deployer/*",
+                "arn:aws:sts::1:2:assumed-role/ci-deployer/x"
+            ),
+            "`*` stops at :"
+        );
+        assert!(m("svc-?", "svc-a") && !m("svc-?", "svc-ab") && !m("a?b", "a/b"));
+        assert!(m("**", "anything/at:all") && m("*", "") && !m("*", "a/b"));
+        assert!(!m("exact", "exact-not") && m("exact", "exact"));
+        assert!(Glob::new("a***").is_err());
+        assert!(Glob::new("user/*").unwrap().has_single_star());
+        assert!(!Glob::new("user/**").unwrap().has_single_star());
     }
 }
 
