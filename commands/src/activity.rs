@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use chrono::Utc;
-use iam_alarm_core::buttons::ActivityLookup;
+use iam_alarm_core::buttons::{Activity, ActivityLookup};
 use iam_alarm_core::text::{code_capped, escape_capped, truncate};
 use poise::serenity_prelude as serenity;
 
@@ -18,9 +18,10 @@ pub async fn press(
     ctx: &serenity::Context,
     data: &Data,
     press: &serenity::ComponentInteraction,
-    lookup: ActivityLookup,
+    request: Activity,
 ) -> Result<(), Error> {
     press.defer_ephemeral(ctx).await?;
+    let Activity { lookup, account } = request;
     let end = Utc::now();
     let start = end
         - chrono::Duration::from_std(data.activity_window).unwrap_or(chrono::Duration::hours(24));
@@ -28,9 +29,20 @@ pub async fn press(
         ActivityLookup::AccessKey(k) => LookupAttribute::AccessKeyId(k.clone()),
         ActivityLookup::UserName(u) => LookupAttribute::Username(u.clone()),
     };
-    // The alert names its account in a field; another account is read through the reader role.
-    let account = alert_account(&press.message);
-    let embed = match data.accounts.reader(account.as_deref()).await {
+    // The account comes from the button, which the bot wrote, never from text an event could steer; and only
+    // an account the bot knows is read (another one through the reader role).
+    let known = |a: &str| data.accounts.known().iter().any(|(id, _)| id == a);
+    let readable = match &account {
+        Some(a) if !known(a) && data.accounts.own().as_deref() != Some(a.as_str()) => Err(format!(
+            "Account {a} is not one this bot watches (its own, ACCOUNT_NAMES or the Organization): not read."
+        )),
+        _ => Ok(()),
+    };
+    let reader = match readable {
+        Ok(()) => data.accounts.reader(account.as_deref()).await,
+        Err(why) => Err(crate::ports::QueryError::new(why)),
+    };
+    let embed = match reader {
         Ok(reader) => {
             let outcome = reader
                 .history
@@ -52,20 +64,6 @@ pub async fn press(
         )
         .await?;
     Ok(())
-}
-
-/// The account id in the alert's "Account" field ("prod (`111122223333`)").
-fn alert_account(alert: &serenity::Message) -> Option<String> {
-    let field = alert
-        .embeds
-        .iter()
-        .flat_map(|e| &e.fields)
-        .find(|f| f.name == "Account")?;
-    field
-        .value
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|run| iam_alarm_core::accounts::is_account_id(run))
-        .map(str::to_owned)
 }
 
 /// IAM calls that change something (not Get/List/Generate…): highlighted.

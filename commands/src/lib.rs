@@ -84,8 +84,8 @@ pub async fn on_component(
             iam_alarm_core::buttons::ButtonId::Acknowledge(_) => {
                 acknowledge::press(ctx, data, press).await
             }
-            iam_alarm_core::buttons::ButtonId::Activity(lookup) => {
-                activity::press(ctx, data, press, lookup).await
+            iam_alarm_core::buttons::ButtonId::Activity(request) => {
+                activity::press(ctx, data, press, request).await
             }
         };
     }

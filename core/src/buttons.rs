@@ -13,8 +13,17 @@ use crate::text::concat;
 pub enum ButtonId {
     /// `ack:<eventID>`: take the alert.
     Acknowledge(String),
-    /// `act:k:<AccessKeyId>` / `act:u:<user name>`: the actor's recent CloudTrail activity.
-    Activity(ActivityLookup),
+    /// `act:k:<account>:<AccessKeyId>` / `act:u:<account>:<user name>` (`-` for an account the record does
+    /// not name): the actor's recent CloudTrail activity, read in that account.
+    Activity(Activity),
+}
+
+/// Whose activity, and where: the account travels in the button, never read from displayed text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub lookup: ActivityLookup,
+    /// The account the event was recorded in; `None`: the bot's own.
+    pub account: Option<String>,
 }
 
 /// How to find the actor in CloudTrail's event history (one lookup attribute per call).
@@ -38,9 +47,9 @@ impl ButtonId {
                 "h-",
                 &hex::encode(&Sha256::digest(key.as_bytes())[..16]),
             ]),
-            ButtonId::Activity(lookup) => {
-                let (prefix, value) = lookup.parts();
-                concat(&[prefix, value])
+            ButtonId::Activity(a) => {
+                let (prefix, value) = a.lookup.parts();
+                concat(&[prefix, a.account.as_deref().unwrap_or("-"), ":", value])
             }
         }
     }
@@ -50,19 +59,22 @@ impl ButtonId {
             return Some(ButtonId::Acknowledge(key.to_owned()));
         }
         let rest = id.strip_prefix("act:")?;
-        let (kind, value) = rest.split_once(':')?;
+        let (kind, rest) = rest.split_once(':')?;
+        // The account first; buttons made before it was carried read the bot's own account.
+        let (account, value) = match rest.split_once(':') {
+            Some((a, v)) if crate::accounts::is_account_id(a) => (Some(a.to_owned()), v),
+            Some(("-", v)) => (None, v),
+            _ => (None, rest),
+        };
         if value.is_empty() {
             return None;
         }
-        match kind {
-            "k" => Some(ButtonId::Activity(ActivityLookup::AccessKey(
-                value.to_owned(),
-            ))),
-            "u" => Some(ButtonId::Activity(ActivityLookup::UserName(
-                value.to_owned(),
-            ))),
-            _ => None,
-        }
+        let lookup = match kind {
+            "k" => ActivityLookup::AccessKey(value.to_owned()),
+            "u" => ActivityLookup::UserName(value.to_owned()),
+            _ => return None,
+        };
+        Some(ButtonId::Activity(Activity { lookup, account }))
     }
 }
 
@@ -78,27 +90,34 @@ impl ActivityLookup {
     }
 }
 
-/// The lookup for an event's actor: its access key when it has one, else its name; none when the encoded id
-/// would not fit Discord's 100 characters (the lookup would be wrong if cut).
-pub fn activity_lookup(event: &Event) -> Option<ActivityLookup> {
+/// The Recent activity button's request for an event's actor, in the event's account: its access key when it
+/// has one, else its name; none when the encoded id would not fit Discord's 100 characters (the lookup would be
+/// wrong if cut).
+pub fn activity(event: &Event) -> Option<Activity> {
+    let account = event
+        .account
+        .clone()
+        .filter(|a| crate::accounts::is_account_id(a));
+    let room = CUSTOM_ID_MAX - account.as_deref().unwrap_or("-").len() - 1;
     let fits = |l: ActivityLookup| {
         let (prefix, value) = l.parts();
-        (prefix.len() + value.len() <= CUSTOM_ID_MAX).then_some(l)
+        (prefix.len() + value.len() <= room).then_some(l)
     };
-    event
+    let lookup = event
         .actor
         .access_key_id
         .clone()
         .map(ActivityLookup::AccessKey)
-        .and_then(fits)
+        .and_then(&fits)
         .or_else(|| {
             event
                 .actor
                 .lookup_name
                 .clone()
                 .map(ActivityLookup::UserName)
-                .and_then(fits)
-        })
+                .and_then(&fits)
+        })?;
+    Some(Activity { lookup, account })
 }
 
 #[cfg(test)]
@@ -107,13 +126,30 @@ mod tests {
 
     #[test]
     fn ids_round_trip() {
+        let activity = |lookup, account: Option<&str>| {
+            ButtonId::Activity(Activity {
+                lookup,
+                account: account.map(str::to_owned),
+            })
+        };
         for b in [
             ButtonId::Acknowledge("3346344c-5a3e-429e-8405-420f98f75d6e".into()),
-            ButtonId::Activity(ActivityLookup::AccessKey("ASIAEXAMPLE".into())),
-            ButtonId::Activity(ActivityLookup::UserName("alice@example.com".into())),
+            activity(
+                ActivityLookup::AccessKey("ASIAEXAMPLE".into()),
+                Some("111122223333"),
+            ),
+            activity(ActivityLookup::UserName("alice@example.com".into()), None),
         ] {
             assert_eq!(ButtonId::parse(&b.encode()), Some(b));
         }
+        // Buttons posted before the account travelled in them: the bot's own account.
+        assert_eq!(
+            ButtonId::parse("act:k:ASIAEXAMPLE"),
+            Some(activity(
+                ActivityLookup::AccessKey("ASIAEXAMPLE".into()),
+                None
+            ))
+        );
         assert_eq!(ButtonId::parse("act:x:1"), None);
         assert_eq!(ButtonId::parse("hello"), None);
     }

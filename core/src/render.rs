@@ -6,7 +6,7 @@
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 
-use crate::buttons::{activity_lookup, ButtonId};
+use crate::buttons::{activity, ButtonId};
 use crate::event::{Event, IdentityKind, Origin, Outcome, NEW_NAME};
 use crate::message::{
     ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed, EmbedField, EmbedFooter,
@@ -502,11 +502,11 @@ fn buttons(event: &Event, console_url: Option<String>) -> Vec<Button> {
         "Acknowledge",
         ButtonId::Acknowledge(event.key.as_str().to_owned()).encode(),
     )];
-    if let Some(lookup) = activity_lookup(event) {
+    if let Some(request) = activity(event) {
         row.push(Button::action(
             ButtonStyle::Secondary,
             "Recent activity",
-            ButtonId::Activity(lookup).encode(),
+            ButtonId::Activity(request).encode(),
         ));
     }
     if let Some(url) = console_url {
@@ -661,6 +661,26 @@ mod tests {
             "{:?}",
             m.limit_violations()
         );
+    }
+
+    #[test]
+    fn recent_activity_carries_the_events_account_not_its_shown_name() {
+        let mut e = create_user("alice", "bob");
+        e.account = Some("444455556666".to_owned());
+        // A name that reads like another account id must not steer where Recent activity looks.
+        e.name_account(|_| Some("prod (111122223333)".to_owned()));
+        let m = render_message(&e, &RenderOptions::default());
+        let ids: Vec<&str> = m.components[0]
+            .components
+            .iter()
+            .filter_map(|b| b.custom_id.as_deref())
+            .collect();
+        let activity = ids.iter().find(|id| id.starts_with("act:")).unwrap();
+        assert_eq!(*activity, "act:u:444455556666:alice");
+        match ButtonId::parse(activity) {
+            Some(ButtonId::Activity(a)) => assert_eq!(a.account.as_deref(), Some("444455556666")),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -224,6 +224,12 @@ fn the_policies_grant_exactly_the_calls_the_code_makes() {
         "sts:assumerole",
         "arn:${partition}:iam::*:role/${reader_role_name}"
     ));
+    let readers_policy: Value = serde_json::from_str(&read(readers)).unwrap();
+    assert_eq!(
+        readers_policy["Statement"][0]["Condition"]["StringEquals"]["aws:ResourceOrgID"],
+        "${organization_id}",
+        "only roles of this Organization"
+    );
     assert_eq!(
         policy_actions(lookup),
         BTreeSet::from(["organizations:listaccounts".to_owned()])

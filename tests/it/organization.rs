@@ -138,6 +138,40 @@ async fn recent_activity_on_an_alert_from_a_member_account_queries_that_account(
     }
 }
 
+/// An account name that reads like another account's id cannot steer Recent activity, and a button naming an
+/// account the bot does not know reads nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_activity_reads_the_account_the_button_carries_and_only_a_known_one() {
+    let (mut app, stub) =
+        app_reading_members("555566667777=prod (111122223333),111122223333=decoy").await;
+    app.start_bot_ready().await;
+    let alert = post_record(&app, &record_from("555566667777")).await;
+    let activity = button(&alert, 1)["custom_id"].as_str().unwrap().to_owned();
+    assert!(activity.contains(":555566667777:"), "{activity}");
+    let i = press(&app, &activity, &alert, member(ALICE, &[], MANAGE_GUILD));
+    replies(&app, &i, 2).await;
+    let keys = stub.lookup_keys();
+    assert!(!keys.is_empty(), "CloudTrail was asked");
+    for key in &keys {
+        assert_eq!(
+            stub.role_of_key(key).as_deref(),
+            Some(format!("arn:aws:iam::555566667777:role/{READER}").as_str()),
+            "read in the event's account, whatever its name says"
+        );
+    }
+
+    let unknown = activity.replace("555566667777", "999988887777");
+    let i = press(&app, &unknown, &alert, member(ALICE, &[], MANAGE_GUILD));
+    let r = replies(&app, &i, 2).await;
+    let text = text_of(&r[1].message());
+    assert!(text.contains("not one this bot watches"), "{text}");
+    assert_eq!(
+        stub.lookup_keys().len(),
+        keys.len(),
+        "nothing more was read"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_reader_role_gets_a_clear_private_answer() {
     let (mut app, stub) = app_reading_members("777788889999=sandbox").await;

@@ -453,6 +453,7 @@ resource "aws_iam_policy" "bot" {
         for st in jsondecode(templatefile("${path.module}/../../../bot-policy-readers.json", {
           partition        = local.partition
           reader_role_name = var.reader_role_name
+          organization_id  = var.organization_id
         })).Statement : { for k, v in st : k => v if k != "Comment" }
       ],
       var.organization_lookup ? [
