@@ -163,7 +163,7 @@ async fn recent_activity_reads_the_account_the_button_carries_and_only_a_known_o
     let unknown = activity.replace("555566667777", "999988887777");
     let i = press(&app, &unknown, &alert, member(ALICE, &[], MANAGE_GUILD));
     let r = replies(&app, &i, 2).await;
-    let text = text_of(&r[1].message());
+    let text = text_of(r[1].message());
     assert!(text.contains("not one this bot watches"), "{text}");
     assert_eq!(
         stub.lookup_keys().len(),
