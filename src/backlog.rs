@@ -14,9 +14,11 @@ use iam_alarm_core::{Event, EventKey};
 
 use crate::aws::sqs::Received;
 
-/// One waiting event and the queue messages that carry it.
+/// One waiting event and the queue messages that carry it. The messages' bodies are dropped on the way in: the
+/// event holds all a digest needs, so memory is bounded by `BACKLOG_MAX` events however large the bodies were.
 pub struct Pending {
     pub event: Event,
+    /// Receipts and visibility only (`body` empty).
     pub messages: Vec<Received>,
     /// When it joined the backlog.
     pub since: Instant,
@@ -61,7 +63,8 @@ impl Backlog {
     }
 
     /// Add an event carried by `message`. Returns the event back when the backlog is full and it is new.
-    pub fn add(&mut self, event: Event, message: Received) -> Result<(), Box<Event>> {
+    pub fn add(&mut self, event: Event, mut message: Received) -> Result<(), Box<Event>> {
+        message.body = String::new();
         if let Some(n) = self.arrival_of.get(&event.key) {
             let pending = self.by_arrival.get_mut(n).expect("indexed");
             match pending

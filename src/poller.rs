@@ -395,9 +395,13 @@ impl Poller {
                 Handled::Done
             }
             Posted::Refused(err) => {
-                for pending in self.backlog.take(&keys) {
+                // The backlog kept no bodies: the messages go back to the queue, to be posted one by one (each
+                // alone is dead-lettered with its body if Discord refuses that too, or redriven by SQS).
+                let refused = self.backlog.take(&keys);
+                warn!(events = refused.len(), error = %err, "Discord refused a digest; its messages return to the queue to be posted one by one");
+                for pending in refused {
                     for m in &pending.messages {
-                        self.dead_letter(m, &err.to_string()).await;
+                        self.release(m).await;
                     }
                 }
                 Handled::Done

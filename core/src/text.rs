@@ -70,7 +70,7 @@ pub fn is_invisible_format(c: char) -> bool {
         | '\u{202A}'..='\u{202E}'     // bidi embeddings and overrides
         | '\u{2060}'..='\u{206F}'     // word joiner, invisible operators, bidi isolates, deprecated formats
         | '\u{3164}'                  // Hangul filler
-        | '\u{FE00}'..='\u{FE0F}'     // variation selectors
+        | '\u{FE00}'..='\u{FE0E}'     // variation selectors (U+FE0F, emoji presentation, is harmless: emoji use it)
         | '\u{FEFF}'                  // zero-width no-break space (BOM)
         | '\u{FFA0}'                  // halfwidth Hangul filler
         | '\u{FFF0}'..='\u{FFFB}'     // unassigned specials and interlinear annotation
@@ -248,7 +248,7 @@ mod tests {
             '\u{E0041}',
             '\u{E007F}',
             '\u{034F}',
-            '\u{FE0F}',
+            '\u{FE0E}',
             '\u{206A}',
         ] {
             let shown = escape_capped(&format!("a{c}b"), 100);

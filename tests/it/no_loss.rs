@@ -182,3 +182,57 @@ async fn dlq_replay_moves_back_everything_not_malformed_whatever_the_shell_watch
     assert_eq!(app.depth(&app.dlq_url).await, (1, 0));
     assert_eq!(app.depth(&app.queue_url).await, (3, 0));
 }
+
+/// The bot's peak resident memory (VmHWM), in MB.
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb / 1024.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_bodies_held_through_a_discord_outage_keep_memory_bounded() {
+    let mut app = spawn_app().await;
+    // Discord down from the start: a whole burst is received into the backlog and held there.
+    app.discord.set_persistent_fault(Some(503));
+    // 200 alerts of 200 KB each (a large request, say): 40 MB of bodies.
+    let padding = "x".repeat(200_000);
+    let mut users = Vec::new();
+    for n in 0..200 {
+        let (user, body) = burst_event(n);
+        let mut outer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let mut event: serde_json::Value =
+            serde_json::from_str(outer["Message"].as_str().unwrap()).unwrap();
+        event["detail"]["additionalEventData"] = serde_json::json!({ "padding": padding });
+        outer["Message"] = serde_json::json!(event.to_string());
+        app.send(&outer.to_string()).await;
+        users.push(user);
+    }
+    app.start_bot_ready().await;
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let (_, metrics) = app.http_get("/metrics").await;
+        let received = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("iam_alarm_messages_received_total "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        if received >= 200 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{}", app.bot_log());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let peak = peak_rss_mb(app.bot_pid().unwrap());
+    assert!(
+        peak < 80.0,
+        "peak RSS {peak:.1} MB while holding 200 large alerts"
+    );
+    // And nothing was lost meanwhile.
+    app.discord.set_persistent_fault(None);
+    every_user_named_once_nothing_left(&app, &users).await;
+}

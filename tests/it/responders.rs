@@ -171,7 +171,7 @@ async fn recent_activity_defers_then_lists_the_session_through_throttling_and_pa
     app.start_bot_ready().await;
     let alert = post_alert(&app).await;
     let activity = button(&alert, 1)["custom_id"].as_str().unwrap().to_owned();
-    assert_eq!(activity, "act:k:ASIAEXAMPLESESSION42");
+    assert_eq!(activity, "act:k:123456789012:ASIAEXAMPLESESSION42");
 
     let i = press(&app, &activity, &alert, member(ALICE, &[], MANAGE_GUILD));
     let r = replies(&app, &i, 2).await;
