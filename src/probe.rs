@@ -363,7 +363,7 @@ impl Probe {
         for id in members {
             let account = names.label(&id);
             let key = format!("forwarder:{id}");
-            let clients = match self.accounts.clients(Some(&id)).await {
+            let clients = match self.accounts.clients(Some(&id), None).await {
                 Ok(c) => c,
                 Err(e) => {
                     checks.push(

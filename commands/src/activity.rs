@@ -39,7 +39,12 @@ pub async fn press(
         _ => Ok(()),
     };
     let reader = match readable {
-        Ok(()) => data.accounts.reader(account.as_deref()).await,
+        Ok(()) => {
+            let asked_by = press.user.id.to_string();
+            data.accounts
+                .reader(account.as_deref(), Some(&asked_by))
+                .await
+        }
         Err(why) => Err(crate::ports::QueryError::new(why)),
     };
     let embed = match reader {

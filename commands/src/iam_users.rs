@@ -42,7 +42,8 @@ pub async fn iam_users(
         account,
         prefix: prefix.unwrap_or_default().chars().take(64).collect(),
     };
-    let (embed, components) = build(ctx.data(), &page).await?;
+    let asked_by = ctx.author().id.to_string();
+    let (embed, components) = build(ctx.data(), &page, &asked_by).await?;
     send_page(ctx, embed, components).await
 }
 
@@ -93,8 +94,13 @@ pub fn select(users: Vec<UserName>, page: &Page, now: DateTime<Utc>) -> Vec<User
 pub(crate) async fn build(
     data: &Data,
     page: &Page,
+    asked_by: &str,
 ) -> Result<(serenity::CreateEmbed, Vec<serenity::CreateActionRow>), Error> {
-    let reader = match data.accounts.reader(page.account.as_deref()).await {
+    let reader = match data
+        .accounts
+        .reader(page.account.as_deref(), Some(asked_by))
+        .await
+    {
         Ok(r) => r,
         Err(e) => return Ok((crate::accounts::unreadable(&e.detail), Vec::new())),
     };

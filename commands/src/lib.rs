@@ -90,10 +90,12 @@ pub async fn on_component(
         };
     }
     if let Some(page) = iam_users::Page::parse(id) {
-        return render::turn_page(ctx, press, iam_users::build(data, &page)).await;
+        let asked_by = press.user.id.to_string();
+        return render::turn_page(ctx, press, iam_users::build(data, &page, &asked_by)).await;
     }
     if let Some(page) = recent_changes::Page::parse(id) {
-        let view = async { Ok(recent_changes::build(data, &page).await) };
+        let asked_by = press.user.id.to_string();
+        let view = async { Ok(recent_changes::build(data, &page, &asked_by).await) };
         return render::turn_page(ctx, press, view).await;
     }
     tracing::warn!(custom_id = id, "button press with an unknown custom_id");

@@ -115,8 +115,9 @@ pub trait AccountReaders: Send + Sync {
     /// The bot's own account, when known.
     fn own(&self) -> Option<String>;
     /// IAM and CloudTrail in `account` (`None` or the bot's own: its own credentials; another: through the
-    /// reader role). A refusal says why in words a responder can act on.
-    async fn reader(&self, account: Option<&str>) -> QueryResult<Reader>;
+    /// reader role, in a session named for `asked_by` — the Discord user — so that account's CloudTrail shows
+    /// which responder looked). A refusal says why in words a responder can act on.
+    async fn reader(&self, account: Option<&str>, asked_by: Option<&str>) -> QueryResult<Reader>;
 }
 
 pub use iam_alarm_core::check::{Check, CheckStatus, PipelineProbe};

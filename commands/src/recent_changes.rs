@@ -52,7 +52,8 @@ pub async fn recent_changes(
         event,
         account,
     };
-    let (embed, components) = build(ctx.data(), &page).await;
+    let asked_by = ctx.author().id.to_string();
+    let (embed, components) = build(ctx.data(), &page, &asked_by).await;
     send_page(ctx, embed, components).await
 }
 
@@ -149,8 +150,13 @@ async fn changes(
 pub(crate) async fn build(
     data: &Data,
     page: &Page,
+    asked_by: &str,
 ) -> (serenity::CreateEmbed, Vec<serenity::CreateActionRow>) {
-    let reader = match data.accounts.reader(page.account.as_deref()).await {
+    let reader = match data
+        .accounts
+        .reader(page.account.as_deref(), Some(asked_by))
+        .await
+    {
         Ok(r) => r,
         Err(e) => return (crate::accounts::unreadable(&e.detail), Vec::new()),
     };

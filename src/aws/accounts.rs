@@ -80,7 +80,8 @@ pub struct Accounts {
     explicit: AccountNames,
     looked_up: RwLock<AccountNames>,
     reader: Option<ReaderRole>,
-    sessions: tokio::sync::Mutex<HashMap<String, Session>>,
+    /// By (account, session name).
+    sessions: tokio::sync::Mutex<HashMap<(String, String), Session>>,
 }
 
 impl Accounts {
@@ -134,8 +135,14 @@ impl Accounts {
         self.reader.is_some()
     }
 
-    /// The clients for `account` (`None` or the bot's own: its own credentials).
-    pub async fn clients(&self, account: Option<&str>) -> Result<Clients, AccountError> {
+    /// The clients for `account` (`None` or the bot's own: its own credentials), in another account through a
+    /// reader session named for who asked (`iam-alarm-<Discord user id>`; the bot itself: `iam-alarm`), so that
+    /// account's CloudTrail says which responder looked.
+    pub async fn clients(
+        &self,
+        account: Option<&str>,
+        asked_by: Option<&str>,
+    ) -> Result<Clients, AccountError> {
         let Some(account) = account.filter(|a| Some(*a) != self.own.as_deref()) else {
             return Ok(self.own_clients.clone());
         };
@@ -143,20 +150,22 @@ impl Accounts {
         let Some(role) = &self.reader else {
             return Err(AccountError::NoReaderRole(label));
         };
+        let session_name = session_name(asked_by);
+        let key = (account.to_owned(), session_name.clone());
         let mut sessions = self.sessions.lock().await;
-        if let Some(s) = sessions.get(account) {
+        if let Some(s) = sessions.get(&key) {
             if SystemTime::now() < s.renew_at {
                 return Ok(s.clients.clone());
             }
         }
-        let (config, expires) = self.assume(account, role, &label).await?;
+        let (config, expires) = self.assume(account, role, &label, &session_name).await?;
         let clients = Clients::new(&config, &self.activity_regions);
         let renew_at = expires.checked_sub(RENEW_BEFORE).unwrap_or(expires);
         let session = Session {
             clients: clients.clone(),
             renew_at,
         };
-        sessions.insert(account.to_owned(), session);
+        sessions.insert(key, session);
         Ok(clients)
     }
 
@@ -165,6 +174,7 @@ impl Accounts {
         account: &str,
         role: &ReaderRole,
         label: &str,
+        session_name: &str,
     ) -> Result<(aws_config::SdkConfig, SystemTime), AccountError> {
         let arn = format!(
             "arn:{}:iam::{account}:role/{}",
@@ -172,7 +182,12 @@ impl Accounts {
             role.name
         );
         let assumed = Sts::new(&self.aws)
-            .assume_role(&arn, role.external_id.expose_secret(), SESSION)
+            .assume_role(
+                &arn,
+                role.external_id.expose_secret(),
+                SESSION,
+                session_name,
+            )
             .await;
         let (credentials, expires) = match assumed {
             Ok(a) => a,
@@ -222,6 +237,21 @@ impl Accounts {
                 _ = shutdown.cancelled() => return,
             }
         }
+    }
+}
+
+/// A reader session's name: who asked, as IAM allows (letters, digits and `+=,.@_-`, at most 64).
+fn session_name(asked_by: Option<&str>) -> String {
+    let who: String = asked_by
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(*c))
+        .take(54)
+        .collect();
+    if who.is_empty() {
+        "iam-alarm".to_owned()
+    } else {
+        format!("iam-alarm-{who}")
     }
 }
 
@@ -277,9 +307,9 @@ impl AccountReaders for Accounts {
         self.own.clone()
     }
 
-    async fn reader(&self, account: Option<&str>) -> QueryResult<Reader> {
+    async fn reader(&self, account: Option<&str>, asked_by: Option<&str>) -> QueryResult<Reader> {
         let clients = self
-            .clients(account)
+            .clients(account, asked_by)
             .await
             .map_err(|e| QueryError::new(e.to_string()))?;
         Ok(Reader {
@@ -292,6 +322,17 @@ impl AccountReaders for Accounts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reader_sessions_are_named_for_who_asked() {
+        assert_eq!(
+            session_name(Some("500000000000000001")),
+            "iam-alarm-500000000000000001"
+        );
+        assert_eq!(session_name(None), "iam-alarm");
+        assert_eq!(session_name(Some("a b/c")), "iam-alarm-abc");
+        assert!(session_name(Some(&"9".repeat(100))).len() <= 64);
+    }
 
     #[test]
     fn the_queue_url_names_the_bot_s_account() {

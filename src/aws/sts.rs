@@ -25,12 +25,13 @@ impl Sts {
         role_arn: &str,
         external_id: &str,
         session: std::time::Duration,
+        session_name: &str,
     ) -> Result<(Credentials, SystemTime), AwsError> {
         let out = self
             .client
             .assume_role()
             .role_arn(role_arn)
-            .role_session_name("iam-alarm")
+            .role_session_name(session_name)
             .external_id(external_id)
             .duration_seconds(session.as_secs() as i32)
             .send()

@@ -40,6 +40,8 @@ struct Script {
     deny_assume_in: Vec<String>,
     /// (role ARN, access key id) of every session moto issued through the stub.
     issued: Vec<(String, String)>,
+    /// The `RoleSessionName` of every AssumeRole, in order.
+    session_names: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -99,6 +101,11 @@ impl AwsStub {
     pub fn issued_roles(&self) -> Vec<String> {
         let s = self.script.lock().unwrap();
         s.issued.iter().map(|(r, _)| r.clone()).collect()
+    }
+
+    /// The session names AssumeRole was asked for, in order.
+    pub fn session_names(&self) -> Vec<String> {
+        self.script.lock().unwrap().session_names.clone()
     }
 
     /// The role ARN whose session signed with `key`.
@@ -197,6 +204,9 @@ async fn assume_role(
     let role = form_value(form, "RoleArn")
         .unwrap_or_default()
         .replace("%3A", ":");
+    if let Some(name) = form_value(form, "RoleSessionName") {
+        stub.script.lock().unwrap().session_names.push(name);
+    }
     let denied = {
         let s = stub.script.lock().unwrap();
         s.deny_assume_in

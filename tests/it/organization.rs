@@ -127,6 +127,8 @@ async fn recent_activity_on_an_alert_from_a_member_account_queries_that_account(
         title.contains("Recent activity in prod-eu (555566667777)"),
         "{title}"
     );
+    // The member's CloudTrail shows which responder looked.
+    assert_eq!(stub.session_names(), [format!("iam-alarm-{ALICE}")]);
     let keys = stub.lookup_keys();
     assert!(!keys.is_empty(), "CloudTrail was asked");
     for key in keys {
