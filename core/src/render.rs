@@ -664,6 +664,124 @@ mod tests {
     }
 
     #[test]
+    fn each_way_to_silence_the_pipeline_renders_as_a_critical_alert_naming_what() {
+        use crate::WatchedEvents;
+        let cases = [
+            (
+                "iam",
+                "PutRolePermissionsBoundary",
+                json!({"roleName": "iam-alarm-task"}),
+                "iam-alarm-task",
+            ),
+            (
+                "iam",
+                "UpdateAssumeRolePolicy",
+                json!({"roleName": "iam-alarm-canary"}),
+                "iam-alarm-canary",
+            ),
+            (
+                "events",
+                "PutPermission",
+                json!({"eventBusName": "iam-alarm"}),
+                "iam-alarm",
+            ),
+            (
+                "events",
+                "RemovePermission",
+                json!({"eventBusName": "iam-alarm", "statementId": "org"}),
+                "iam-alarm",
+            ),
+            (
+                "events",
+                "UpdateEventBus",
+                json!({"name": "iam-alarm"}),
+                "iam-alarm",
+            ),
+            (
+                "events",
+                "DeleteEventBus",
+                json!({"name": "iam-alarm"}),
+                "iam-alarm",
+            ),
+            (
+                "sns",
+                "PutDataProtectionPolicy",
+                json!({"resourceArn": "arn:aws:sns:us-east-1:1:sns-iam-user-alarm"}),
+                "sns-iam-user-alarm",
+            ),
+            (
+                "monitoring",
+                "DisableAlarmActions",
+                json!({"alarmNames": ["iam-alarm-bot-down"]}),
+                "iam-alarm-bot-down",
+            ),
+            (
+                "monitoring",
+                "DeleteAlarms",
+                json!({"alarmNames": ["iam-alarm-bot-down", "iam-alarm-dead-letters"]}),
+                "iam-alarm-dead-letters",
+            ),
+            (
+                "monitoring",
+                "PutMetricAlarm",
+                json!({"alarmName": "iam-alarm-bot-down"}),
+                "iam-alarm-bot-down",
+            ),
+            (
+                "ecs",
+                "UpdateService",
+                json!({"service": "iam-alarm", "desiredCount": 0}),
+                "iam-alarm",
+            ),
+            (
+                "ecs",
+                "DeleteService",
+                json!({"service": "iam-alarm"}),
+                "iam-alarm",
+            ),
+            (
+                "organizations",
+                "LeaveOrganization",
+                json!(null),
+                "Organization",
+            ),
+            (
+                "organizations",
+                "RemoveAccountFromOrganization",
+                json!({"accountId": "444455556666"}),
+                "444455556666",
+            ),
+            (
+                "account",
+                "PutAccountName",
+                json!({"accountName": "not-prod"}),
+                "not-prod",
+            ),
+        ];
+        for (service, name, parameters, named) in cases {
+            let record = json!({
+                "eventSource": format!("{service}.amazonaws.com"), "eventName": name, "eventID": format!("t-{name}"),
+                "eventTime": "2026-11-20T09:00:00Z", "recipientAccountId": "123456789012",
+                "userIdentity": {"type": "IAMUser", "userName": "mallory", "accountId": "123456789012"},
+                "requestParameters": parameters
+            });
+            // Not a watched call: it alerts because it can switch the alarm off.
+            let event = crate::classify(&record.to_string(), &WatchedEvents::default())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(event.severity, Severity::Critical, "{name}");
+            let m = render_message(&event, &RenderOptions::default());
+            let shown = format!(
+                "{} {}",
+                m.content.as_deref().unwrap(),
+                m.embeds[0].title.as_deref().unwrap()
+            )
+            .replace('\\', "");
+            assert!(shown.contains(named), "{name}: {shown}");
+            assert!(m.limit_violations().is_empty(), "{name}");
+        }
+    }
+
+    #[test]
     fn recent_activity_carries_the_events_account_not_its_shown_name() {
         let mut e = create_user("alice", "bob");
         e.account = Some("444455556666".to_owned());

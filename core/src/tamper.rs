@@ -1,6 +1,7 @@
 //! Calls that can switch the alarm off quietly: stopping or changing the trail, disabling or retargeting the
 //! EventBridge rule, deleting or unsubscribing the topic, purging or deleting the queue, disabling its KMS key,
-//! changing the trail bucket's policy, changing the canary's schedule or role. The deployed rule narrows them to
+//! changing the trail bucket's policy, changing the canary's schedule or the pipeline's roles, the central bus,
+//! the bot-down alarms, the bot's ECS service, an account leaving the Organization. The deployed rule narrows them to
 //! this pipeline's own resources (`deploy/tamper-pattern.json`): whatever reaches the bot is ours. They always
 //! alert (whatever `WATCHED_EVENTS` says), as `critical`, saying what stopped working and for what; a rule may
 //! lower them but never suppress them.
@@ -19,7 +20,7 @@ pub struct Tamper {
 }
 
 /// (event source, event name, what, attempt, the request parameters naming the resource, in order of preference)
-const CALLS: [(&str, &str, &str, &str, &[&str]); 32] = [
+const CALLS: [(&str, &str, &str, &str, &[&str]); 46] = [
     (
         "cloudtrail",
         "StopLogging",
@@ -184,44 +185,142 @@ const CALLS: [(&str, &str, &str, &str, &[&str]); 32] = [
     (
         "iam",
         "DeleteRole",
-        "Canary role deleted",
-        "delete the canary role",
+        "Pipeline role deleted",
+        "delete a pipeline role",
         &["roleName"],
     ),
     (
         "iam",
         "PutRolePolicy",
-        "Canary role policy changed",
-        "change the canary role's policy",
+        "Pipeline role policy changed",
+        "change a pipeline role's policy",
         &["roleName"],
     ),
     (
         "iam",
         "DeleteRolePolicy",
-        "Canary role policy deleted",
-        "delete the canary role's policy",
+        "Pipeline role policy deleted",
+        "delete a pipeline role's policy",
         &["roleName"],
     ),
     (
         "iam",
         "AttachRolePolicy",
-        "Policy attached to the canary role",
-        "attach a policy to the canary role",
+        "Policy attached to a pipeline role",
+        "attach a policy to a pipeline role",
         &["roleName"],
     ),
     (
         "iam",
         "DetachRolePolicy",
-        "Policy detached from the canary role",
-        "detach a policy from the canary role",
+        "Policy detached from a pipeline role",
+        "detach a policy from a pipeline role",
         &["roleName"],
     ),
     (
         "iam",
         "UpdateAssumeRolePolicy",
-        "Canary role trust changed",
-        "change the canary role's trust",
+        "Pipeline role trust changed",
+        "change a pipeline role's trust",
         &["roleName"],
+    ),
+    (
+        "iam",
+        "PutRolePermissionsBoundary",
+        "Pipeline role permissions boundary set",
+        "set a pipeline role's permissions boundary",
+        &["roleName"],
+    ),
+    (
+        "events",
+        "PutPermission",
+        "Central event bus permission changed",
+        "change the central event bus's permission",
+        &["eventBusName"],
+    ),
+    (
+        "events",
+        "RemovePermission",
+        "Central event bus permission removed",
+        "remove the central event bus's permission",
+        &["eventBusName"],
+    ),
+    (
+        "events",
+        "UpdateEventBus",
+        "Central event bus changed",
+        "change the central event bus",
+        &["name"],
+    ),
+    (
+        "events",
+        "DeleteEventBus",
+        "Central event bus deleted",
+        "delete the central event bus",
+        &["name"],
+    ),
+    (
+        "sns",
+        "PutDataProtectionPolicy",
+        "SNS topic data protection policy changed",
+        "change an SNS topic's data protection policy",
+        &["resourceArn"],
+    ),
+    (
+        "monitoring",
+        "DisableAlarmActions",
+        "Bot-down alarm actions disabled",
+        "disable the bot-down alarms' actions",
+        &["alarmNames"],
+    ),
+    (
+        "monitoring",
+        "DeleteAlarms",
+        "Bot-down alarms deleted",
+        "delete the bot-down alarms",
+        &["alarmNames"],
+    ),
+    (
+        "monitoring",
+        "PutMetricAlarm",
+        "Bot-down alarm changed",
+        "change a bot-down alarm",
+        &["alarmName"],
+    ),
+    (
+        "ecs",
+        "UpdateService",
+        "The bot's ECS service changed",
+        "change the bot's ECS service",
+        &["service"],
+    ),
+    (
+        "ecs",
+        "DeleteService",
+        "The bot's ECS service deleted",
+        "delete the bot's ECS service",
+        &["service"],
+    ),
+    (
+        "organizations",
+        "LeaveOrganization",
+        "An account left the Organization",
+        "leave the Organization",
+        &["accountId"],
+    ),
+    (
+        "organizations",
+        "RemoveAccountFromOrganization",
+        "An account removed from the Organization",
+        "remove an account from the Organization",
+        &["accountId"],
+    ),
+    (
+        "account",
+        "PutAccountName",
+        "Account name changed",
+        "change the account's name",
+        &["accountName"],
     ),
     (
         "s3",
@@ -259,10 +358,20 @@ pub fn of(record: &Record<'_>) -> Option<Tamper> {
     let name = record.text("/eventName")?;
     let (_, _, what, attempt, params) =
         CALLS.iter().find(|(s, n, ..)| *s == source && *n == name)?;
-    let resource = params
-        .iter()
-        .find_map(|p| record.text(&format!("/requestParameters/{p}")))
-        .map(str::to_owned);
+    let resource = params.iter().find_map(|p| {
+        let pointer = format!("/requestParameters/{p}");
+        record.text(&pointer).map(str::to_owned).or_else(|| {
+            // A list of names (DeleteAlarms' alarmNames): all of them.
+            let names: Vec<&str> = record
+                .value()
+                .pointer(&pointer)?
+                .as_array()?
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .collect();
+            (!names.is_empty()).then(|| names.join(", "))
+        })
+    });
     Some(Tamper {
         what,
         attempt,
@@ -287,5 +396,12 @@ mod tests {
         assert_eq!((t.what, t.resource), ("Queue purged", None));
         let v = json!({"eventSource": "iam.amazonaws.com", "eventName": "CreateUser"});
         assert!(of(&Record::new(&v).unwrap()).is_none());
+        let v = json!({"eventSource": "monitoring.amazonaws.com", "eventName": "DeleteAlarms",
+                       "requestParameters": {"alarmNames": ["iam-alarm-bot-down", "iam-alarm-dead-letters"]}});
+        let t = of(&Record::new(&v).unwrap()).unwrap();
+        assert_eq!(
+            t.resource.as_deref(),
+            Some("iam-alarm-bot-down, iam-alarm-dead-letters")
+        );
     }
 }

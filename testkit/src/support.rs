@@ -144,8 +144,15 @@ pub fn tamper_pattern(n: &PipelineNames) -> String {
         ("key_arn", key_arn),
         ("bucket", n.bucket.to_owned()),
         ("canary_rule", "iam-alarm-canary".to_owned()),
-        ("canary_role", "iam-alarm-canary".to_owned()),
         ("canary_schedule", "iam-alarm-canary".to_owned()),
+        ("canary_role", "iam-alarm-canary".to_owned()),
+        ("task_role", "iam-alarm-task".to_owned()),
+        ("execution_role", "iam-alarm-execution".to_owned()),
+        ("forward_role", "iam-alarm-forward-trail-region".to_owned()),
+        ("central_bus", "iam-alarm".to_owned()),
+        ("bot_down_alarm", "iam-alarm-bot-down".to_owned()),
+        ("dead_letters_alarm", "iam-alarm-dead-letters".to_owned()),
+        ("ecs_service", "iam-alarm".to_owned()),
     ];
     let rendered = values
         .iter()

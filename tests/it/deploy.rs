@@ -531,6 +531,62 @@ async fn tamper_pattern_matches_changes_to_this_pipeline_and_nothing_else_in_mot
             "aws.iam",
             false,
         ),
+        (
+            "PutRolePolicy on the bot's task role",
+            call(
+                "iam",
+                "PutRolePolicy",
+                json!({"roleName": "iam-alarm-task"}),
+            ),
+            "aws.iam",
+            true,
+        ),
+        (
+            "DisableAlarmActions of the bot-down alarm",
+            call(
+                "monitoring",
+                "DisableAlarmActions",
+                json!({"alarmNames": ["iam-alarm-bot-down"]}),
+            ),
+            "aws.cloudwatch",
+            true,
+        ),
+        (
+            "PutMetricAlarm of another alarm",
+            call(
+                "monitoring",
+                "PutMetricAlarm",
+                json!({"alarmName": "cpu-high"}),
+            ),
+            "aws.cloudwatch",
+            false,
+        ),
+        (
+            "UpdateService of the bot",
+            call(
+                "ecs",
+                "UpdateService",
+                json!({"service": "iam-alarm", "desiredCount": 0}),
+            ),
+            "aws.ecs",
+            true,
+        ),
+        (
+            "RemovePermission on the central bus",
+            call(
+                "events",
+                "RemovePermission",
+                json!({"eventBusName": "iam-alarm"}),
+            ),
+            "aws.events",
+            true,
+        ),
+        (
+            "LeaveOrganization",
+            call("organizations", "LeaveOrganization", Value::Null),
+            "aws.organizations",
+            true,
+        ),
     ];
     assert_matches(&app, &bus, &cases).await;
 }

@@ -167,6 +167,8 @@ const IDENTITIES: &[(&str, IdentityKind, &str)] = &[
 const TAMPER: &[(&str, &str, &str, Option<&str>)] = &[
     ("047-UpdateTrail-IAMUser.json", "Alice", "Failed attempt to change a CloudTrail trail: myTrail2", Some("TrailNotFoundException")),
     ("048-StopLogging-IAMUser.json", "christophe", "CloudTrail logging stopped: stratus-red-team-ct-stop-trail-buykxbqejv", None),
+    // Out of the corpus's scope, but leaving the Organization takes an account out of the watch: a tamper alert.
+    ("046-LeaveOrganization-AssumedRole.json", "aws-go-sdk-1722587398902687000 via stratus-red-team-leave-org-role", "Failed attempt to leave the Organization: (not named in the record)", Some("AccessDenied")),
     ("049-StopLogging-AssumedRole.json", "Tester", "CloudTrail logging stopped: arn:aws:cloudtrail:us-west-2:123456789012:trail/example-trail", None),
     ("050-StopLogging-AssumedRole.json", "Tester", "Failed attempt to stop CloudTrail logging: arn:aws:cloudtrail:us-west-2:123456789012:trail/example-trail", Some("InvalidTrailNameException")),
     ("051-DeleteTrail-IAMUser.json", "christophe", "CloudTrail trail deleted: stratus-red-team-cloudtraild-trail-kvrwohmiai", None),
