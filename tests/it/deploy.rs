@@ -871,3 +871,63 @@ async fn a_member_forwards_changes_to_its_forwarding_and_trail_and_nothing_else_
     ];
     assert_matches(&app, &bus, &cases).await;
 }
+
+/// `deploy/scp/protect-iam-alarm.json`: every call the bot treats as tampering is denied to all but the break-glass
+/// role (except removing an account, which only the management account can do, and SCPs never limit it).
+#[test]
+fn the_scp_denies_every_tamper_call_to_all_but_the_break_glass_role() {
+    let template = read("deploy/scp/protect-iam-alarm.json");
+    let rendered = [
+        ("partition", "aws"),
+        ("break_glass_role_arn", "arn:aws:iam::*:role/break-glass"),
+        (
+            "trail_arn",
+            "arn:aws:cloudtrail:us-east-1:1:trail/ct-trail-monitor",
+        ),
+        ("topic_arn", "arn:aws:sns:us-east-1:1:sns-iam-user-alarm"),
+        ("ops_topic_arn", "arn:aws:sns:us-east-1:1:sns-iam-alarm-ops"),
+        ("queue_arn", "arn:aws:sqs:us-east-1:1:iam-alarm"),
+        ("dlq_arn", "arn:aws:sqs:us-east-1:1:iam-alarm-dlq"),
+        ("key_arn", "arn:aws:kms:us-east-1:1:key/k"),
+        ("bucket", "iam-alarm-trail"),
+    ]
+    .iter()
+    .fold(template, |t, (k, v)| t.replace(&format!("${{{k}}}"), v));
+    assert!(!rendered.contains("${"), "every placeholder rendered");
+    assert!(
+        serde_json::to_string(&serde_json::from_str::<Value>(&rendered).unwrap())
+            .unwrap()
+            .len()
+            < 5120,
+        "an SCP holds at most 5,120 characters (Terraform minifies it)"
+    );
+    let scp: Value = serde_json::from_str(&rendered).unwrap();
+    let mut denied = BTreeSet::new();
+    for statement in scp["Statement"].as_array().unwrap() {
+        assert_eq!(statement["Effect"], "Deny", "{statement}");
+        assert_eq!(
+            statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
+            "arn:aws:iam::*:role/break-glass",
+            "{statement}"
+        );
+        for action in statement["Action"].as_array().unwrap() {
+            denied.insert(action.as_str().unwrap().to_lowercase());
+        }
+    }
+    for (source, call) in iam_alarm_core::tamper::calls() {
+        if call == "RemoveAccountFromOrganization" {
+            continue;
+        }
+        let prefix = if source == "monitoring" {
+            "cloudwatch"
+        } else {
+            source
+        };
+        let action = format!("{prefix}:{call}").to_lowercase();
+        assert!(denied.contains(&action), "the SCP does not deny {action}");
+    }
+    let scp_tf = read("deploy/terraform/modules/iam-alarm/scp.tf");
+    assert!(
+        scp_tf.contains("scp/protect-iam-alarm.json") && scp_tf.contains("var.protect_with_scp")
+    );
+}

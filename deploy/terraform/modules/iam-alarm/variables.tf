@@ -62,6 +62,24 @@ variable "canary_name" {
   default     = "iam-alarm-canary"
 }
 
+variable "protect_with_scp" {
+  description = "Attach deploy/scp/protect-iam-alarm.json as a service control policy to scp_target_ids (apply from the management account)."
+  type        = bool
+  default     = false
+}
+
+variable "break_glass_role_arn" {
+  description = "The one role the SCP lets change the pipeline (wildcards allowed, as in aws:PrincipalArn). Required with protect_with_scp."
+  type        = string
+  default     = null
+}
+
+variable "scp_target_ids" {
+  description = "The OUs (ou-…), accounts or root (r-…) the SCP is attached to."
+  type        = list(string)
+  default     = []
+}
+
 variable "operator_principal_arns" {
   description = "Principals (roles, users) that may send to the alert queue besides SNS: whoever runs `iam-alarm dlq replay`. Everyone else is denied."
   type        = list(string)
