@@ -360,6 +360,11 @@ impl Probe {
             return;
         }
         let rule = &self.forwarder_rule_name;
+        // What a member's forwarder must target: the central bus, in this (the bot's own) account.
+        let central_bus = match self.accounts.own_account() {
+            Some(own) => format!(":{own}:event-bus/iam-alarm"),
+            None => ":event-bus/iam-alarm".to_owned(),
+        };
         for id in members {
             let account = names.label(&id);
             let key = format!("forwarder:{id}");
@@ -374,9 +379,17 @@ impl Probe {
                 }
             };
             checks.push(match clients.events.rule(rule).await {
-                Ok(Some(r)) if r.enabled => {
-                    Check::ok(format!("{account}: forwarding rule {rule} is enabled")).about(key)
+                Ok(Some(r)) if r.enabled && r.target_arns.iter().any(|t| t.ends_with(&central_bus)) => {
+                    Check::ok(format!(
+                        "{account}: forwarding rule {rule} is enabled and forwards to the central bus"
+                    ))
+                    .about(key)
                 }
+                Ok(Some(r)) if r.enabled => Check::fail(
+                    format!("{account}: forwarding rule {rule} no longer forwards to the central bus — its IAM changes reach nobody"),
+                    "in that account, put the central iam-alarm bus back as its target (the member module or StackSet does)",
+                )
+                .about(key),
                 Ok(Some(_)) => Check::fail(
                     format!("{account}: forwarding rule {rule} is disabled"),
                     format!("in that account: aws events enable-rule --name {rule} --region us-east-1"),

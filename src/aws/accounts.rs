@@ -104,6 +104,11 @@ impl Accounts {
         }
     }
 
+    /// The bot's own account, when known (from the queue's URL).
+    pub fn own_account(&self) -> Option<&str> {
+        self.own.as_deref()
+    }
+
     /// The clients on the bot's own credentials.
     pub fn own_clients(&self) -> Clients {
         self.own_clients.clone()

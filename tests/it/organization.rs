@@ -250,15 +250,49 @@ async fn a_member_without_its_forwarding_rule_is_degraded_until_it_has_one() {
         .send()
         .await
         .unwrap();
+    let central_bus = "arn:aws:events:us-east-1:123456789012:event-bus/iam-alarm";
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("central")
+        .arn(central_bus)
+        .build()
+        .unwrap();
+    events
+        .put_targets()
+        .rule("iam-alarm-forward")
+        .targets(target)
+        .send()
+        .await
+        .unwrap();
     let back = [
         "Alert pipeline recovered",
-        "qa (666677778888): forwarding rule iam-alarm-forward is enabled",
+        "qa (666677778888): forwarding rule iam-alarm-forward is enabled and forwards to the central bus",
     ];
     app.discord
         .wait_until_or_log(
             "the forwarder recovered",
             LIMIT,
             |_| said(&app, &back),
+            || app.bot_log(),
+        )
+        .await;
+
+    // Its target removed: the rule is enabled, and forwards nothing.
+    events
+        .remove_targets()
+        .rule("iam-alarm-forward")
+        .ids("central")
+        .send()
+        .await
+        .unwrap();
+    let cut = [
+        "Alert pipeline degraded",
+        "qa (666677778888): forwarding rule iam-alarm-forward no longer forwards to the central bus",
+    ];
+    app.discord
+        .wait_until_or_log(
+            "the cut-off forwarder announced",
+            LIMIT,
+            |_| said(&app, &cut),
             || app.bot_log(),
         )
         .await;
