@@ -1,5 +1,6 @@
 //! `/health`'s view of the AWS side: trail → rule → topic → queue → dead-letter queue, each a line with a hint.
 
+use futures_util::StreamExt;
 use iam_alarm_core::check::{Check, PipelineProbe};
 use iam_alarm_core::text::truncate;
 use iam_alarm_core::WatchedEvents;
@@ -359,52 +360,65 @@ impl Probe {
             }
             return;
         }
-        let rule = &self.forwarder_rule_name;
         // What a member's forwarder must target: the central bus, in this (the bot's own) account.
         let central_bus = match self.accounts.own_account() {
             Some(own) => format!(":{own}:event-bus/iam-alarm"),
             None => ":event-bus/iam-alarm".to_owned(),
         };
-        for id in members {
-            let account = names.label(&id);
-            let key = format!("forwarder:{id}");
-            let clients = match self.accounts.clients(Some(&id), None).await {
-                Ok(c) => c,
-                Err(e) => {
-                    checks.push(
-                        Check::warn(format!("{e}"), "the member module creates the reader role")
-                            .about(key),
-                    );
-                    continue;
-                }
-            };
-            checks.push(match clients.events.rule(rule).await {
-                Ok(Some(r)) if r.enabled && r.target_arns.iter().any(|t| t.ends_with(&central_bus)) => {
-                    Check::ok(format!(
-                        "{account}: forwarding rule {rule} is enabled and forwards to the central bus"
-                    ))
+        // An Organization of a thousand accounts is ordinary: a few members at a time, each through its cached
+        // reader session, so one look takes seconds, not minutes.
+        let looks = futures_util::stream::iter(members)
+            .map(|id| {
+                let account = names.label(&id);
+                let central_bus = central_bus.as_str();
+                async move { self.forwarder(&id, &account, central_bus).await }
+            })
+            .buffer_unordered(MEMBERS_AT_ONCE);
+        let mut found: Vec<Check> = looks.collect().await;
+        found.sort_by(|a, b| a.key.cmp(&b.key));
+        checks.extend(found);
+    }
+
+    /// One member account's forwarding rule: there, enabled, and still sending to the central bus.
+    async fn forwarder(&self, id: &str, account: &str, central_bus: &str) -> Check {
+        let rule = &self.forwarder_rule_name;
+        let key = format!("forwarder:{id}");
+        let clients = match self.accounts.clients(Some(id), None).await {
+            Ok(c) => c,
+            Err(e) => {
+                return Check::warn(format!("{e}"), "the member module creates the reader role")
                     .about(key)
-                }
-                Ok(Some(r)) if r.enabled => Check::fail(
-                    format!("{account}: forwarding rule {rule} no longer forwards to the central bus — its IAM changes reach nobody"),
-                    "in that account, put the central iam-alarm bus back as its target (the member module or StackSet does)",
-                )
-                .about(key),
-                Ok(Some(_)) => Check::fail(
-                    format!("{account}: forwarding rule {rule} is disabled"),
-                    format!("in that account: aws events enable-rule --name {rule} --region us-east-1"),
-                )
-                .about(key),
-                Ok(None) => Check::fail(
-                    format!("{account}: forwarding rule {rule} not found — its IAM changes reach nobody"),
-                    "deploy the member module or the StackSet there (README, \"Organization\")",
-                )
-                .about(key),
-                Err(e) => unknown(key, &format!("{account}'s forwarding rule"), &e),
-            });
+            }
+        };
+        match clients.events.rule(rule).await {
+            Ok(Some(r)) if r.enabled && r.target_arns.iter().any(|t| t.ends_with(central_bus)) => {
+                Check::ok(format!(
+                    "{account}: forwarding rule {rule} is enabled and forwards to the central bus"
+                ))
+                .about(key)
+            }
+            Ok(Some(r)) if r.enabled => Check::fail(
+                format!("{account}: forwarding rule {rule} no longer forwards to the central bus — its IAM changes reach nobody"),
+                "in that account, put the central iam-alarm bus back as its target (the member module or StackSet does)",
+            )
+            .about(key),
+            Ok(Some(_)) => Check::fail(
+                format!("{account}: forwarding rule {rule} is disabled"),
+                format!("in that account: aws events enable-rule --name {rule} --region us-east-1"),
+            )
+            .about(key),
+            Ok(None) => Check::fail(
+                format!("{account}: forwarding rule {rule} not found — its IAM changes reach nobody"),
+                "deploy the member module or the StackSet there (README, \"Organization\")",
+            )
+            .about(key),
+            Err(e) => unknown(key, &format!("{account}'s forwarding rule"), &e),
         }
     }
 }
+
+/// How many member accounts one look reads at once.
+const MEMBERS_AT_ONCE: usize = 16;
 
 fn short(arn: &str) -> &str {
     arn.rsplit(':').next().unwrap_or(arn)

@@ -86,7 +86,9 @@ impl Watchdog {
             if let Some(open) = &mut open {
                 let mut found = Vec::new();
                 if let Some(every) = interval.filter(|_| Instant::now() >= next_probe) {
+                    let started = Instant::now();
                     let checks = self.probe.check_pipeline().await;
+                    self.metrics.watchdog_looked(started.elapsed());
                     found.push(blindness.look(&checks));
                     found.extend(checks);
                     next_probe = Instant::now() + every;

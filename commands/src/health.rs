@@ -52,7 +52,7 @@ pub async fn health(ctx: Context<'_>) -> Result<(), Error> {
             "renew its `expires` date or remove it from ALERT_RULES",
         ));
     }
-    let embed = render(&checks);
+    let embed = render(&summarise_members(checks));
     ctx.send(crate::render::private_reply().embed(embed))
         .await?;
     Ok(())
@@ -146,6 +146,50 @@ fn watchdog(m: &Snapshot, every: Option<Duration>) -> Check {
             "see the watchdog's alerts in the channel",
         ),
     }
+}
+
+/// With many member accounts, one line for them all and a line for each one with a problem: `/health` must read at
+/// a glance and fit Discord's embed whatever the size of the Organization.
+fn summarise_members(checks: Vec<Check>) -> Vec<Check> {
+    const LISTED_AT_MOST: usize = 20;
+    let is_member = |c: &Check| {
+        c.key
+            .as_deref()
+            .is_some_and(|k| k.starts_with("forwarder:"))
+    };
+    let (members, mut out): (Vec<Check>, Vec<Check>) = checks.into_iter().partition(is_member);
+    if members.len() <= 5 {
+        out.extend(members);
+        return out;
+    }
+    let total = members.len();
+    let problems: Vec<Check> = members
+        .into_iter()
+        .filter(|c| c.status != CheckStatus::Ok)
+        .collect();
+    let fine = total - problems.len();
+    if problems.is_empty() {
+        out.push(Check::ok(format!(
+            "{fine} of {total} member accounts forwarding"
+        )));
+        return out;
+    }
+    out.push(Check::fail(
+        format!(
+            "{fine} of {total} member accounts forwarding; {} with problems:",
+            problems.len()
+        ),
+        "each is named below; the watchdog announced each one in the channel",
+    ));
+    let more = problems.len().saturating_sub(LISTED_AT_MOST);
+    out.extend(problems.into_iter().take(LISTED_AT_MOST));
+    if more > 0 {
+        out.push(Check::warn(
+            format!("… and {more} more"),
+            "see the watchdog's messages",
+        ));
+    }
+    out
 }
 
 pub fn render(checks: &[Check]) -> serenity::CreateEmbed {

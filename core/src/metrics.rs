@@ -103,6 +103,8 @@ pub struct Metrics {
     /// The latest of them, for the watchdog's announcement.
     forgery: Mutex<Option<Forgery>>,
     last_canary: Gauge,
+    /// How long the watchdog's last look at the pipeline took, in seconds.
+    watchdog_look: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// CloudTrail's `eventTime` → the bot received the message, for the canary and every alert.
     detection_latency: Histogram,
     /// (received at, latency in seconds) over the last day, for `/health`'s median and 95th percentile.
@@ -173,6 +175,7 @@ impl Metrics {
             rejected: Family::default(),
             forgery: Mutex::new(None),
             last_canary: Gauge::default(),
+            watchdog_look: Gauge::default(),
             detection_latency: Histogram::new(LATENCY_BUCKETS),
             latencies: Mutex::new(VecDeque::new()),
             registry: Registry::default(),
@@ -191,6 +194,13 @@ impl Metrics {
         registry.register("discord_errors", errors, m.discord_errors.clone());
         let suppressed = "Events suppressed by an alert rule, by rule.";
         registry.register("suppressed", suppressed, m.suppressed.clone());
+        let look = "How long the watchdog's last look at the pipeline took.";
+        registry.register_with_unit(
+            "watchdog_look",
+            look,
+            Unit::Seconds,
+            m.watchdog_look.clone(),
+        );
         let latency =
             "CloudTrail eventTime to the bot receiving the event, for the canary and every alert.";
         registry.register_with_unit(
@@ -322,6 +332,11 @@ impl Metrics {
         day.sort_by(f64::total_cmp);
         let at = |p: f64| day[((day.len() - 1) as f64 * p).round() as usize];
         Some((at(0.5), at(0.95)))
+    }
+
+    /// The watchdog's look at the pipeline took this long.
+    pub fn watchdog_looked(&self, took: Duration) {
+        self.watchdog_look.set(took.as_secs_f64());
     }
 
     /// The watchdog looked; `problems` are announced and not recovered.

@@ -336,3 +336,86 @@ async fn organization_lookup_names_the_accounts_of_alerts() {
         "{health}"
     );
 }
+
+/// An Organization of hundreds of accounts: one watchdog look reads them all in seconds, and `/health` says how
+/// many forward, naming only the ones that don't, within Discord's limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_members_are_looked_at_in_seconds_and_health_names_only_the_broken() {
+    use futures_util::StreamExt;
+    let ids: Vec<String> = (0..300u64)
+        .map(|n| format!("{:012}", 700_000_000_000 + n))
+        .collect();
+    let names: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .map(|(n, id)| format!("{id}=member-{n}"))
+        .collect();
+    let (mut app, _stub) = app_reading_members(&names.join(",")).await;
+    app.healthy_pipeline().await;
+    // Every member forwards to the central bus, but the first two.
+    let pattern = iam_alarm_core::WatchedEvents::all()
+        .event_pattern()
+        .to_string();
+    let pattern = pattern.as_str();
+    futures_util::stream::iter(&ids[2..])
+        .map(|id| async move {
+            let events = aws_sdk_eventbridge::Client::new(&config_in(id).await);
+            events
+                .put_rule()
+                .name("iam-alarm-forward")
+                .event_pattern(pattern)
+                .send()
+                .await
+                .unwrap();
+            let target = aws_sdk_eventbridge::types::Target::builder()
+                .id("central")
+                .arn("arn:aws:events:us-east-1:123456789012:event-bus/iam-alarm")
+                .build()
+                .unwrap();
+            events
+                .put_targets()
+                .rule("iam-alarm-forward")
+                .targets(target)
+                .send()
+                .await
+                .unwrap();
+        })
+        .buffer_unordered(8)
+        .collect::<Vec<()>>()
+        .await;
+    app.extra_env
+        .push(("WATCHDOG_INTERVAL_S".to_owned(), "600".to_owned()));
+    app.start_bot_ready().await;
+
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    let took = loop {
+        let (_, metrics) = app.http_get("/metrics").await;
+        let took: f64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("iam_alarm_watchdog_look_seconds "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0);
+        if took > 0.0 {
+            break took;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{}", app.bot_log());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert!(took < 15.0, "one look at 300 members took {took:.1} s");
+
+    let i = command(&app, "health", json!([]), member(ALICE, &[], MANAGE_GUILD));
+    let r = replies(&app, &i, 2).await;
+    let health = text_of(&r[1].message()["embeds"][0]["description"]);
+    assert!(
+        health.contains("298 of 300 member accounts forwarding; 2 with problems:"),
+        "{health}"
+    );
+    for broken in &ids[..2] {
+        assert!(health.contains(broken.as_str()), "{broken} named: {health}");
+    }
+    assert!(
+        !health.contains(ids[150].as_str()),
+        "only the broken are named"
+    );
+    eprintln!("one watchdog look at 300 members: {took:.2} s");
+}
