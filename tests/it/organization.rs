@@ -69,6 +69,22 @@ fn record_from(account: &str) -> String {
     record.to_string()
 }
 
+/// Point a member's `iam-alarm-forward` rule at the central bus (in the bot's own account, moto's default).
+async fn to_the_central_bus(events: &aws_sdk_eventbridge::Client) {
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("central")
+        .arn("arn:aws:events:us-east-1:123456789012:event-bus/iam-alarm")
+        .build()
+        .unwrap();
+    events
+        .put_targets()
+        .rule("iam-alarm-forward")
+        .targets(target)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// The text as Discord shows it: Markdown escapes dropped.
 fn text_of(reply: &Value) -> String {
     reply.to_string().replace('\\', "")
@@ -250,19 +266,7 @@ async fn a_member_without_its_forwarding_rule_is_degraded_until_it_has_one() {
         .send()
         .await
         .unwrap();
-    let central_bus = "arn:aws:events:us-east-1:123456789012:event-bus/iam-alarm";
-    let target = aws_sdk_eventbridge::types::Target::builder()
-        .id("central")
-        .arn(central_bus)
-        .build()
-        .unwrap();
-    events
-        .put_targets()
-        .rule("iam-alarm-forward")
-        .targets(target)
-        .send()
-        .await
-        .unwrap();
+    to_the_central_bus(&events).await;
     let back = [
         "Alert pipeline recovered",
         "qa (666677778888): forwarding rule iam-alarm-forward is enabled and forwards to the central bus",
@@ -367,18 +371,7 @@ async fn three_hundred_members_are_looked_at_in_seconds_and_health_names_only_th
                 .send()
                 .await
                 .unwrap();
-            let target = aws_sdk_eventbridge::types::Target::builder()
-                .id("central")
-                .arn("arn:aws:events:us-east-1:123456789012:event-bus/iam-alarm")
-                .build()
-                .unwrap();
-            events
-                .put_targets()
-                .rule("iam-alarm-forward")
-                .targets(target)
-                .send()
-                .await
-                .unwrap();
+            to_the_central_bus(&events).await;
         })
         .buffer_unordered(8)
         .collect::<Vec<()>>()
