@@ -220,12 +220,11 @@ pub fn render(checks: &[Check]) -> serenity::CreateEmbed {
             "Pipeline healthy",
             iam_alarm_core::render::colour::ACKNOWLEDGED,
         ),
-        CheckStatus::Warn => (
+        CheckStatus::Warn | CheckStatus::Unknown => (
             "Pipeline works, with warnings",
             iam_alarm_core::render::colour::FAILED,
         ),
         CheckStatus::Fail => ("Pipeline broken", iam_alarm_core::render::colour::ROOT),
-        CheckStatus::Unknown => unreachable!("folded into Warn above"),
     };
     serenity::CreateEmbed::new()
         .title(title)

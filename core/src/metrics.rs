@@ -15,6 +15,16 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use prometheus_client::registry::Unit;
 
+/// Set `gauge` to Unix time `at` (0 or less: unknown, so now; never in the future) unless it holds a newer one:
+/// what arrives after an outage may come out of order.
+fn keep_newest(gauge: &Gauge, at: i64) {
+    let now = now_unix();
+    let at = if at <= 0 { now } else { at.min(now) };
+    if at > gauge.get() {
+        gauge.set(at);
+    }
+}
+
 pub fn now_unix() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -278,21 +288,13 @@ impl Metrics {
     /// A heartbeat arrived, sent at Unix time `at` (0: unknown, so now). Heartbeats replayed after an outage
     /// may come out of order: the newest counts.
     pub fn heartbeat(&self, at: i64) {
-        let now = now_unix();
-        let at = if at <= 0 { now } else { at.min(now) };
-        if at > self.last_heartbeat.get() {
-            self.last_heartbeat.set(at);
-        }
+        keep_newest(&self.last_heartbeat, at);
     }
 
     /// The canary's call, made at Unix time `at` (CloudTrail's `eventTime`; 0: unknown, so now), reached the
     /// bot. The newest counts.
     pub fn canary(&self, at: i64) {
-        let now = now_unix();
-        let at = if at <= 0 { now } else { at.min(now) };
-        if at > self.last_canary.get() {
-            self.last_canary.set(at);
-        }
+        keep_newest(&self.last_canary, at);
     }
 
     /// An event made at Unix time `made` (CloudTrail's `eventTime`) was received now.

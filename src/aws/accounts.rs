@@ -309,7 +309,7 @@ impl AccountReaders for Accounts {
     }
 
     fn own(&self) -> Option<String> {
-        self.own.clone()
+        self.own_account().map(str::to_owned)
     }
 
     async fn reader(&self, account: Option<&str>, asked_by: Option<&str>) -> QueryResult<Reader> {

@@ -69,6 +69,22 @@ fn record_from(account: &str) -> String {
     record.to_string()
 }
 
+/// The member module's forwarder in `account`: the rule `iam-alarm-forward` to the central bus. Returns that
+/// account's EventBridge client.
+async fn forwarding_from(account: &str) -> aws_sdk_eventbridge::Client {
+    let events = aws_sdk_eventbridge::Client::new(&config_in(account).await);
+    let pattern = iam_alarm_core::WatchedEvents::all().event_pattern();
+    events
+        .put_rule()
+        .name("iam-alarm-forward")
+        .event_pattern(pattern.to_string())
+        .send()
+        .await
+        .unwrap();
+    to_the_central_bus(&events).await;
+    events
+}
+
 /// Point a member's `iam-alarm-forward` rule at the central bus (in the bot's own account, moto's default).
 async fn to_the_central_bus(events: &aws_sdk_eventbridge::Client) {
     let target = aws_sdk_eventbridge::types::Target::builder()
@@ -255,18 +271,7 @@ async fn a_member_without_its_forwarding_rule_is_degraded_until_it_has_one() {
         "{health}"
     );
 
-    let events = aws_sdk_eventbridge::Client::new(&config_in("666677778888").await);
-    let pattern = iam_alarm_core::WatchedEvents::all()
-        .event_pattern()
-        .to_string();
-    events
-        .put_rule()
-        .name("iam-alarm-forward")
-        .event_pattern(pattern)
-        .send()
-        .await
-        .unwrap();
-    to_the_central_bus(&events).await;
+    let events = forwarding_from("666677778888").await;
     let back = [
         "Alert pipeline recovered",
         "qa (666677778888): forwarding rule iam-alarm-forward is enabled and forwards to the central bus",
@@ -357,24 +362,10 @@ async fn three_hundred_members_are_looked_at_in_seconds_and_health_names_only_th
     let (mut app, _stub) = app_reading_members(&names.join(",")).await;
     app.healthy_pipeline().await;
     // Every member forwards to the central bus, but the first two.
-    let pattern = iam_alarm_core::WatchedEvents::all()
-        .event_pattern()
-        .to_string();
-    let pattern = pattern.as_str();
     futures_util::stream::iter(&ids[2..])
-        .map(|id| async move {
-            let events = aws_sdk_eventbridge::Client::new(&config_in(id).await);
-            events
-                .put_rule()
-                .name("iam-alarm-forward")
-                .event_pattern(pattern)
-                .send()
-                .await
-                .unwrap();
-            to_the_central_bus(&events).await;
-        })
+        .map(|id| forwarding_from(id))
         .buffer_unordered(8)
-        .collect::<Vec<()>>()
+        .collect::<Vec<_>>()
         .await;
     app.extra_env
         .push(("WATCHDOG_INTERVAL_S".to_owned(), "600".to_owned()));
