@@ -216,7 +216,11 @@ impl Poller {
         let message = self.in_hand[0].clone();
         let id = message.message_id.as_str();
         match self.settings.verifier.check(&message.body).await {
-            Trust::Believed => {}
+            Trust::Believed => {
+                if !self.settings.verifier.is_off() {
+                    self.metrics.signature_checked();
+                }
+            }
             Trust::Rejected(why) => {
                 let sender = message.sender_id.as_deref().unwrap_or("unknown");
                 let sender = plain_capped(sender, 200);
@@ -228,6 +232,7 @@ impl Poller {
             }
             Trust::Unverifiable(why) => {
                 warn!(message_id = id, error = %why, "cannot check the signature now; the message waits for a retry");
+                self.metrics.signature_unverifiable(&why);
                 self.hide(&message, UNVERIFIABLE_RETRY).await;
                 self.in_hand.remove(0);
                 return Handled::Done;

@@ -35,6 +35,10 @@ pub struct Watchdog {
 
 /// How often the checks that read only the process's own memory (heartbeat, forged messages) run.
 const LOCAL_TICK: Duration = Duration::from_secs(5);
+/// Messages in a row whose signature could not be checked before the watchdog says so.
+const UNVERIFIABLE_AFTER: u64 = 3;
+/// The key of that check.
+const SIGNATURE_KEY: &str = "signature-check";
 /// A run of forged messages is over after this long without one.
 const FORGERY_QUIET: Duration = Duration::from_secs(3600);
 
@@ -96,6 +100,7 @@ impl Watchdog {
                 found.extend(self.heartbeat());
                 found.extend(self.canary());
                 found.extend(self.forgery());
+                found.extend(self.signature_check());
                 self.announce(open, &found).await;
                 self.metrics.watchdog_ran(open.len());
             }
@@ -199,6 +204,24 @@ impl Watchdog {
             )
             .about(CANARY_KEY),
         )
+    }
+
+    /// Signatures that cannot be checked (the signing certificate cannot be fetched): nothing is believed
+    /// unverified, so alerts wait — said once, not per message.
+    fn signature_check(&self) -> Option<Check> {
+        if !self.verifying {
+            return None;
+        }
+        let (waiting, why) = self.metrics.signatures_unverifiable();
+        Some(if waiting >= UNVERIFIABLE_AFTER {
+            Check::fail(
+                format!("Cannot check SNS signatures: {why} — {waiting} message(s) wait, retried every 30 s"),
+                "the bot must reach SNS's signing certificate (https://sns.<region>.amazonaws.com/: proxy, firewall, DNS); nothing is believed unverified meanwhile",
+            )
+            .about(SIGNATURE_KEY)
+        } else {
+            Check::ok("SNS signatures can be checked again").about(SIGNATURE_KEY)
+        })
     }
 
     /// Messages written to the queue by anyone but SNS: one announcement per run, naming the latest sender.

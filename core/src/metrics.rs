@@ -112,6 +112,8 @@ pub struct Metrics {
     rejected: Family<Labels, Counter>,
     /// The latest of them, for the watchdog's announcement.
     forgery: Mutex<Option<Forgery>>,
+    /// Messages whose signature could not be checked since the last one that could: how many, and why.
+    unverifiable: Mutex<(u64, String)>,
     last_canary: Gauge,
     /// How long the watchdog's last look at the pipeline took, in seconds.
     watchdog_look: Gauge<f64, std::sync::atomic::AtomicU64>,
@@ -184,6 +186,7 @@ impl Metrics {
             tasks_stopped: Family::default(),
             rejected: Family::default(),
             forgery: Mutex::new(None),
+            unverifiable: Mutex::new((0, String::new())),
             last_canary: Gauge::default(),
             watchdog_look: Gauge::default(),
             detection_latency: Histogram::new(LATENCY_BUCKETS),
@@ -366,6 +369,33 @@ impl Metrics {
         run.reason = reason;
         sender.clone_into(&mut run.sender);
         run.last = now;
+    }
+
+    /// A message's signature could not be checked (its certificate could not be fetched): it waits.
+    pub fn signature_unverifiable(&self, why: &str) {
+        let mut u = self
+            .unverifiable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        u.0 += 1;
+        why.clone_into(&mut u.1);
+    }
+
+    /// A message's signature was checked and held.
+    pub fn signature_checked(&self) {
+        let mut u = self
+            .unverifiable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *u = (0, String::new());
+    }
+
+    /// Messages whose signature could not be checked since the last that could, and the latest reason.
+    pub fn signatures_unverifiable(&self) -> (u64, String) {
+        self.unverifiable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Messages rejected since start, for every reason.

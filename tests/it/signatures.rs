@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use iam_alarm_testkit::fake_discord::{FakeDiscord, Posted};
-use iam_alarm_testkit::helpers::spawn_app;
+use iam_alarm_testkit::helpers::{free_port, spawn_app};
 use iam_alarm_testkit::sns_signer::SnsSigner;
 use iam_alarm_testkit::support::{eventbridge, own_fixture};
 
@@ -134,4 +134,45 @@ fn watchdog_last_run(metrics: &str) -> i64 {
         .find_map(|l| l.strip_prefix("iam_alarm_watchdog_last_run_timestamp_seconds "))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// A signature that cannot be checked is never believed, and never silent: the messages wait, and the watchdog
+/// says once that signatures cannot be checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_that_cannot_be_checked_wait_and_are_announced_once() {
+    let signer = SnsSigner::start().await;
+    let mut app = spawn_app().await;
+    // The certificate's server is gone: nothing listens where the messages say it is.
+    let gone = format!("http://127.0.0.1:{}/", free_port());
+    app.extra_env = signer.bot_env(TOPIC);
+    app.extra_env.retain(|(k, _)| k != "SNS_CERT_URL_PREFIX");
+    app.extra_env
+        .push(("SNS_CERT_URL_PREFIX".to_owned(), gone.clone()));
+    app.start_bot_ready().await;
+    for n in 0..3 {
+        let signed = signer.notification(TOPIC, &create_user(&format!("waits-{n}")));
+        app.send(&signed.replace(&signer.url_prefix, &gone)).await;
+    }
+    let cannot = "Cannot check SNS signatures";
+    let announced = |d: &FakeDiscord| {
+        d.messages()
+            .iter()
+            .filter(|m| content(m).contains(cannot))
+            .count()
+    };
+    app.discord
+        .wait_until_or_log(
+            "the unverifiable signatures announced",
+            LIMIT,
+            |d| announced(d) == 1,
+            || app.bot_log(),
+        )
+        .await;
+    assert_eq!(
+        app.discord.messages().len(),
+        1,
+        "nothing was believed unverified"
+    );
+    let (visible, in_flight) = app.depth(&app.queue_url).await;
+    assert_eq!(visible + in_flight, 3, "the messages wait on the queue");
 }
