@@ -123,7 +123,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     outcome
 }
 
-/// The accounts alerts name and the bot reads; with `ORGANIZATION_LOOKUP`, names from Organizations, hourly.
+/// The accounts alerts name and the bot reads; with `ORGANIZATION_LOOKUP`, names and membership from Organizations.
 fn accounts(aws: &aws_config::SdkConfig, config: &RunConfig, tasks: &Tasks) -> Arc<Accounts> {
     let org = &config.organization;
     let role = org.reader_role.clone().zip(org.external_id.clone());
@@ -137,8 +137,9 @@ fn accounts(aws: &aws_config::SdkConfig, config: &RunConfig, tasks: &Tasks) -> A
     ));
     if org.lookup {
         let accounts = Arc::clone(&accounts);
+        let every = org.lookup_every;
         tasks.spawn("organization-lookup", Importance::Helper, move |stop| {
-            accounts.look_up_names(stop)
+            accounts.look_up_names(every, stop)
         });
     }
     accounts

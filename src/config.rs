@@ -147,6 +147,9 @@ pub struct Vars {
     // Organizations.
     #[serde(default, deserialize_with = "flag")]
     pub organization_lookup: bool,
+    /// How often Organizations is asked again, seconds.
+    #[serde(default = "n::<3600>", deserialize_with = "within::<_, 10, 86_400>")]
+    pub organization_lookup_interval_s: u64,
     #[serde(default, deserialize_with = "some_role_name")]
     pub reader_role_name: Option<String>,
     #[serde(default, deserialize_with = "some_secret")]
@@ -495,8 +498,10 @@ pub struct RunConfig {
 /// The other accounts of an Organization: where their names come from, and how to read them.
 #[derive(Debug, Clone, Default)]
 pub struct OrganizationConfig {
-    /// `ORGANIZATION_LOOKUP=true`: names from Organizations `ListAccounts`, refreshed hourly.
+    /// `ORGANIZATION_LOOKUP=true`: names from Organizations `ListAccounts`, refreshed every
+    /// `ORGANIZATION_LOOKUP_INTERVAL_S` (default hourly).
     pub lookup: bool,
+    pub lookup_every: Duration,
     /// `READER_ROLE_NAME`: the role assumed in another account to read it; `None`: the bot reads only its own.
     pub reader_role: Option<String>,
     /// `READER_EXTERNAL_ID`, required with the role (the role's trust policy demands it).
@@ -638,6 +643,7 @@ impl OrganizationConfig {
         }
         Ok(OrganizationConfig {
             lookup: v.organization_lookup,
+            lookup_every: Duration::from_secs(v.organization_lookup_interval_s),
             reader_role: v.reader_role_name.clone(),
             external_id: v.reader_external_id.clone(),
         })

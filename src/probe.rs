@@ -343,27 +343,31 @@ impl Probe {
 }
 
 impl Probe {
-    /// Each member account's forwarding rule (us-east-1 default bus → the central bus), through the reader role.
+    /// The members' side: the central bus admits the Organization, each member's forwarding is whole (through
+    /// the reader role), and no member left unnoticed.
     async fn forwarders(&self, checks: &mut Vec<Check>) {
         let names = self.accounts.names();
         let members = self.accounts.members();
+        self.departures(checks);
+        if members.is_empty() {
+            return;
+        }
+        checks.push(self.central_bus().await);
         if !self.accounts.reads_members() {
-            if !members.is_empty() {
-                let known: Vec<String> = members.iter().map(|id| names.label(id)).collect();
-                checks.push(Check::warn(
-                    format!(
-                        "member accounts {}: their forwarding is not checked",
-                        known.join(", ")
-                    ),
-                    "set READER_ROLE_NAME and READER_EXTERNAL_ID (README, \"Organization\")",
-                ));
-            }
+            let known: Vec<String> = members.iter().map(|id| names.label(id)).collect();
+            checks.push(Check::warn(
+                format!(
+                    "member accounts {}: their forwarding is not checked",
+                    known.join(", ")
+                ),
+                "set READER_ROLE_NAME and READER_EXTERNAL_ID (README, \"Organization\")",
+            ));
             return;
         }
         // What a member's forwarder must target: the central bus, in this (the bot's own) account.
         let central_bus = match self.accounts.own_account() {
-            Some(own) => format!(":{own}:event-bus/iam-alarm"),
-            None => ":event-bus/iam-alarm".to_owned(),
+            Some(own) => format!(":{own}:event-bus/{CENTRAL_BUS}"),
+            None => format!(":event-bus/{CENTRAL_BUS}"),
         };
         // An Organization of a thousand accounts is ordinary: a few members at a time, each through its cached
         // reader session, so one look takes seconds, not minutes.
@@ -379,9 +383,61 @@ impl Probe {
         checks.extend(found);
     }
 
-    /// One member account's forwarding rule: there, enabled, and still sending to the central bus.
+    /// The central bus, in the bot's own account, still lets the Organization's accounts put events on it.
+    async fn central_bus(&self) -> Check {
+        let key = "central-bus";
+        let policy = match self.own.events.bus_policy(CENTRAL_BUS).await {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                return Check::fail(
+                    format!("the central event bus {CENTRAL_BUS} is gone — no member account's IAM changes arrive"),
+                    "terraform apply (organization_id set) creates it again",
+                )
+                .about(key)
+            }
+            Err(e) => return unknown(key, "the central event bus", &e),
+        };
+        let organization = self.accounts.organization_id();
+        let document = iam_alarm_core::policy::parse_document(&policy).unwrap_or_default();
+        if iam_alarm_core::policy::admits_organization(
+            &document,
+            "events:PutEvents",
+            organization.as_deref(),
+        ) {
+            return Check::ok(format!(
+                "the central event bus {CENTRAL_BUS} admits the Organization"
+            ))
+            .about(key);
+        }
+        Check::fail(
+            format!(
+                "the central event bus {CENTRAL_BUS} no longer admits the Organization{} — member accounts' events are refused",
+                organization.map(|o| format!(" ({o})")).unwrap_or_default()
+            ),
+            "terraform apply restores its policy (PutEvents for aws:PrincipalOrgID)",
+        )
+        .about(key)
+    }
+
+    /// Members that left the Organization or were suspended since the bot started: no longer watched.
+    fn departures(&self, checks: &mut Vec<Check>) {
+        for (id, gone) in self.accounts.departed() {
+            let key = format!("member:{id}");
+            checks.push(if gone.back {
+                Check::ok(format!("{}: a member of the Organization again", gone.label)).about(key)
+            } else {
+                Check::warn(
+                    format!("{} {}: no longer watched", gone.label, gone.why),
+                    "if nobody planned this, treat it as an attempt to escape the alarm: ask who did it (the tamper alert names them)",
+                )
+                .about(key)
+            });
+        }
+    }
+
+    /// One member account's forwarding: its rule there, enabled and sending to the central bus with a role that
+    /// may put events on it, and its tamper rule likewise.
     async fn forwarder(&self, id: &str, account: &str, central_bus: &str) -> Check {
-        let rule = &self.forwarder_rule_name;
         let key = format!("forwarder:{id}");
         let clients = match self.accounts.clients(Some(id), None).await {
             Ok(c) => c,
@@ -390,32 +446,122 @@ impl Probe {
                     .about(key)
             }
         };
-        match clients.events.rule(rule).await {
-            Ok(Some(r)) if r.enabled && r.target_arns.iter().any(|t| t.ends_with(central_bus)) => {
-                Check::ok(format!(
-                    "{account}: forwarding rule {rule} is enabled and forwards to the central bus"
-                ))
-                .about(key)
+        let rule = self.forwarder_rule_name.as_str();
+        let tamper = format!("{rule}-tamper");
+        let mut problems = Vec::new();
+        // Both rules send with the same role, normally: each distinct (role, bus) is read once.
+        let mut sends_with = std::collections::BTreeSet::new();
+        for name in [rule, tamper.as_str()] {
+            match clients.events.rule(name).await {
+                Ok(found) => match member_rule(name, found, central_bus) {
+                    Ok(role_and_bus) => {
+                        sends_with.insert(role_and_bus);
+                    }
+                    Err(problem) => problems.push(problem),
+                },
+                Err(e) => return unknown(key, &format!("{account}'s forwarding rule {name}"), &e),
             }
-            Ok(Some(r)) if r.enabled => Check::fail(
-                format!("{account}: forwarding rule {rule} no longer forwards to the central bus — its IAM changes reach nobody"),
-                "in that account, put the central iam-alarm bus back as its target (the member module or StackSet does)",
-            )
+        }
+        for (role, bus) in sends_with {
+            match forward_role(&clients, &role, &bus).await {
+                Ok(found) => problems.extend(found),
+                Err(e) => return unknown(key, &format!("{account}'s forward role {role}"), &e),
+            }
+        }
+        match problems.first() {
+            None => Check::ok(format!(
+                "{account}: forwarding rule {rule} is enabled and forwards to the central bus, as does {tamper}"
+            ))
             .about(key),
-            Ok(Some(_)) => Check::fail(
-                format!("{account}: forwarding rule {rule} is disabled"),
-                format!("in that account: aws events enable-rule --name {rule} --region us-east-1"),
-            )
-            .about(key),
-            Ok(None) => Check::fail(
-                format!("{account}: forwarding rule {rule} not found — its IAM changes reach nobody"),
-                "deploy the member module or the StackSet there (README, \"Organization\")",
-            )
-            .about(key),
-            Err(e) => unknown(key, &format!("{account}'s forwarding rule"), &e),
+            Some(Problem { hint, .. }) => {
+                let said: Vec<&str> = problems.iter().map(|p| p.what.as_str()).collect();
+                Check::fail(format!("{account}: {}", said.join("; ")), hint.clone()).about(key)
+            }
         }
     }
 }
+
+const REAPPLY: &str =
+    "in that account, apply the member module or StackSet again (README, \"Organization\")";
+
+/// A member's rule to the central bus: enabled and sending there with a role, whose name and the bus's ARN are
+/// returned; else what is wrong.
+fn member_rule(
+    name: &str,
+    rule: Option<crate::aws::events::RuleStatus>,
+    central_bus: &str,
+) -> Result<(String, String), Problem> {
+    let Some(rule) = rule else {
+        return Err(Problem::new(
+            format!("forwarding rule {name} not found — its IAM changes reach nobody"),
+            REAPPLY,
+        ));
+    };
+    if !rule.enabled {
+        return Err(Problem::new(
+            format!("forwarding rule {name} is disabled"),
+            format!("in that account: aws events enable-rule --name {name} --region us-east-1"),
+        ));
+    }
+    let Some(bus) = rule.target_arns.iter().find(|t| t.ends_with(central_bus)) else {
+        return Err(Problem::new(
+            format!("forwarding rule {name} no longer forwards to the central bus — its IAM changes reach nobody"),
+            REAPPLY,
+        ));
+    };
+    // A bus in another account is reached only with a role that may put events on it.
+    let Some(role) = rule.target_roles.first() else {
+        return Err(Problem::new(
+            format!("forwarding rule {name} sends to the central bus without a role"),
+            REAPPLY,
+        ));
+    };
+    let role = role.rsplit('/').next().unwrap_or(role);
+    Ok((role.to_owned(), bus.clone()))
+}
+
+/// What is wrong with the role a member's rules send with (nothing: empty): it must exist and may put events
+/// on the central bus.
+async fn forward_role(
+    clients: &Clients,
+    role: &str,
+    bus: &str,
+) -> Result<Option<Problem>, crate::aws::AwsError> {
+    let Some(documents) = clients.iam.role_policies(role).await? else {
+        return Ok(Some(Problem::new(
+            format!("the role {role} the forwarding rules send with is gone"),
+            REAPPLY,
+        )));
+    };
+    let may_put = documents.iter().any(|d| {
+        iam_alarm_core::policy::parse_document(d)
+            .is_some_and(|d| iam_alarm_core::policy::allows(&d, "events:PutEvents", bus))
+    });
+    Ok((!may_put).then(|| {
+        Problem::new(
+            format!("the role {role} the forwarding rules send with may no longer put events on the central bus"),
+            REAPPLY,
+        )
+    }))
+}
+
+/// One thing wrong with a member's forwarding, and what to do.
+struct Problem {
+    what: String,
+    hint: String,
+}
+
+impl Problem {
+    fn new(what: String, hint: impl Into<String>) -> Problem {
+        Problem {
+            what,
+            hint: hint.into(),
+        }
+    }
+}
+
+/// The central bus members forward to, in the bot's own account (Terraform's `organization.tf`).
+const CENTRAL_BUS: &str = "iam-alarm";
 
 /// How many member accounts one look reads at once.
 const MEMBERS_AT_ONCE: usize = 16;

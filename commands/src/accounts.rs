@@ -22,8 +22,10 @@ pub async fn autocomplete(ctx: Context<'_>, partial: &str) -> serenity::CreateAu
         .known()
         .into_iter()
         .filter(|(_, label)| label.to_lowercase().contains(&partial))
-        .take(25) // Discord's limit
-        .map(|(id, label)| serenity::AutocompleteChoice::new(label, id))
+        .take(25) // Discord's limits: 25 choices, names of at most 100 characters
+        .map(|(id, label)| {
+            serenity::AutocompleteChoice::new(iam_alarm_core::text::truncate(&label, 100), id)
+        })
         .collect();
     serenity::CreateAutocompleteResponse::new().set_choices(choices)
 }

@@ -17,6 +17,7 @@ pub mod event;
 pub mod fingerprint;
 pub mod message;
 pub mod metrics;
+pub mod policy;
 pub mod posted;
 pub mod record;
 pub mod render;

@@ -3,7 +3,7 @@
 //! clients on the reader role's credentials (`READER_ROLE_NAME`, `READER_EXTERNAL_ID`), assumed through STS and
 //! kept until shortly before they expire.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -17,15 +17,13 @@ use tracing::{info, warn};
 use super::cloudtrail::CloudTrail;
 use super::events::EventBridge;
 use super::iam::Iam;
-use super::organizations::Organizations;
+use super::organizations::{Membership, Organizations};
 use super::sts::Sts;
 
 /// Credentials are renewed this long before they expire, so no call runs on expiring ones.
 const RENEW_BEFORE: Duration = Duration::from_secs(5 * 60);
 /// How long an assumed session lasts (the role's default maximum).
 const SESSION: Duration = Duration::from_secs(3600);
-/// How often Organizations is asked for account names.
-pub const LOOKUP_EVERY: Duration = Duration::from_secs(3600);
 
 /// The AWS clients the bot uses in one account.
 #[derive(Clone)]
@@ -79,6 +77,10 @@ pub struct Accounts {
     own_clients: Clients,
     explicit: AccountNames,
     looked_up: RwLock<AccountNames>,
+    /// Accounts that were active members and are no longer, by id (they are no longer watched).
+    departed: RwLock<BTreeMap<String, Departure>>,
+    /// The Organization's id, once looked up.
+    organization_id: RwLock<Option<String>>,
     reader: Option<ReaderRole>,
     /// By (account, session name).
     sessions: tokio::sync::Mutex<HashMap<(String, String), Session>>,
@@ -99,6 +101,8 @@ impl Accounts {
             own_clients: Clients::new(aws, activity_regions),
             explicit,
             looked_up: RwLock::new(AccountNames::default()),
+            departed: RwLock::new(BTreeMap::new()),
+            organization_id: RwLock::new(None),
             reader,
             sessions: tokio::sync::Mutex::new(HashMap::new()),
         }
@@ -134,6 +138,16 @@ impl Accounts {
         let names = self.names();
         let others = names.iter().map(|(id, _)| id.to_owned());
         others.filter(|id| Some(id) != self.own.as_ref()).collect()
+    }
+
+    /// The accounts that left the Organization or were suspended since the bot started, by id.
+    pub fn departed(&self) -> BTreeMap<String, Departure> {
+        self.departed.read().expect("not poisoned").clone()
+    }
+
+    /// The Organization's id (`o-…`), once looked up.
+    pub fn organization_id(&self) -> Option<String> {
+        self.organization_id.read().expect("not poisoned").clone()
     }
 
     pub fn reads_members(&self) -> bool {
@@ -186,14 +200,24 @@ impl Accounts {
             partition(&self.aws),
             role.name
         );
-        let assumed = Sts::new(&self.aws)
-            .assume_role(
-                &arn,
-                role.external_id.expose_secret(),
-                SESSION,
-                session_name,
-            )
+        let sts = Sts::new(&self.aws);
+        let external_id = role.external_id.expose_secret();
+        // A responder's session carries who asked as its source identity too; a role deployed before its trust
+        // policy allowed that refuses it, and is then assumed without (said, so it gets deployed again).
+        let who = (session_name != ANONYMOUS).then_some(session_name);
+        let mut assumed = sts
+            .assume_role(&arn, external_id, SESSION, session_name, who)
             .await;
+        if who.is_some()
+            && assumed
+                .as_ref()
+                .is_err_and(|e| e.code.as_deref() == Some("AccessDenied"))
+        {
+            warn!(account, role = %arn, "the reader role does not allow sts:SetSourceIdentity: apply the member module or StackSet again, so that account's CloudTrail names the responder on every read");
+            assumed = sts
+                .assume_role(&arn, external_id, SESSION, session_name, None)
+                .await;
+        }
         let (credentials, expires) = match assumed {
             Ok(a) => a,
             Err(failed) => {
@@ -220,30 +244,85 @@ impl Accounts {
         Ok((config, expires))
     }
 
-    /// Ask Organizations for every account's name, now and every hour, until shutdown. A failure
-    /// keeps the names it had (or the ids, when it never had any).
-    pub async fn look_up_names(self: Arc<Self>, shutdown: CancellationToken) {
+    /// Ask Organizations for every account, now and every `every`, until shutdown: the names, and which members
+    /// left or were suspended since. A failure keeps what it had (or the ids, when it never had any).
+    pub async fn look_up_names(self: Arc<Self>, every: Duration, shutdown: CancellationToken) {
         let organizations = Organizations::new(&self.aws);
         loop {
-            match organizations.account_names().await {
-                Ok(names) => {
+            match organizations.membership().await {
+                Ok(membership) => {
                     info!(
-                        accounts = names.iter().count(),
+                        accounts = membership.active.iter().count(),
                         "account names from Organizations"
                     );
-                    *self.looked_up.write().expect("not poisoned") = names;
+                    self.update(membership);
                 }
                 Err(e) => {
                     warn!(error = %e, "cannot list the Organization's accounts; alerts show ids where names are unknown");
                 }
             }
             tokio::select! {
-                _ = tokio::time::sleep(LOOKUP_EVERY) => {}
+                _ = tokio::time::sleep(every) => {}
                 _ = shutdown.cancelled() => return,
             }
         }
     }
+
+    fn update(&self, membership: Membership) {
+        let mut looked_up = self.looked_up.write().expect("not poisoned");
+        let mut departed = self.departed.write().expect("not poisoned");
+        for (id, departure) in departures(&looked_up, &membership) {
+            warn!(account = %id, why = %departure.why, "a member account is no longer watched");
+            departed.insert(id, departure);
+        }
+        // One that is back is watched again (its check recovers).
+        for (id, departure) in departed.iter_mut() {
+            departure.back = membership.active.name(id).is_some();
+        }
+        *self.organization_id.write().expect("not poisoned") = membership.id;
+        *looked_up = membership.active;
+    }
 }
+
+/// A member account that is no longer one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Departure {
+    /// How alerts named it: "finance (111122223333)".
+    pub label: String,
+    /// "left the Organization", "was suspended", …
+    pub why: String,
+    /// It is an active member again.
+    pub back: bool,
+}
+
+/// The accounts active before and not now, with why.
+fn departures(before: &AccountNames, now: &Membership) -> Vec<(String, Departure)> {
+    before
+        .iter()
+        .filter(|(id, _)| now.active.name(id).is_none())
+        .map(|(id, _)| {
+            let status = now
+                .inactive
+                .iter()
+                .find(|(i, _)| i == id)
+                .map(|(_, s)| s.as_str());
+            let why = match status {
+                None => "left the Organization".to_owned(),
+                Some("SUSPENDED") => "was suspended".to_owned(),
+                Some(other) => format!("is {}", other.to_ascii_lowercase().replace('_', " ")),
+            };
+            let departure = Departure {
+                label: before.label(id),
+                why,
+                back: false,
+            };
+            (id.to_owned(), departure)
+        })
+        .collect()
+}
+
+/// The session name of the bot's own reads (the watchdog's).
+const ANONYMOUS: &str = "iam-alarm";
 
 /// A reader session's name: who asked, as IAM allows (letters, digits and `+=,.@_-`, at most 64).
 fn session_name(asked_by: Option<&str>) -> String {
@@ -254,7 +333,7 @@ fn session_name(asked_by: Option<&str>) -> String {
         .take(54)
         .collect();
     if who.is_empty() {
-        "iam-alarm".to_owned()
+        ANONYMOUS.to_owned()
     } else {
         format!("iam-alarm-{who}")
     }
@@ -337,6 +416,32 @@ mod tests {
         assert_eq!(session_name(None), "iam-alarm");
         assert_eq!(session_name(Some("a b/c")), "iam-alarm-abc");
         assert!(session_name(Some(&"9".repeat(100))).len() <= 64);
+    }
+
+    #[test]
+    fn a_member_that_left_or_was_suspended_is_a_departure() {
+        let before = AccountNames::from_pairs([
+            ("111111111111".to_owned(), "prod".to_owned()),
+            ("222222222222".to_owned(), "qa".to_owned()),
+            ("333333333333".to_owned(), "dev".to_owned()),
+        ]);
+        let now = Membership {
+            active: AccountNames::from_pairs([("111111111111".to_owned(), "prod".to_owned())]),
+            inactive: vec![("222222222222".to_owned(), "SUSPENDED".to_owned())],
+            id: Some("o-abc".to_owned()),
+        };
+        let found = departures(&before, &now);
+        let said: Vec<String> = found
+            .iter()
+            .map(|(_, d)| format!("{} {}", d.label, d.why))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                "qa (222222222222) was suspended",
+                "dev (333333333333) left the Organization"
+            ]
+        );
     }
 
     #[test]

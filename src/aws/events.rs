@@ -1,5 +1,5 @@
 //! EventBridge, for `/health`: the rule exists in us-east-1, is enabled, targets the topic, and its pattern
-//! matches a sample CreateUser.
+//! matches a sample CreateUser; the central bus still admits the Organization.
 
 use aws_sdk_eventbridge::Client;
 
@@ -17,6 +17,8 @@ pub struct RuleStatus {
     pub enabled: bool,
     pub pattern: Option<String>,
     pub target_arns: Vec<String>,
+    /// The roles the targets are sent with (a cross-account bus target needs one).
+    pub target_roles: Vec<String>,
 }
 
 impl EventBridge {
@@ -55,7 +57,26 @@ impl EventBridge {
                 .iter()
                 .map(|t| t.arn().to_owned())
                 .collect(),
+            target_roles: targets
+                .targets()
+                .iter()
+                .filter_map(|t| t.role_arn().map(str::to_owned))
+                .collect(),
         }))
+    }
+
+    /// A custom event bus's resource policy: `None` when the bus does not exist, `Some("")` without a policy.
+    pub async fn bus_policy(&self, name: &str) -> Result<Option<String>, AwsError> {
+        match self.client.describe_event_bus().name(name).send().await {
+            Ok(bus) => Ok(Some(bus.policy().unwrap_or_default().to_owned())),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(aws_sdk_eventbridge::operation::describe_event_bus::DescribeEventBusError::is_resource_not_found_exception) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(AwsError::new("events:DescribeEventBus", e)),
+        }
     }
 
     /// `None` when this endpoint cannot tell (it does not match even `{"source": [<the event's source>]}`).

@@ -1,4 +1,5 @@
-//! IAM, as `/iam-users` needs it. IAM is global; its endpoint is in us-east-1.
+//! IAM, as `/iam-users` needs it, and a member's forward role as `/health` checks it. IAM is global; its
+//! endpoint is in us-east-1.
 
 use aws_sdk_iam::Client;
 use chrono::{DateTime, Utc};
@@ -18,6 +19,44 @@ impl Iam {
         Iam {
             client: Client::new(&us_east_1),
         }
+    }
+}
+
+impl Iam {
+    /// A role's inline policy documents (as IAM returns them, possibly percent-encoded); `None` when the role
+    /// does not exist. For `/health`: may a member's forward role still put events on the central bus.
+    pub async fn role_policies(&self, role: &str) -> Result<Option<Vec<String>>, AwsError> {
+        match self.client.get_role().role_name(role).send().await {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error().is_some_and(
+                    aws_sdk_iam::operation::get_role::GetRoleError::is_no_such_entity_exception,
+                ) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(AwsError::new("iam:GetRole", e)),
+        }
+        let names = self
+            .client
+            .list_role_policies()
+            .role_name(role)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("iam:ListRolePolicies", e))?;
+        let mut documents = Vec::new();
+        for name in names.policy_names() {
+            let policy = self
+                .client
+                .get_role_policy()
+                .role_name(role)
+                .policy_name(name)
+                .send()
+                .await
+                .map_err(|e| AwsError::new("iam:GetRolePolicy", e))?;
+            documents.push(policy.policy_document().to_owned());
+        }
+        Ok(Some(documents))
     }
 }
 

@@ -19,19 +19,22 @@ impl Sts {
     }
 
     /// Temporary credentials of `role_arn`, and when they expire. A refusal carries the service's error code
-    /// (`AccessDenied`).
+    /// (`AccessDenied`). A `source_identity` stays on the session and on everything done with it, in the
+    /// account's CloudTrail (the role's trust policy must allow `sts:SetSourceIdentity`).
     pub async fn assume_role(
         &self,
         role_arn: &str,
         external_id: &str,
         session: std::time::Duration,
         session_name: &str,
+        source_identity: Option<&str>,
     ) -> Result<(Credentials, SystemTime), AwsError> {
         let out = self
             .client
             .assume_role()
             .role_arn(role_arn)
             .role_session_name(session_name)
+            .set_source_identity(source_identity.map(str::to_owned))
             .external_id(external_id)
             .duration_seconds(session.as_secs() as i32)
             .send()

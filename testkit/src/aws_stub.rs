@@ -42,6 +42,10 @@ struct Script {
     issued: Vec<(String, String)>,
     /// The `RoleSessionName` of every AssumeRole, in order.
     session_names: Vec<String>,
+    /// The `SourceIdentity` of every AssumeRole that was answered, in order.
+    source_identities: Vec<Option<String>>,
+    /// Accounts whose reader role's trust policy does not allow `sts:SetSourceIdentity`.
+    no_source_identity_in: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -104,6 +108,21 @@ impl AwsStub {
     }
 
     /// The session names AssumeRole was asked for, in order.
+    /// The `SourceIdentity` of every AssumeRole that was answered, in order.
+    pub fn source_identities(&self) -> Vec<Option<String>> {
+        self.script.lock().unwrap().source_identities.clone()
+    }
+
+    /// Refuse AssumeRole with a `SourceIdentity` in `account`, as a trust policy without
+    /// `sts:SetSourceIdentity` does.
+    pub fn refuse_source_identity_in(&self, account: &str) {
+        self.script
+            .lock()
+            .unwrap()
+            .no_source_identity_in
+            .push(account.to_owned());
+    }
+
     pub fn session_names(&self) -> Vec<String> {
         self.script.lock().unwrap().session_names.clone()
     }
@@ -207,12 +226,19 @@ async fn assume_role(
     if let Some(name) = form_value(form, "RoleSessionName") {
         stub.script.lock().unwrap().session_names.push(name);
     }
+    let source_identity = form_value(form, "SourceIdentity");
     let denied = {
         let s = stub.script.lock().unwrap();
-        s.deny_assume_in
-            .iter()
-            .any(|a| role.contains(&format!(":{a}:")))
+        let in_ = |accounts: &[String]| accounts.iter().any(|a| role.contains(&format!(":{a}:")));
+        in_(&s.deny_assume_in) || (source_identity.is_some() && in_(&s.no_source_identity_in))
     };
+    if !denied {
+        stub.script
+            .lock()
+            .unwrap()
+            .source_identities
+            .push(source_identity);
+    }
     if denied {
         let xml = format!(
             "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/bot/x is not authorized to perform: sts:AssumeRole on resource: {role}</Message></Error><RequestId>1</RequestId></ErrorResponse>"

@@ -498,6 +498,18 @@ fn limit_violation(body: &Value) -> Option<String> {
             return Some("nonce".into());
         }
     }
+    // An autocomplete answer: at most 25 choices, each named and valued in 1 to 100 characters.
+    if let Some(choices) = body["choices"].as_array() {
+        if choices.len() > 25 {
+            return Some(format!("{} choices", choices.len()));
+        }
+        for c in choices {
+            let (n, v) = (len(&c["name"]), len(&c["value"]));
+            if !(1..=100).contains(&n) || !(1..=100).contains(&v) {
+                return Some(format!("choice {n}/{v}"));
+            }
+        }
+    }
     None
 }
 

@@ -46,6 +46,15 @@ pub fn command(app: &TestApp, name: &str, options: Value, who: Value) -> String 
     app.discord.dispatch_interaction(i, None)
 }
 
+/// What Discord sends while a member types into a command's option: that option, focused.
+pub fn autocomplete(app: &TestApp, name: &str, option: &str, partial: &str, who: Value) -> String {
+    let mut i = base(4, who);
+    i["data"] = json!({"id": app.discord.command_id(name), "name": name, "type": 1,
+                       "options": [{"name": option, "type": 3, "value": partial, "focused": true}],
+                       "guild_id": GUILD_ID.to_string()});
+    app.discord.dispatch_interaction(i, None)
+}
+
 /// A button press on a message.
 pub fn press(app: &TestApp, custom_id: &str, message: &Posted, who: Value) -> String {
     let mut i = base(3, who);

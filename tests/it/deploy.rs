@@ -210,14 +210,22 @@ fn the_policies_grant_exactly_the_calls_the_code_makes() {
         "deploy/bot-policy-readers.json",
         "deploy/bot-policy-organization-lookup.json",
     );
-    let all: BTreeSet<String> = [bot, operator, readers, lookup]
+    // A member's reader role holds the reads made there (the forward role's policy among them).
+    let member = "deploy/reader-policy.json";
+    let all: BTreeSet<String> = [bot, operator, readers, lookup, member]
         .iter()
         .flat_map(|f| policy_actions(f))
         .collect();
+    // An AssumeRole with a SourceIdentity is authorised as sts:SetSourceIdentity too.
+    let mut code = code;
+    code.insert("sts:setsourceidentity".to_owned());
     assert_eq!(all, code, "policies (left) and code (right) disagree");
     assert_eq!(
         policy_actions(readers),
-        BTreeSet::from(["sts:assumerole".to_owned()])
+        BTreeSet::from([
+            "sts:assumerole".to_owned(),
+            "sts:setsourceidentity".to_owned()
+        ])
     );
     assert!(grants(
         readers,
@@ -235,7 +243,8 @@ fn the_policies_grant_exactly_the_calls_the_code_makes() {
         BTreeSet::from(["organizations:listaccounts".to_owned()])
     );
     // In a member account the reader role may make exactly the reads the bot makes there: IAM for
-    // /iam-users, LookupEvents for Recent activity and /recent-changes, the forwarding rule for /health.
+    // /iam-users and the forward role, LookupEvents for Recent activity and /recent-changes, the forwarding
+    // rules for /health.
     let member_reads: BTreeSet<String> = code
         .iter()
         .filter(|a| {
@@ -811,6 +820,16 @@ fn the_member_stack_set_template_deploys_what_the_member_module_does() {
     assert_eq!(
         trust["Condition"]["StringEquals"]["sts:ExternalId"],
         "${ReaderExternalId}"
+    );
+    // Sessions may carry the responder who asked as their source identity, and only ours.
+    let source = &reader["AssumeRolePolicyDocument"]["Statement"][1];
+    assert_eq!(
+        (&source["Action"], &source["Principal"]["AWS"]),
+        (&json!("sts:SetSourceIdentity"), &json!("${BotRoleArn}"))
+    );
+    assert_eq!(
+        source["Condition"]["StringLike"]["sts:SourceIdentity"],
+        "iam-alarm-*"
     );
     // Terraform's member module and StackSet read the same files.
     let member = read("deploy/terraform/modules/iam-alarm-member/main.tf");

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use iam_alarm_testkit::aws_stub::AwsStub;
 use iam_alarm_testkit::helpers::{moto, sdk_config, spawn_app, TestApp};
 use iam_alarm_testkit::interactions::{
-    button, command, member, post_record, press, replies, ALICE, LIMIT, MANAGE_GUILD,
+    autocomplete, button, command, member, post_record, press, replies, ALICE, LIMIT, MANAGE_GUILD,
 };
 use iam_alarm_testkit::support::own_fixture;
 
@@ -69,32 +69,105 @@ fn record_from(account: &str) -> String {
     record.to_string()
 }
 
-/// The member module's forwarder in `account`: the rule `iam-alarm-forward` to the central bus. Returns that
-/// account's EventBridge client.
-async fn forwarding_from(account: &str) -> aws_sdk_eventbridge::Client {
-    let events = aws_sdk_eventbridge::Client::new(&config_in(account).await);
-    let pattern = iam_alarm_core::WatchedEvents::all().event_pattern();
+/// The central bus the members forward to, in the bot's own account (moto's default), as Terraform makes it:
+/// open to the Organization's principals.
+const CENTRAL_BUS: &str = "arn:aws:events:us-east-1:123456789012:event-bus/iam-alarm";
+const ORGANIZATION: &str = "o-testorg1234";
+
+/// The central bus with its policy, once for every test (they share moto).
+async fn central_bus() {
+    static MADE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    MADE.get_or_init(|| async {
+        let events = aws_sdk_eventbridge::Client::new(&sdk_config(&moto().url).await);
+        events
+            .create_event_bus()
+            .name("iam-alarm")
+            .send()
+            .await
+            .unwrap();
+        admit_the_organization(&events).await;
+    })
+    .await;
+}
+
+async fn admit_the_organization(events: &aws_sdk_eventbridge::Client) {
+    let condition = aws_sdk_eventbridge::types::Condition::builder()
+        .r#type("StringEquals")
+        .key("aws:PrincipalOrgID")
+        .value(ORGANIZATION)
+        .build()
+        .unwrap();
     events
-        .put_rule()
-        .name("iam-alarm-forward")
-        .event_pattern(pattern.to_string())
+        .put_permission()
+        .event_bus_name("iam-alarm")
+        .action("events:PutEvents")
+        .principal("*")
+        .statement_id("MembersOfTheOrganizationForward")
+        .condition(condition)
         .send()
         .await
         .unwrap();
-    to_the_central_bus(&events).await;
+}
+
+/// The member module's side in `account`: the rules `iam-alarm-forward` and `iam-alarm-forward-tamper` sending
+/// to the central bus with the role `iam-alarm-forward-events`, which may put events there. Returns that
+/// account's EventBridge client.
+async fn forwarding_from(account: &str) -> aws_sdk_eventbridge::Client {
+    let iam = iam_in(account).await;
+    iam.create_role()
+        .role_name("iam-alarm-forward-events")
+        .assume_role_policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    may_put_events(&iam).await;
+    let events = aws_sdk_eventbridge::Client::new(&config_in(account).await);
+    let pattern = iam_alarm_core::WatchedEvents::all().event_pattern();
+    for rule in ["iam-alarm-forward", "iam-alarm-forward-tamper"] {
+        events
+            .put_rule()
+            .name(rule)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .unwrap();
+        to_the_central_bus(&events, account, rule).await;
+    }
     events
 }
 
-/// Point a member's `iam-alarm-forward` rule at the central bus (in the bot's own account, moto's default).
-async fn to_the_central_bus(events: &aws_sdk_eventbridge::Client) {
+/// The forward role's policy: PutEvents on the central bus.
+async fn may_put_events(iam: &aws_sdk_iam::Client) {
+    iam.put_role_policy()
+        .role_name("iam-alarm-forward-events")
+        .policy_name("put-events-to-the-central-bus")
+        .policy_document(
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Action": "events:PutEvents", "Resource": CENTRAL_BUS}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Point a member's `rule` at the central bus, with the forward role.
+async fn to_the_central_bus(events: &aws_sdk_eventbridge::Client, account: &str, rule: &str) {
     let target = aws_sdk_eventbridge::types::Target::builder()
         .id("central")
-        .arn("arn:aws:events:us-east-1:123456789012:event-bus/iam-alarm")
+        .arn(CENTRAL_BUS)
+        .role_arn(format!(
+            "arn:aws:iam::{account}:role/iam-alarm-forward-events"
+        ))
         .build()
         .unwrap();
     events
         .put_targets()
-        .rule("iam-alarm-forward")
+        .rule(rule)
         .targets(target)
         .send()
         .await
@@ -159,8 +232,12 @@ async fn recent_activity_on_an_alert_from_a_member_account_queries_that_account(
         title.contains("Recent activity in prod-eu (555566667777)"),
         "{title}"
     );
-    // The member's CloudTrail shows which responder looked.
+    // The member's CloudTrail shows which responder looked, as session name and source identity.
     assert_eq!(stub.session_names(), [format!("iam-alarm-{ALICE}")]);
+    assert_eq!(
+        stub.source_identities(),
+        [Some(format!("iam-alarm-{ALICE}"))]
+    );
     let keys = stub.lookup_keys();
     assert!(!keys.is_empty(), "CloudTrail was asked");
     for key in keys {
@@ -174,6 +251,31 @@ async fn recent_activity_on_an_alert_from_a_member_account_queries_that_account(
 
 /// An account name that reads like another account's id cannot steer Recent activity, and a button naming an
 /// account the bot does not know reads nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_role_that_refuses_a_source_identity_is_read_all_the_same() {
+    // Deployed before its trust policy allowed sts:SetSourceIdentity.
+    let (mut app, stub) = app_reading_members("444455556666=old").await;
+    stub.refuse_source_identity_in("444455556666");
+    app.start_bot_ready().await;
+    let alert = post_record(&app, &record_from("444455556666")).await;
+    let activity = button(&alert, 1)["custom_id"].as_str().unwrap().to_owned();
+    let i = press(&app, &activity, &alert, member(ALICE, &[], MANAGE_GUILD));
+    let r = replies(&app, &i, 2).await;
+    let title = text_of(&r[1].message()["embeds"][0]["title"]);
+    assert!(
+        title.contains("Recent activity in old (444455556666)"),
+        "{title}"
+    );
+    assert_eq!(stub.source_identities(), [None]);
+    assert_eq!(
+        stub.session_names(),
+        [format!("iam-alarm-{ALICE}"), format!("iam-alarm-{ALICE}")]
+    );
+    assert!(app
+        .bot_log()
+        .contains("the reader role does not allow sts:SetSourceIdentity"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recent_activity_reads_the_account_the_button_carries_and_only_a_known_one() {
     let (mut app, stub) =
@@ -238,6 +340,7 @@ async fn a_refused_reader_role_gets_a_clear_private_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_without_its_forwarding_rule_is_degraded_until_it_has_one() {
+    central_bus().await;
     let (mut app, _stub) = app_reading_members("666677778888=qa").await;
     app.healthy_pipeline().await;
     app.extra_env
@@ -305,6 +408,77 @@ async fn a_member_without_its_forwarding_rule_is_degraded_until_it_has_one() {
             || app.bot_log(),
         )
         .await;
+    to_the_central_bus(&events, "666677778888", "iam-alarm-forward").await;
+    wait_for_news(&app, "the forwarder's target back", &back).await;
+
+    // The forward role may no longer put events: the rules look whole, and nothing arrives.
+    let iam = iam_in("666677778888").await;
+    iam.delete_role_policy()
+        .role_name("iam-alarm-forward-events")
+        .policy_name("put-events-to-the-central-bus")
+        .send()
+        .await
+        .unwrap();
+    let muted = [
+        "Alert pipeline degraded",
+        "qa (666677778888): the role iam-alarm-forward-events the forwarding rules send with may no longer put events on the central bus",
+    ];
+    wait_for_news(&app, "the forward role's policy gone", &muted).await;
+    may_put_events(&iam).await;
+    wait_for_news(&app, "the forward role's policy back", &back).await;
+
+    // The member's tamper rule disabled: changes to its forwarding would go unseen.
+    events
+        .disable_rule()
+        .name("iam-alarm-forward-tamper")
+        .send()
+        .await
+        .unwrap();
+    let blindfolded = [
+        "Alert pipeline degraded",
+        "qa (666677778888): forwarding rule iam-alarm-forward-tamper is disabled",
+    ];
+    wait_for_news(&app, "the member's tamper rule off", &blindfolded).await;
+
+    // The central bus's permission removed: every member's events would be refused (put back at once: the bus
+    // is shared with the other tests).
+    let central = aws_sdk_eventbridge::Client::new(&sdk_config(&moto().url).await);
+    central
+        .remove_permission()
+        .event_bus_name("iam-alarm")
+        .statement_id("MembersOfTheOrganizationForward")
+        .send()
+        .await
+        .unwrap();
+    let closed = [
+        "Alert pipeline degraded",
+        "the central event bus iam-alarm no longer admits the Organization",
+    ];
+    wait_for_news(&app, "the central bus closed", &closed).await;
+    admit_the_organization(&central).await;
+    let open = [
+        "Alert pipeline recovered",
+        "the central event bus iam-alarm admits the Organization",
+    ];
+    wait_for_news(&app, "the central bus open again", &open).await;
+}
+
+/// Waits for a message, after those posted so far, with all of `words`.
+async fn wait_for_news(app: &TestApp, what: &str, words: &[&str]) {
+    let before = app.discord.messages().len();
+    app.discord
+        .wait_until_or_log(
+            what,
+            LIMIT,
+            |_| {
+                app.discord.messages().iter().skip(before).any(|m| {
+                    let text = text_of(&m.body["content"]);
+                    words.iter().all(|w| text.contains(w))
+                })
+            },
+            || app.bot_log(),
+        )
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -320,10 +494,24 @@ async fn organization_lookup_names_the_accounts_of_alerts() {
         .await
         .unwrap();
     let id = created.create_account_status.unwrap().account_id.unwrap();
+    let mut others = Vec::new();
+    for name in ["sandbox", "legacy"] {
+        let created = org
+            .create_account()
+            .account_name(name)
+            .email(format!("{name}@example.com"))
+            .send()
+            .await
+            .unwrap();
+        others.push(created.create_account_status.unwrap().account_id.unwrap());
+    }
 
     let mut app = spawn_app().await;
-    app.extra_env
-        .push(("ORGANIZATION_LOOKUP".into(), "true".into()));
+    app.extra_env.extend([
+        ("ORGANIZATION_LOOKUP".into(), "true".into()),
+        ("ORGANIZATION_LOOKUP_INTERVAL_S".into(), "10".into()),
+        ("WATCHDOG_INTERVAL_S".into(), "2".into()),
+    ]);
     app.start_bot_ready().await;
     app.discord
         .wait_until_or_log(
@@ -344,6 +532,39 @@ async fn organization_lookup_names_the_accounts_of_alerts() {
         health.contains(&format!("finance ({id})")) && health.contains("not checked"),
         "{health}"
     );
+
+    // One account suspended, one taken out of the Organization: each said once, not silently dropped.
+    org.close_account()
+        .account_id(&others[0])
+        .send()
+        .await
+        .unwrap();
+    org.remove_account_from_organization()
+        .account_id(&others[1])
+        .send()
+        .await
+        .unwrap();
+    let suspended = format!("sandbox ({}) was suspended: no longer watched", others[0]);
+    let left = format!(
+        "legacy ({}) left the Organization: no longer watched",
+        others[1]
+    );
+    app.discord
+        .wait_until_or_log(
+            "the departures announced",
+            std::time::Duration::from_secs(60),
+            |_| {
+                let all: String = app
+                    .discord
+                    .messages()
+                    .iter()
+                    .map(|m| text_of(&m.body["content"]))
+                    .collect();
+                all.contains(&suspended) && all.contains(&left)
+            },
+            || app.bot_log(),
+        )
+        .await;
 }
 
 /// An Organization of hundreds of accounts: one watchdog look reads them all in seconds, and `/health` says how
@@ -359,6 +580,7 @@ async fn three_hundred_members_are_looked_at_in_seconds_and_health_names_only_th
         .enumerate()
         .map(|(n, id)| format!("{id}=member-{n}"))
         .collect();
+    central_bus().await;
     let (mut app, _stub) = app_reading_members(&names.join(",")).await;
     app.healthy_pipeline().await;
     // Every member forwards to the central bus, but the first two.
@@ -402,4 +624,48 @@ async fn three_hundred_members_are_looked_at_in_seconds_and_health_names_only_th
         "only the broken are named"
     );
     eprintln!("one watchdog look at 300 members: {took:.2} s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_option_completes_among_a_thousand_names() {
+    let mut names: Vec<String> = (0..1000u64)
+        .map(|n| format!("{:012}=member-{n}", 800_000_000_000 + n))
+        .collect();
+    // Organizations allows names of 50 characters; ACCOUNT_NAMES any length.
+    names.push(format!("899999999999={}", "long".repeat(40)));
+    let mut app = spawn_app().await;
+    app.extra_env
+        .push(("ACCOUNT_NAMES".to_owned(), names.join(",")));
+    app.start_bot_ready().await;
+    let choices = |partial: &str| {
+        let i = autocomplete(
+            &app,
+            "iam-users",
+            "account",
+            partial,
+            member(ALICE, &[], MANAGE_GUILD),
+        );
+        let app = &app;
+        async move {
+            // Answered within Discord's deadline and limits (the fake refuses more than 25 choices or long names).
+            let r = replies(app, &i, 1).await;
+            assert_eq!(r[0].callback_type(), Some(8), "{:?}", r[0].body);
+            r[0].body["data"]["choices"].as_array().unwrap().clone()
+        }
+    };
+    let all = choices("").await;
+    assert_eq!(all.len(), 25);
+    let some = choices("member-99").await;
+    let named: Vec<&str> = some.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        named.len(),
+        11,
+        "member-99 and member-990 … member-999: {named:?}"
+    );
+    assert!(named.iter().all(|n| n.contains("member-99")), "{named:?}");
+    let by_id = choices("800000000500").await;
+    assert_eq!(by_id[0]["value"], "800000000500");
+    let long = choices("longlong").await;
+    assert!(long[0]["name"].as_str().unwrap().chars().count() <= 100);
+    assert_eq!(long[0]["value"], "899999999999");
 }

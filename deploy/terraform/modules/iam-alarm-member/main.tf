@@ -112,6 +112,12 @@ resource "aws_iam_role" "reader" {
       Principal = { AWS = var.bot_role_arn }
       Action    = "sts:AssumeRole"
       Condition = { StringEquals = { "sts:ExternalId" = var.reader_external_id } }
+      }, {
+      # The responder who asked, on the session and so on every read in this account's CloudTrail.
+      Effect    = "Allow"
+      Principal = { AWS = var.bot_role_arn }
+      Action    = "sts:SetSourceIdentity"
+      Condition = { StringLike = { "sts:SourceIdentity" = "iam-alarm-*" } }
     }]
   })
 }
