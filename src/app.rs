@@ -21,9 +21,14 @@ use crate::gateway::{Gateway, GatewayError};
 use crate::health::{self, Metrics, Thresholds};
 use crate::poller::{Poller, Queues, Settings};
 use crate::probe::{Inspected, Probe};
+use crate::questions::Questions;
 use crate::tasks::{self, Importance, Tasks};
 use crate::verify::Verifier;
 use crate::watchdog::Watchdog;
+use iam_alarm_commands::ask::{AskSettings, Asker, Question};
+
+/// Alerts waiting to ask their actor; beyond this the poller does not wait, and the alert is not asked about.
+const QUESTIONS_WAITING_MAX: usize = 256;
 
 /// How long the tasks may take to stop after a stop signal before the process exits anyway: longer than one
 /// Discord request may take, so a POST under way either completes (and its message is deleted) or fails (and
@@ -46,6 +51,8 @@ struct BotParts {
     escalator: Option<Escalator>,
     /// Pipeline problems and silence announced in the channel.
     watchdog: Watchdog,
+    /// "Was this you?" to the actor of each alert (`PEOPLE`).
+    questions: Option<Questions>,
     /// Told once the gateway is READY and the commands are registered.
     ready: Arc<Notify>,
     fatal: mpsc::UnboundedReceiver<GatewayError>,
@@ -59,6 +66,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     let queue = Queue::new(&aws, &config.queue_url);
     let dead_letter = find_dead_letter_queue(&queue).await;
     let accounts = accounts(&aws, &config, &tasks);
+    let mut questions = None;
     let (sink, dedup, bot) = match &config.sink {
         SinkConfig::Bot(bot) => {
             let probe = probe(&aws, &config, &queue, &dead_letter, &accounts);
@@ -75,7 +83,12 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
                 mention: config.alert.mention,
                 verifying: config.sns.is_some(),
             };
-            let (sink, dedup, parts) = start_bot(bot, data, watch).await?;
+            let asking = bot.ask.as_ref().map(|settings| {
+                let (hand_over, incoming) = mpsc::channel(QUESTIONS_WAITING_MAX);
+                questions = Some(hand_over);
+                (Arc::clone(settings), incoming)
+            });
+            let (sink, dedup, parts) = start_bot(bot, data, watch, asking).await?;
             (sink, dedup, Some(parts))
         }
         SinkConfig::Webhook { url } => {
@@ -107,6 +120,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         accounts: Arc::clone(&accounts),
         verifier: verifier(&config),
         canary: config.canary.clone(),
+        questions,
     };
     let queues = Queues {
         main: queue,
@@ -200,6 +214,7 @@ async fn start_bot(
     bot: &BotConfig,
     data: iam_alarm_commands::Data,
     watched: Watched,
+    asking: Option<(Arc<AskSettings>, mpsc::Receiver<Question>)>,
 ) -> Result<(Sink, Dedup, BotParts), RunError> {
     // One client for the channel: the poller and the escalation loop share its rate-limit bucket.
     let rest = Arc::new(BotRest::new(bot.api_url.as_ref(), bot.token.clone()));
@@ -215,7 +230,18 @@ async fn start_bot(
     }
     let (fatal_tx, fatal) = mpsc::unbounded_channel();
     let ready = Arc::new(Notify::new());
+    let (guild, channel, edits) = (
+        data.guild,
+        data.alert_channel,
+        Arc::clone(&data.alert_edits),
+    );
     let gateway = Gateway::connect(bot, data, fatal_tx, Arc::clone(&ready)).await?;
+    let questions = asking.map(|(settings, incoming)| Questions {
+        asker: Asker::new(gateway.http(), guild, channel, settings, edits),
+        incoming,
+        rest: Arc::clone(&rest),
+        channel: bot.channel_id,
+    });
     let escalator = bot
         .escalation
         .map(|policy| Escalator::new(Arc::clone(&rest), bot.channel_id, policy));
@@ -232,6 +258,7 @@ async fn start_bot(
         gateway,
         escalator,
         watchdog,
+        questions,
         ready,
         fatal,
     };
@@ -277,6 +304,7 @@ async fn supervise(
             gateway,
             escalator,
             watchdog,
+            questions,
             ready,
             fatal,
         }) => {
@@ -291,7 +319,7 @@ async fn supervise(
                 }
             });
             (
-                Some((poller, escalator, watchdog)),
+                Some((poller, escalator, watchdog, questions)),
                 Some(ready),
                 Some(fatal),
             )
@@ -305,7 +333,7 @@ async fn supervise(
                 return Ok(());
             }
             () = notified(ready.as_deref()), if waiting.is_some() => {
-                let Some((poller, escalator, watchdog)) = waiting.take() else { continue };
+                let Some((poller, escalator, watchdog, questions)) = waiting.take() else { continue };
                 info!("gateway ready: polling the queue");
                 start_poller(tasks, poller);
                 if let Some(e) = escalator {
@@ -313,6 +341,9 @@ async fn supervise(
                 }
                 if watchdog.tick().is_some() {
                     tasks.spawn("watchdog", Importance::Helper, move |stop| watchdog.run(stop));
+                }
+                if let Some(q) = questions {
+                    tasks.spawn("questions", Importance::Helper, move |stop| q.run(stop));
                 }
             }
             Some(e) = recv(fatal.as_mut()) => return Err(RunError::Gateway(e)),
@@ -395,6 +426,7 @@ fn responders(
         activity_window: r.activity_window,
         rules: config.rules.clone(),
         sns_verified: config.sns.is_some(),
-        ack_lock: tokio::sync::Mutex::new(()),
+        alert_edits: Arc::new(tokio::sync::Mutex::new(())),
+        ask: bot.ask.clone(),
     }
 }

@@ -1,4 +1,5 @@
-//! The command line: `run` (the default), `render`, `pattern`, `rules check`, `healthcheck`, `dlq list|replay`.
+//! The command line: `run` (the default), `render`, `pattern`, `rules check`, `people check`, `healthcheck`,
+//! `dlq list|replay`.
 
 use std::path::PathBuf;
 
@@ -51,6 +52,11 @@ pub enum Command {
         #[command(subcommand)]
         action: RulesAction,
     },
+    /// Who is who (PEOPLE): the AWS principals each Discord user acts as, to ask "was this you?".
+    People {
+        #[command(subcommand)]
+        action: PeopleAction,
+    },
     /// Exit 0 when the running bot's /healthz (at HEALTH_ADDR) answers 200, else 1: for a container
     /// HEALTHCHECK without a shell.
     Healthcheck,
@@ -64,6 +70,12 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum RulesAction {
     /// Validate a rules file: exit 0 when it is valid, 2 with the error (file, rule, field) on stderr.
+    Check { file: PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PeopleAction {
+    /// Validate a people file: exit 0 when it is valid, 2 with the error (file, entry, field) on stderr.
     Check { file: PathBuf },
 }
 

@@ -8,8 +8,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono_tz::Tz;
+use iam_alarm_commands::ask::AskSettings;
 use iam_alarm_core::accounts::AccountNames;
 use iam_alarm_core::escalation::Policy;
+use iam_alarm_core::people::People;
 use iam_alarm_core::render::Mention;
 use iam_alarm_core::rules::Rules;
 use iam_alarm_core::severity::Severity;
@@ -79,6 +81,17 @@ pub struct Vars {
     pub account_names: AccountNames,
     #[serde(default, deserialize_with = "some_path")]
     pub alert_rules: Option<PathBuf>,
+
+    // Asking the actor "was this you?".
+    /// Who is who: a TOML file mapping AWS principals to Discord users; unset: nobody is asked.
+    #[serde(default, deserialize_with = "some_path")]
+    pub people: Option<PathBuf>,
+    #[serde(default = "medium", deserialize_with = "parsed")]
+    pub ask_severity: Severity,
+    #[serde(default = "n::<900>", deserialize_with = "within::<_, 1, 604_800>")]
+    pub ask_timeout_s: u64,
+    #[serde(default = "truth", deserialize_with = "flag")]
+    pub ask_confirm_acks: bool,
 
     // Pacing and holding.
     #[serde(default = "n::<2000>", deserialize_with = "within::<_, 10, 100_000>")]
@@ -254,6 +267,14 @@ impl FromStr for LogFormat {
 fn n<const N: u64>() -> u64 {
     N
 }
+fn medium() -> Severity {
+    Severity::Medium
+}
+
+fn truth() -> bool {
+    true
+}
+
 fn high() -> Severity {
     Severity::High
 }
@@ -448,6 +469,13 @@ impl From<&Vars> for AlertConfig {
 }
 
 /// A rules file, validated; the error names the file, the rule and the field.
+/// A people file (`PEOPLE`), validated; errors name the variable, the file, the entry and the field.
+pub fn load_people(variable: &str, path: &Path) -> Result<People, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(variable, format!("cannot read {}: {e}", path.display())))?;
+    People::parse(&text).map_err(|e| ConfigError::new(variable, format!("{}: {e}", path.display())))
+}
+
 pub fn load_rules(variable: &str, path: &Path) -> Result<Rules, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::new(variable, format!("cannot read {}: {e}", path.display())))?;
@@ -531,6 +559,8 @@ pub struct BotConfig {
     pub responder_role_id: Option<u64>,
     /// Replaces `https://discord.com` (a REST proxy, or the tests' fake Discord).
     pub api_url: Option<Url>,
+    /// Asking the actor "was this you?" (`PEOPLE` and `ASK_*`); `None`: nobody is asked.
+    pub ask: Option<std::sync::Arc<iam_alarm_commands::ask::AskSettings>>,
 }
 
 /// The watchdog: how often it checks the pipeline, and how long without a heartbeat is silence.
@@ -693,6 +723,15 @@ impl BotConfig {
             })?,
             responder_role_id: v.responder_role_id,
             api_url: v.discord_api_url.clone(),
+            ask: match &v.people {
+                Some(path) => Some(std::sync::Arc::new(AskSettings {
+                    people: load_people("PEOPLE", path)?,
+                    from: v.ask_severity,
+                    timeout: Duration::from_secs(v.ask_timeout_s),
+                    confirm_acks: v.ask_confirm_acks,
+                })),
+                None => None,
+            },
         })
     }
 }

@@ -74,7 +74,7 @@ impl Escalator {
                 .create_message(self.channel, &followup.message)
                 .await
             {
-                Ok(()) => {
+                Ok(_) => {
                     info!(alert = %followup.alert_id, number = followup.number, "alert escalated");
                 }
                 Err(e) => warn!(alert = %followup.alert_id, error = %e, "cannot escalate"),

@@ -79,6 +79,11 @@ impl Gateway {
         Ok(Gateway { client })
     }
 
+    /// The client's REST side, for tasks that act outside an interaction (asking the actor).
+    pub fn http(&self) -> Arc<serenity::Http> {
+        Arc::clone(&self.client.http)
+    }
+
     pub fn shard_manager(&self) -> Arc<serenity::ShardManager> {
         Arc::clone(&self.client.shard_manager)
     }
@@ -115,22 +120,32 @@ async fn remove_global_commands(ctx: &serenity::Context) {
     }
 }
 
-/// Every gateway event: connection state for `/healthz`, and button presses by `custom_id`.
+/// Every gateway event: connection state for `/healthz`, button presses and modals by `custom_id`.
 async fn on_event(
     ctx: poise::FrameworkContext<'_, Data, Error>,
     event: &serenity::FullEvent,
 ) -> Result<(), Error> {
     track_connection(event, &ctx.user_data.metrics);
-    if let serenity::FullEvent::InteractionCreate {
-        interaction: serenity::Interaction::Component(press),
-    } = event
-    {
-        if let Err(e) =
-            iam_alarm_commands::on_component(ctx.serenity_context, ctx.user_data, press).await
-        {
-            tracing::error!(custom_id = %press.data.custom_id, error = %e, "button handler failed");
-            tell_something_went_wrong(ctx.serenity_context, press).await;
+    let serenity::FullEvent::InteractionCreate { interaction } = event else {
+        return Ok(());
+    };
+    match interaction {
+        serenity::Interaction::Component(press) => {
+            if let Err(e) =
+                iam_alarm_commands::on_component(ctx.serenity_context, ctx.user_data, press).await
+            {
+                tracing::error!(custom_id = %press.data.custom_id, error = %e, "button handler failed");
+                tell_something_went_wrong(ctx.serenity_context, press).await;
+            }
         }
+        serenity::Interaction::Modal(submit) => {
+            if let Err(e) =
+                iam_alarm_commands::on_modal(ctx.serenity_context, ctx.user_data, submit).await
+            {
+                tracing::error!(custom_id = %submit.data.custom_id, error = %e, "modal handler failed");
+            }
+        }
+        _ => {}
     }
     Ok(())
 }

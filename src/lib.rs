@@ -14,6 +14,7 @@ pub mod health;
 pub mod html;
 pub mod poller;
 pub mod probe;
+pub mod questions;
 pub mod render_cmd;
 pub mod tasks;
 pub mod telemetry;

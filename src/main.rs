@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use iam_alarm::cli::{Cli, Command, RulesAction};
+use iam_alarm::cli::{Cli, Command, PeopleAction, RulesAction};
 use iam_alarm::config::{self, AlertConfig, ConfigError, RunConfig, Vars};
 
 const EXIT_CONFIG: u8 = 2;
@@ -54,6 +54,15 @@ fn main() -> ExitCode {
                     eprintln!("warning: {warning}");
                 }
                 println!("{}: {} rule(s), valid", file.display(), rules.len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => config_error(e),
+        },
+        Command::People {
+            action: PeopleAction::Check { file },
+        } => match config::load_people("people check", &file) {
+            Ok(people) => {
+                println!("{}: {} person(s), valid", file.display(), people.len());
                 ExitCode::SUCCESS
             }
             Err(e) => config_error(e),

@@ -13,6 +13,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use iam_alarm_commands::ask::Question;
 use iam_alarm_core::digest::render_digests;
 use iam_alarm_core::message::CreateMessage;
 use iam_alarm_core::metrics::Count;
@@ -59,6 +60,8 @@ pub struct Settings {
     pub verifier: Verifier,
     /// Whose `TagUser` call is the canary.
     pub canary: Canary,
+    /// Where alerts posted alone go to ask their actor "was this you?" (`PEOPLE`); `None`: nobody is asked.
+    pub questions: Option<tokio::sync::mpsc::Sender<Question>>,
 }
 
 /// The queue the poller consumes, and where what can never alert goes.
@@ -86,9 +89,10 @@ enum Handled {
     Released,
 }
 
-/// The result of posting: accepted, refused for good (400), or interrupted by shutdown.
+/// The result of posting: accepted (with the message's id, when it can be edited later), refused for good
+/// (400), or interrupted by shutdown.
 enum Posted {
-    Accepted,
+    Accepted(Option<u64>),
     Refused(DeliveryError),
     Interrupted,
 }
@@ -336,8 +340,11 @@ impl Poller {
                 .await;
         }
         let result = match posted {
-            Posted::Accepted => {
+            Posted::Accepted(alert) => {
                 info!(message_id = %message.message_id, event_id = %event.key, event = %plain_capped(&event.event_name, 100), "alert posted");
+                if let Some(alert) = alert {
+                    self.ask_the_actor(&event, alert);
+                }
                 self.accepted(vec![(event, vec![message])]).await;
                 Handled::Done
             }
@@ -388,7 +395,7 @@ impl Poller {
         };
         let text = move || text.clone();
         match self.post(&message, &text, shutdown).await {
-            Posted::Accepted => {
+            Posted::Accepted(_) => {
                 let done = self.backlog.take(&keys);
                 info!(
                     events = done.len(),
@@ -415,6 +422,21 @@ impl Poller {
                 self.release_all().await;
                 Handled::Released
             }
+        }
+    }
+
+    /// Hand a posted alert to the question task ("was this you?"), never waiting: a full hand-over is logged and
+    /// the alert stays as it is.
+    fn ask_the_actor(&self, event: &Event, alert: u64) {
+        let Some(questions) = &self.settings.questions else {
+            return;
+        };
+        let question = Question {
+            event: event.clone(),
+            alert,
+        };
+        if let Err(e) = questions.try_send(question) {
+            warn!(event_id = %event.key, error = %e, "cannot hand the alert to the question task; its actor is not asked");
         }
     }
 
@@ -448,9 +470,9 @@ impl Poller {
             }
             // The request itself is not abandoned at shutdown: the drain outlasts its timeout (see `app`).
             let err = match self.sink.deliver(message, text).await {
-                Ok(()) => {
+                Ok(alert) => {
                     self.metrics.delivery_ok();
-                    return Posted::Accepted;
+                    return Posted::Accepted(alert);
                 }
                 Err(e) => e,
             };

@@ -255,7 +255,7 @@ impl Watchdog {
             let message = transition.message(self.mention, now_unix());
             self.rest.pacer().acquire().await;
             match self.rest.create_message(self.channel, &message).await {
-                Ok(()) => {
+                Ok(_) => {
                     info!(key = transition.key(), "{}", transition.headline());
                     match &transition {
                         Transition::Began(_) => open.insert(transition.key().to_owned()),

@@ -24,7 +24,7 @@ pub fn acknowledged_by(message: &serenity::Message) -> Option<String> {
 
 /// The alert as acknowledged: the first embed gains the field and the colour, every button its acknowledged
 /// form (Acknowledge disabled).
-fn acknowledged(
+pub(crate) fn acknowledged(
     alert: &serenity::Message,
     who: &str,
 ) -> (Vec<serenity::CreateEmbed>, Vec<serenity::CreateActionRow>) {
@@ -100,7 +100,7 @@ pub async fn press(
 ) -> Result<(), Error> {
     // One press at a time, deciding on the message as Discord has it now (the payload's copy may predate a
     // press that just won).
-    let _turn = data.ack_lock.lock().await;
+    let _turn = data.alert_edits.lock().await;
     let current = match press.channel_id.message(ctx, press.message.id).await {
         Ok(m) => m,
         Err(e) => {

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod acknowledge;
 pub mod activity;
+pub mod ask;
 pub mod health;
 pub mod iam_users;
 pub mod permissions;
@@ -48,8 +49,11 @@ pub struct Data {
     pub rules: iam_alarm_core::rules::Rules,
     /// Whether SNS signatures are checked (`SNS_SIGNATURES=verify`).
     pub sns_verified: bool,
-    /// Serialises Acknowledge presses, so the first press wins even when two arrive together.
-    pub ack_lock: tokio::sync::Mutex<()>,
+    /// Serialises edits of an alert (Acknowledge presses, answers to "Was this you?"), so the first press wins
+    /// even when two arrive together, and no edit undoes another.
+    pub alert_edits: Arc<tokio::sync::Mutex<()>>,
+    /// Asking the actor "was this you?" (`PEOPLE`); `None`: nobody is asked.
+    pub ask: Option<Arc<ask::AskSettings>>,
 }
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -71,6 +75,10 @@ pub async fn on_component(
     data: &Data,
     press: &serenity::ComponentInteraction,
 ) -> Result<(), Error> {
+    // A question's answer comes from a direct message, outside the server: only the person asked may give it.
+    if let Some(id) = iam_alarm_core::ask::AskId::parse(&press.data.custom_id) {
+        return ask::press(ctx, data, press, id).await;
+    }
     if let Err(refusal) = permissions::admit(data, press.guild_id, press.member.as_ref()) {
         return permissions::refuse_component(ctx, press, refusal).await;
     }
@@ -105,4 +113,17 @@ pub async fn on_component(
         "This button is not known to this bot (any more).",
     )
     .await
+}
+
+/// The one entry point for submitted modals, by `custom_id`.
+pub async fn on_modal(
+    ctx: &serenity::Context,
+    data: &Data,
+    submit: &serenity::ModalInteraction,
+) -> Result<(), Error> {
+    if let Some(id) = iam_alarm_core::ask::AskId::parse(&submit.data.custom_id) {
+        return ask::submit(ctx, data, submit, id).await;
+    }
+    tracing::warn!(custom_id = %submit.data.custom_id, "modal with an unknown custom_id");
+    Ok(())
 }

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod actor;
+pub mod ask;
 pub mod buttons;
 pub mod canary;
 pub mod check;
@@ -17,6 +18,7 @@ pub mod event;
 pub mod fingerprint;
 pub mod message;
 pub mod metrics;
+pub mod people;
 pub mod policy;
 pub mod posted;
 pub mod record;
@@ -27,6 +29,7 @@ pub mod sns;
 pub mod tamper;
 pub mod target;
 pub mod text;
+pub mod toml_list;
 pub mod user_agent;
 pub mod watch;
 pub mod watchdog;

@@ -46,6 +46,8 @@ struct Footer {
 struct Field {
     #[serde(default)]
     name: String,
+    #[serde(default)]
+    value: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -118,6 +120,15 @@ impl PostedMessage {
             .iter()
             .flat_map(|e| &e.fields)
             .any(|f| f.name == name)
+    }
+
+    /// The value of the first field so named.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.embeds
+            .iter()
+            .flat_map(|e| &e.fields)
+            .find(|f| f.name == name)
+            .map(|f| f.value.as_str())
     }
 
     /// The `custom_id` of every button.

@@ -116,38 +116,20 @@ struct MatchSpec {
 impl Rules {
     /// Parse and validate a rules file's text. Errors name the rule and the field.
     pub fn parse(text: &str) -> Result<Rules, RuleError> {
-        let file_error = |problem: String| RuleError {
-            rule: "the file".to_owned(),
-            problem,
+        let as_rule_error = |p: crate::toml_list::Problem| RuleError {
+            rule: p.entry,
+            problem: p.problem,
         };
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| file_error(e.message().to_owned()))?;
-        if let Some(other) = table.keys().find(|k| *k != "rule") {
-            return Err(file_error(format!(
-                "unknown field `{other}` (expected `[[rule]]` tables)"
-            )));
-        }
-        let Some(list) = table.get("rule") else {
-            return Ok(Rules::default());
-        };
-        let list = list
-            .as_array()
-            .ok_or_else(|| file_error("`rule` must be `[[rule]]` tables".to_owned()))?;
-        let rules = list
-            .iter()
-            .enumerate()
-            .map(|(i, value)| {
-                let label = match value.get("name").and_then(toml::Value::as_str) {
-                    Some(name) => format!("rule {} ({name:?})", i + 1),
-                    None => format!("rule {}", i + 1),
-                };
+        let rules = crate::toml_list::entries(text, "rule")
+            .map_err(as_rule_error)?
+            .into_iter()
+            .map(|(label, value)| {
                 let problem = |problem: String| RuleError {
                     rule: label.clone(),
                     problem,
                 };
-                let spec = RuleSpec::deserialize(value.clone())
-                    .map_err(|e| problem(e.message().to_owned()))?;
+                let spec =
+                    RuleSpec::deserialize(value).map_err(|e| problem(e.message().to_owned()))?;
                 Rule::from_spec(spec).map_err(problem)
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -46,11 +46,12 @@ impl Api {
     }
 
     /// Post a message body, learn the bucket from the answer, and honour a 429's wait for later requests.
+    /// The created message's id, when the answer carries it (a webhook answers with none).
     async fn post_message(
         &self,
         request: RequestBuilder,
         message: &CreateMessage,
-    ) -> Result<(), DeliveryError> {
+    ) -> Result<Option<u64>, DeliveryError> {
         let body = serde_json::to_vec(message).expect("a message serialises");
         let response = request
             .header(CONTENT_TYPE, "application/json")
@@ -59,11 +60,16 @@ impl Api {
             .await
             .map_err(transport_error)?;
         self.pacer.update(response.headers());
-        let result = check(response).await.map(drop);
+        let result = check(response).await;
         if let Err(DeliveryError::RateLimited { after, .. }) = &result {
             self.pacer.block_for(*after);
         }
-        result
+        #[derive(serde::Deserialize)]
+        struct Created {
+            id: String,
+        }
+        let created = result?.json::<Created>().await.ok();
+        Ok(created.and_then(|c| c.id.parse().ok()))
     }
 }
 
@@ -90,12 +96,12 @@ impl BotRest {
         request.header("Authorization", token)
     }
 
-    /// `POST /channels/{id}/messages`. Call [`BotRest::wait_for_room`] first.
+    /// `POST /channels/{id}/messages`, answering the new message's id. Call [`BotRest::wait_for_room`] first.
     pub async fn create_message(
         &self,
         channel_id: u64,
         message: &CreateMessage,
-    ) -> Result<(), DeliveryError> {
+    ) -> Result<Option<u64>, DeliveryError> {
         let url = format!("{}/channels/{channel_id}/messages", self.root);
         let request = self.authorised(self.api.http.post(url));
         self.api.post_message(request, message).await
@@ -186,7 +192,7 @@ impl Webhook {
     pub async fn execute(&self, message: &CreateMessage) -> Result<(), DeliveryError> {
         let request = self.api.http.post(self.url.expose_secret());
         let request = request.query(&[("wait", "true")]);
-        self.api.post_message(request, message).await
+        self.api.post_message(request, message).await.map(drop)
     }
 }
 

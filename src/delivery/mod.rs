@@ -100,18 +100,19 @@ impl Sink {
         }
     }
 
-    /// Post one message; the console prints `text()` (the plain rendering, built only here) instead.
+    /// Post one message; the console prints `text()` (the plain rendering, built only here) instead. The
+    /// message's id, when it is one the bot can edit later (in the alert channel).
     pub async fn deliver(
         &self,
         message: &CreateMessage,
         text: &(dyn Fn() -> String + Sync),
-    ) -> Result<(), DeliveryError> {
+    ) -> Result<Option<u64>, DeliveryError> {
         match self {
             Sink::Channel { rest, channel_id } => rest.create_message(*channel_id, message).await,
-            Sink::Webhook(webhook) => webhook.execute(message).await,
+            Sink::Webhook(webhook) => webhook.execute(message).await.map(|()| None),
             Sink::Console(console) => {
                 console.print(&text());
-                Ok(())
+                Ok(None)
             }
         }
     }

@@ -78,6 +78,10 @@ struct Inner {
     interactions: HashMap<String, (String, Instant, Option<String>)>,
     /// Every interaction callback, follow-up and edit, in order of arrival.
     replies: Vec<Reply>,
+    /// Direct-message channels opened by the bot: user id → channel id.
+    dm_channels: HashMap<u64, u64>,
+    /// Users who accept no direct messages from the bot (DMs closed, or not in a shared server).
+    dms_closed: Vec<u64>,
 }
 
 /// What the bot answered to an interaction.
@@ -154,8 +158,9 @@ impl FakeDiscord {
             )
             .route(
                 "/api/v10/channels/{channel}/messages/{message}",
-                get(get_message),
+                get(get_message).patch(edit_message),
             )
+            .route("/api/v10/users/@me/channels", post(open_dm))
             .route(
                 "/api/v10/applications/{app}/guilds/{guild}/commands",
                 put(put_commands),
@@ -233,6 +238,36 @@ impl FakeDiscord {
             .send(json!({"t": "INTERACTION_CREATE", "d": interaction}))
             .expect("gateway session alive");
         id
+    }
+
+    /// Refuse the bot's direct messages to `user`, as Discord does when their DMs are closed.
+    pub fn close_dms(&self, user: u64) {
+        self.inner.lock().unwrap().dms_closed.push(user);
+    }
+
+    /// The direct-message channel the bot opened with `user`, if it did.
+    pub fn dm_channel(&self, user: u64) -> Option<u64> {
+        self.inner.lock().unwrap().dm_channels.get(&user).copied()
+    }
+
+    /// The messages the bot sent `user` directly.
+    pub fn dms(&self, user: u64) -> Vec<Posted> {
+        let Some(channel) = self.dm_channel(user) else {
+            return Vec::new();
+        };
+        let inner = self.inner.lock().unwrap();
+        inner
+            .messages
+            .iter()
+            .filter(|m| m.channel_id == channel)
+            .cloned()
+            .collect()
+    }
+
+    /// One message as it is now (after edits).
+    pub fn message(&self, id: &str) -> Option<Posted> {
+        let inner = self.inner.lock().unwrap();
+        inner.messages.iter().find(|m| m.id == id).cloned()
     }
 
     pub fn replies(&self, interaction: &str) -> Vec<Reply> {
@@ -457,6 +492,36 @@ async fn global_commands(State(fake): State<FakeDiscord>, headers: HeaderMap) ->
 }
 
 /// Discord's own limits, counted independently of the bot's code (code points, as Discord counts).
+/// A MODAL response (type 9): a custom id, a title of at most 45 characters, and 1 to 5 action rows each
+/// holding one text input.
+fn modal_violation(body: &Value) -> Option<String> {
+    if body["type"] != 9 {
+        return None;
+    }
+    let data = &body["data"];
+    let title = data["title"].as_str().map_or(0, |t| t.chars().count());
+    let rows = data["components"].as_array().cloned().unwrap_or_default();
+    if data["custom_id"].as_str().is_none_or(str::is_empty) || !(1..=45).contains(&title) {
+        return Some("modal custom_id or title".into());
+    }
+    if !(1..=5).contains(&rows.len()) {
+        return Some(format!("modal with {} rows", rows.len()));
+    }
+    for row in &rows {
+        let inputs = row["components"].as_array().cloned().unwrap_or_default();
+        let ok = row["type"] == 1
+            && inputs.len() == 1
+            && inputs[0]["type"] == 4
+            && inputs[0]["label"]
+                .as_str()
+                .is_some_and(|l| (1..=45).contains(&l.chars().count()));
+        if !ok {
+            return Some(format!("modal row {row}"));
+        }
+    }
+    None
+}
+
 fn limit_violation(body: &Value) -> Option<String> {
     let len = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
     if len(&body["content"]) > 2000 {
@@ -522,7 +587,89 @@ async fn create_message(
     if !fake.authorised(&headers) {
         return unauthorised();
     }
+    let closed = {
+        let inner = fake.inner.lock().unwrap();
+        inner
+            .dms_closed
+            .iter()
+            .any(|u| inner.dm_channels.get(u) == Some(&channel))
+    };
+    if closed {
+        let body = json!({"message": "Cannot send messages to this user", "code": 50007});
+        return (StatusCode::FORBIDDEN, Json(body)).into_response();
+    }
     record_post(fake, channel, body).await
+}
+
+/// `POST /users/@me/channels`: the bot opens (or reopens) a direct-message channel with a user.
+async fn open_dm(
+    State(fake): State<FakeDiscord>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if !fake.authorised(&headers) {
+        return unauthorised();
+    }
+    let Some(user) = body["recipient_id"]
+        .as_str()
+        .and_then(|u| u.parse::<u64>().ok())
+        .or_else(|| body["recipient_id"].as_u64())
+    else {
+        let body = json!({"message": "Invalid Form Body", "code": 50035});
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    };
+    let channel = {
+        let mut inner = fake.inner.lock().unwrap();
+        inner.next_id += 1;
+        let fresh = inner.next_id;
+        *inner.dm_channels.entry(user).or_insert(fresh)
+    };
+    Json(json!({
+        "id": channel.to_string(), "type": 1, "last_message_id": null, "flags": 0,
+        "recipients": [{"id": user.to_string(), "username": format!("user{}", user % 1000),
+                        "discriminator": "0", "global_name": null, "avatar": null}]
+    }))
+    .into_response()
+}
+
+/// `PATCH /channels/{c}/messages/{m}`: the bot edits its message; what the body gives replaces what was.
+async fn edit_message(
+    State(fake): State<FakeDiscord>,
+    Path((_channel, message)): Path<(u64, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if !fake.authorised(&headers) {
+        return unauthorised();
+    }
+    if let Some(violation) = limit_violation(&body) {
+        let body = json!({"message": format!("Invalid Form Body: {violation}"), "code": 50035});
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+    }
+    let edited = {
+        let mut inner = fake.inner.lock().unwrap();
+        inner
+            .messages
+            .iter_mut()
+            .find(|m| m.id == message)
+            .map(|m| {
+                for key in ["embeds", "components", "content"] {
+                    if let Some(v) = body.get(key) {
+                        m.body[key] = v.clone();
+                    }
+                }
+                m.clone()
+            })
+    };
+    fake.touch();
+    match edited {
+        Some(m) => Json(message_json(&m)).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"message": "Unknown Message", "code": 10008})),
+        )
+            .into_response(),
+    }
 }
 
 async fn execute_webhook(
@@ -572,7 +719,7 @@ async fn interaction_callback(
         let body = json!({"message": "Interaction has already been acknowledged.", "code": 40060});
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
-    if let Some(violation) = limit_violation(&body["data"]) {
+    if let Some(violation) = limit_violation(&body["data"]).or_else(|| modal_violation(&body)) {
         let body = json!({"message": format!("Invalid Form Body: {violation}"), "code": 50035});
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }

@@ -267,6 +267,13 @@ impl TestApp {
         env
     }
 
+    /// A file in the bot's own temporary directory (a rules or people file, say), removed with the app.
+    pub fn write_file(&self, name: &str, text: &str) -> String {
+        let path = self.state_dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+
     /// Start the real binary (`iam-alarm run`); its log goes to a file shown when a test fails.
     pub fn start_bot(&mut self) {
         let log = self

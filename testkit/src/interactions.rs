@@ -55,6 +55,51 @@ pub fn autocomplete(app: &TestApp, name: &str, option: &str, partial: &str, who:
     app.discord.dispatch_interaction(i, None)
 }
 
+/// A user as a direct message's interaction names them (no server, no member).
+pub fn user(id: u64) -> Value {
+    json!({"id": id.to_string(), "username": format!("user{}", id % 1000), "discriminator": "0",
+           "global_name": null, "avatar": null})
+}
+
+/// A button press on a direct message the bot sent, by `who` (a user id).
+pub fn press_in_dm(app: &TestApp, custom_id: &str, message: &Posted, who: u64) -> String {
+    let mut i = dm_base(3, message.channel_id, who);
+    i["data"] = json!({"custom_id": custom_id, "component_type": 2});
+    i["message"] = crate::fake_discord::message_json(message);
+    app.discord
+        .dispatch_interaction(i, Some(message.id.clone()))
+}
+
+/// A modal submitted from a direct message's button: `values` by text input custom id, in rows as Discord
+/// sends them.
+pub fn submit_in_dm(
+    app: &TestApp,
+    custom_id: &str,
+    values: &[(&str, &str)],
+    message: &Posted,
+    who: u64,
+) -> String {
+    let mut i = dm_base(5, message.channel_id, who);
+    let rows: Vec<Value> = values
+        .iter()
+        .map(|(id, v)| json!({"type": 1, "components": [{"type": 4, "custom_id": id, "value": v}]}))
+        .collect();
+    i["data"] = json!({"custom_id": custom_id, "components": rows});
+    i["message"] = crate::fake_discord::message_json(message);
+    app.discord
+        .dispatch_interaction(i, Some(message.id.clone()))
+}
+
+fn dm_base(kind: u8, channel: u64, who: u64) -> Value {
+    json!({
+        "type": kind, "version": 1, "channel_id": channel.to_string(),
+        "channel": {"id": channel.to_string(), "type": 1},
+        "user": user(who), "app_permissions": "2248473465835073", "locale": "en-US",
+        "entitlements": [], "attachment_size_limit": 10485760,
+        "authorizing_integration_owners": {"0": GUILD_ID.to_string()}, "context": 1
+    })
+}
+
 /// A button press on a message.
 pub fn press(app: &TestApp, custom_id: &str, message: &Posted, who: Value) -> String {
     let mut i = base(3, who);

@@ -322,6 +322,37 @@ fn rules_check_accepts_a_valid_file_and_names_an_unknown_field() {
 }
 
 #[test]
+fn people_check_accepts_a_valid_file_and_names_the_broken_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |text: &str| {
+        let path = dir.path().join("people.toml");
+        std::fs::write(&path, text).unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let valid =
+        write(&std::fs::read_to_string(repo_root().join("deploy/people.example.toml")).unwrap());
+    let out = iam_alarm(&["people", "check", &valid], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("2 person(s), valid"), "{stdout}");
+    let broken = write("[[person]]\ndiscord = \"alice\"\naws = [\"alice@example.com\"]\n");
+    let out = iam_alarm(&["people", "check", &broken], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("people.toml")
+            && err.contains("person 1")
+            && err.contains("`discord` \"alice\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn render_with_rules_suppresses_lowers_and_ignores_expired_rules() {
     let dir = tempfile::tempdir().unwrap();
     let input = fixture_path("CreateUser-AssumedRole-session.json");

@@ -4,6 +4,7 @@
 // Tests: a failed step is a failed test, so helpers unwrap too.
 #![allow(clippy::unwrap_used)]
 
+mod asking;
 mod bursts;
 mod cli;
 mod deploy;
