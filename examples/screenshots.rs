@@ -1,6 +1,7 @@
 //! Writes the README's pictures as HTML pages — a routine alert, a critical root alert with its mention, a failed
 //! attempt, an acknowledged alert, a digest, a change to the pipeline itself, an escalation, the watchdog's
-//! "degraded" and "recovered" — drawn by `iam-alarm render --html`'s renderer.
+//! "degraded" and "recovered", "was this you?" (the direct message, and the alert its actor confirmed) and a
+//! snooze — drawn by `iam-alarm render --html`'s renderer.
 //! `scripts/screenshots` turns them into PNGs with headless Chromium.
 
 // A picture that cannot be drawn has nothing to show: it unwraps.
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use iam_alarm::html::page;
+use iam_alarm_core::ask;
 use iam_alarm_core::check::Check;
 use iam_alarm_core::digest::render_digests;
 use iam_alarm_core::escalation::{followup, Policy};
@@ -46,6 +48,21 @@ fn acknowledged(mut m: CreateMessage) -> CreateMessage {
     let button = &mut m.components[0].components[0];
     button.label = "Acknowledged".into();
     button.disabled = true;
+    m
+}
+
+/// The alert as it looks once its actor answered "yes, it was me" (what the answer does to it).
+fn confirmed(mut m: CreateMessage) -> CreateMessage {
+    let a_minute_ago = chrono::Utc::now().timestamp() - 60;
+    let alice = 500_000_000_000_000_001;
+    m.embeds[0].fields.push(EmbedField {
+        name: ask::FIELD.into(),
+        value: ask::confirmed(alice, "new hire bob, ticket OPS-1", a_minute_ago),
+        inline: false,
+    });
+    let mut m = acknowledged(m);
+    m.embeds[0].fields.last_mut().unwrap().value =
+        format!("by <@{alice}> (it was them) <t:{a_minute_ago}:R>");
     m
 }
 
@@ -105,6 +122,32 @@ fn main() {
         ),
         Transition::Ended(rule_back).message(None, now),
     ];
+    let question = ask::question(
+        &event(&record("CreateUser-AssumedRole-session.json")),
+        ask::AskId {
+            answer: ask::Answer::Yes,
+            alert: 1,
+            person: 500_000_000_000_000_001,
+            tamper: false,
+        },
+        "https://discord.com/channels/1/2/3",
+    );
+    let snooze_request = iam_alarm_core::snooze::Request {
+        events: vec!["CreateUser".into()],
+        actor_arn: "arn:aws:sts::123456789012:assumed-role/ci-deployer/terraform-run-42".into(),
+        account: "123456789012".into(),
+        reason: "migration week: ci-deployer rebuilds the service users".into(),
+        duration: "1d".into(),
+    };
+    let (toml, until) = snooze_request
+        .check(500_000_000_000_000_002, chrono::Utc::now(), 7)
+        .unwrap();
+    let snooze = iam_alarm_core::snooze::message(
+        &toml,
+        until,
+        500_000_000_000_000_002,
+        &snooze_request.reason,
+    );
     let pages = [
         ("alert-routine", "A routine alert", vec![routine.clone()]),
         ("alert-root", "A critical root alert", vec![root.clone()]),
@@ -112,7 +155,7 @@ fn main() {
         (
             "alert-acknowledged",
             "An acknowledged alert",
-            vec![acknowledged(routine)],
+            vec![acknowledged(routine.clone())],
         ),
         ("digest", "A digest", vec![digest]),
         (
@@ -125,6 +168,17 @@ fn main() {
             "watchdog",
             "The watchdog: a part switched off, then back",
             watchdog,
+        ),
+        ("ask-dm", "Was this you? (a direct message)", vec![question]),
+        (
+            "alert-confirmed",
+            "An alert its actor confirmed",
+            vec![confirmed(routine)],
+        ),
+        (
+            "snooze",
+            "A snooze pinned in the alert channel",
+            vec![snooze],
         ),
     ];
     for (file, title, messages) in pages {

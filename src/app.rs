@@ -22,10 +22,12 @@ use crate::health::{self, Metrics, Thresholds};
 use crate::poller::{Poller, Queues, Settings};
 use crate::probe::{Inspected, Probe};
 use crate::questions::Questions;
+use crate::snoozes::SnoozeKeeper;
 use crate::tasks::{self, Importance, Tasks};
 use crate::verify::Verifier;
 use crate::watchdog::Watchdog;
 use iam_alarm_commands::ask::{AskSettings, Asker, Question};
+use iam_alarm_core::snooze::Snoozes;
 
 /// Alerts waiting to ask their actor; beyond this the poller does not wait, and the alert is not asked about.
 const QUESTIONS_WAITING_MAX: usize = 256;
@@ -53,6 +55,8 @@ struct BotParts {
     watchdog: Watchdog,
     /// "Was this you?" to the actor of each alert (`PEOPLE`).
     questions: Option<Questions>,
+    /// The snoozes pinned in the channel.
+    snoozes: SnoozeKeeper,
     /// Told once the gateway is READY and the commands are registered.
     ready: Arc<Notify>,
     fatal: mpsc::UnboundedReceiver<GatewayError>,
@@ -67,6 +71,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     let dead_letter = find_dead_letter_queue(&queue).await;
     let accounts = accounts(&aws, &config, &tasks);
     let mut questions = None;
+    let snoozes = Arc::new(Snoozes::default());
     let (sink, dedup, bot) = match &config.sink {
         SinkConfig::Bot(bot) => {
             let probe = probe(&aws, &config, &queue, &dead_letter, &accounts);
@@ -76,6 +81,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
                 &metrics,
                 Arc::clone(&accounts),
                 Arc::clone(&probe),
+                Arc::clone(&snoozes),
             );
             let watch = Watched {
                 probe,
@@ -121,6 +127,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         verifier: verifier(&config),
         canary: config.canary.clone(),
         questions,
+        snoozes,
     };
     let queues = Queues {
         main: queue,
@@ -216,6 +223,7 @@ async fn start_bot(
     watched: Watched,
     asking: Option<(Arc<AskSettings>, mpsc::Receiver<Question>)>,
 ) -> Result<(Sink, Dedup, BotParts), RunError> {
+    let snoozes = Arc::clone(&data.snoozes);
     // One client for the channel: the poller and the escalation loop share its rate-limit bucket.
     let rest = Arc::new(BotRest::new(bot.api_url.as_ref(), bot.token.clone()));
     let mut dedup = Dedup::new(DEFAULT_CAPACITY);
@@ -236,6 +244,11 @@ async fn start_bot(
         Arc::clone(&data.alert_edits),
     );
     let gateway = Gateway::connect(bot, data, fatal_tx, Arc::clone(&ready)).await?;
+    let snoozes = SnoozeKeeper {
+        rest: Arc::clone(&rest),
+        channel: bot.channel_id,
+        snoozes: Arc::clone(&snoozes),
+    };
     let questions = asking.map(|(settings, incoming)| Questions {
         asker: Asker::new(gateway.http(), guild, channel, settings, edits),
         incoming,
@@ -259,6 +272,7 @@ async fn start_bot(
         escalator,
         watchdog,
         questions,
+        snoozes,
         ready,
         fatal,
     };
@@ -305,6 +319,7 @@ async fn supervise(
             escalator,
             watchdog,
             questions,
+            snoozes,
             ready,
             fatal,
         }) => {
@@ -319,7 +334,7 @@ async fn supervise(
                 }
             });
             (
-                Some((poller, escalator, watchdog, questions)),
+                Some((poller, escalator, watchdog, questions, snoozes)),
                 Some(ready),
                 Some(fatal),
             )
@@ -333,9 +348,12 @@ async fn supervise(
                 return Ok(());
             }
             () = notified(ready.as_deref()), if waiting.is_some() => {
-                let Some((poller, escalator, watchdog, questions)) = waiting.take() else { continue };
+                let Some((poller, escalator, watchdog, questions, snoozes)) = waiting.take() else { continue };
+                // The snoozes in force before the first message is judged.
+                snoozes.refresh().await;
                 info!("gateway ready: polling the queue");
                 start_poller(tasks, poller);
+                tasks.spawn("snoozes", Importance::Helper, move |stop| snoozes.run(stop));
                 if let Some(e) = escalator {
                     tasks.spawn("escalation", Importance::Helper, move |stop| e.run(stop));
                 }
@@ -408,6 +426,7 @@ fn responders(
     metrics: &Arc<Metrics>,
     accounts: Arc<Accounts>,
     probe: Arc<dyn PipelineProbe>,
+    snoozes: Arc<Snoozes>,
 ) -> iam_alarm_commands::Data {
     let r = &config.responders;
     iam_alarm_commands::Data {
@@ -428,5 +447,7 @@ fn responders(
         sns_verified: config.sns.is_some(),
         alert_edits: Arc::new(tokio::sync::Mutex::new(())),
         ask: bot.ask.clone(),
+        snoozes,
+        snooze_max_days: bot.snooze_max_days,
     }
 }

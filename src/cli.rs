@@ -1,5 +1,5 @@
-//! The command line: `run` (the default), `render`, `pattern`, `rules check`, `people check`, `healthcheck`,
-//! `dlq list|replay`.
+//! The command line: `run` (the default), `render`, `pattern`, `rules check|export`, `people check`,
+//! `healthcheck`, `dlq list|replay`.
 
 use std::path::PathBuf;
 
@@ -71,6 +71,9 @@ pub enum Command {
 pub enum RulesAction {
     /// Validate a rules file: exit 0 when it is valid, 2 with the error (file, rule, field) on stderr.
     Check { file: PathBuf },
+    /// Print the snoozes in force (pinned in ALERT_CHANNEL_ID; needs DISCORD_TOKEN) as rules to commit into
+    /// ALERT_RULES for good.
+    Export,
 }
 
 #[derive(Debug, Subcommand)]

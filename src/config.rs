@@ -92,6 +92,9 @@ pub struct Vars {
     pub ask_timeout_s: u64,
     #[serde(default = "truth", deserialize_with = "flag")]
     pub ask_confirm_acks: bool,
+    /// The longest snooze a responder may make from an alert, days.
+    #[serde(default = "n::<7>", deserialize_with = "within::<_, 1, 90>")]
+    pub snooze_max_days: u64,
 
     // Pacing and holding.
     #[serde(default = "n::<2000>", deserialize_with = "within::<_, 10, 100_000>")]
@@ -490,6 +493,24 @@ impl Vars {
             .ok_or_else(|| ConfigError::new("SQS_QUEUE_URL", format!("is required: {why}")))
     }
 
+    /// `rules export`: the bot's REST client and its alert channel.
+    pub fn discord_rest(&self) -> Result<(crate::delivery::BotRest, u64), ConfigError> {
+        let token = self.discord_token.clone().ok_or_else(|| {
+            ConfigError::new(
+                "DISCORD_TOKEN",
+                "is required: the snoozes are read from the alert channel",
+            )
+        })?;
+        let channel = self.alert_channel_id.ok_or_else(|| {
+            ConfigError::new(
+                "ALERT_CHANNEL_ID",
+                "is required: where the snoozes are pinned",
+            )
+        })?;
+        let rest = crate::delivery::BotRest::new(self.discord_api_url.as_ref(), token);
+        Ok((rest, channel))
+    }
+
     /// `healthcheck`: where the bot serves `/healthz`.
     pub fn health_addr(&self) -> Result<SocketAddr, ConfigError> {
         self.health_addr.ok_or_else(|| {
@@ -561,6 +582,8 @@ pub struct BotConfig {
     pub api_url: Option<Url>,
     /// Asking the actor "was this you?" (`PEOPLE` and `ASK_*`); `None`: nobody is asked.
     pub ask: Option<std::sync::Arc<iam_alarm_commands::ask::AskSettings>>,
+    /// The longest snooze a responder may make (`SNOOZE_MAX_DAYS`).
+    pub snooze_max_days: u64,
 }
 
 /// The watchdog: how often it checks the pipeline, and how long without a heartbeat is silence.
@@ -732,6 +755,7 @@ impl BotConfig {
                 })),
                 None => None,
             },
+            snooze_max_days: v.snooze_max_days,
         })
     }
 }

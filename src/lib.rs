@@ -16,6 +16,7 @@ pub mod poller;
 pub mod probe;
 pub mod questions;
 pub mod render_cmd;
+pub mod snoozes;
 pub mod tasks;
 pub mod telemetry;
 pub mod verify;

@@ -58,6 +58,12 @@ fn main() -> ExitCode {
             }
             Err(e) => config_error(e),
         },
+        Command::Rules {
+            action: RulesAction::Export,
+        } => match vars.discord_rest() {
+            Ok((rest, channel)) => runtime().block_on(iam_alarm::snoozes::export(&rest, channel)),
+            Err(e) => config_error(e),
+        },
         Command::People {
             action: PeopleAction::Check { file },
         } => match config::load_people("people check", &file) {

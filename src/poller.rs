@@ -21,6 +21,7 @@ use iam_alarm_core::render::{
     add_mention, render_fallback, render_message, render_text, RenderOptions,
 };
 use iam_alarm_core::rules::{Rules, Verdict};
+use iam_alarm_core::snooze::Snoozes;
 use iam_alarm_core::{
     classify_with, Canary, Event, EventKey, NotAlert, NotAlertReason, Rejection, WatchedEvents,
 };
@@ -60,6 +61,8 @@ pub struct Settings {
     pub verifier: Verifier,
     /// Whose `TagUser` call is the canary.
     pub canary: Canary,
+    /// The snoozes in force (made from the channel; empty without the bot).
+    pub snoozes: Arc<Snoozes>,
     /// Where alerts posted alone go to ask their actor "was this you?" (`PEOPLE`); `None`: nobody is asked.
     pub questions: Option<tokio::sync::mpsc::Sender<Question>>,
 }
@@ -284,8 +287,15 @@ impl Poller {
         };
         event.name_account(|id| self.settings.accounts.name(id));
         let today = chrono::Utc::now().date_naive();
-        if let Verdict::Suppressed { rule } = self.settings.rules.apply(&mut event, today) {
-            info!(message_id = id, event_id = %event.key, rule, "suppressed by a rule; deleting");
+        let suppressed = match self.settings.rules.apply(&mut event, today) {
+            Verdict::Suppressed { rule } => Some(rule),
+            _ => self
+                .settings
+                .snoozes
+                .suppressing(&mut event, chrono::Utc::now()),
+        };
+        if let Some(rule) = suppressed {
+            info!(message_id = id, event_id = %event.key, rule, "suppressed by a rule or snooze; deleting");
             self.metrics.suppressed(&rule);
             self.delete(&message).await;
             self.in_hand.remove(0);

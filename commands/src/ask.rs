@@ -117,8 +117,8 @@ impl Asker {
             "https://discord.com/channels/{}/{}/{}",
             self.guild, self.channel, id.alert
         );
-        dm.send_message(&*self.http, question_message(event, id, &link))
-            .await?;
+        let question = ask::question(event, id, &link);
+        self.http.send_message(dm.id, Vec::new(), &question).await?;
         Ok(())
     }
 
@@ -139,40 +139,6 @@ impl Asker {
             Err(e) => warn!(alert, error = %e, "cannot note the unanswered question"),
         }
     }
-}
-
-/// The direct message: what happened, where, when, and the two answers.
-fn question_message(event: &Event, id: AskId, link: &str) -> serenity::CreateMessage {
-    let when = event.time.map_or_else(
-        || "unknown".to_owned(),
-        |t| format!("<t:{}:f>", t.timestamp()),
-    );
-    let account = event
-        .account_name
-        .clone()
-        .or_else(|| event.account.clone())
-        .unwrap_or_else(|| "unknown".to_owned());
-    let description = format!(
-        "An IAM alert names you as the one who acted:\n**{}**\nAccount: {}\nWhen: {when}\n[Open the alert]({link})\n\nYour answer is written on the alert for the responders.",
-        escape_capped(&iam_alarm_core::render::headline(event), 300),
-        escape_capped(&account, 120),
-    );
-    let embed = serenity::CreateEmbed::new()
-        .title(FIELD)
-        .description(description)
-        .colour(colour::CHANGE);
-    let buttons = vec![
-        serenity::CreateButton::new(id.with(Answer::Yes).encode())
-            .label("Yes, it was me")
-            .style(serenity::ButtonStyle::Success),
-        serenity::CreateButton::new(id.with(Answer::No).encode())
-            .label("No, it wasn't me")
-            .style(serenity::ButtonStyle::Danger),
-    ];
-    serenity::CreateMessage::new()
-        .embed(embed)
-        .components(vec![serenity::CreateActionRow::Buttons(buttons)])
-        .allowed_mentions(serenity::CreateAllowedMentions::new())
 }
 
 /// A press of Yes or No in the direct message.
@@ -232,11 +198,11 @@ pub async fn submit(
     id: AskId,
 ) -> Result<(), Error> {
     if let Some(refusal) = refusal(data, submit.user.id, id).await {
-        return reply_to_modal(ctx, submit, &refusal).await;
+        return crate::render::ephemeral_modal(ctx, submit, &refusal).await;
     }
-    let reason = reason_of(submit).unwrap_or_default();
+    let reason = crate::render::modal_value(submit, REASON_INPUT).unwrap_or_default();
     if reason.trim().is_empty() {
-        return reply_to_modal(
+        return crate::render::ephemeral_modal(
             ctx,
             submit,
             "A reason is required: press **Yes, it was me** again.",
@@ -263,7 +229,7 @@ pub async fn submit(
     })
     .await?;
     if !answered {
-        return reply_to_modal(ctx, submit, "You have already answered.").await;
+        return crate::render::ephemeral_modal(ctx, submit, "You have already answered.").await;
     }
     info!(alert = id.alert, person, "the actor confirmed it was them");
     let text = format!(
@@ -347,21 +313,6 @@ async fn thank(
     Ok(())
 }
 
-async fn reply_to_modal(
-    ctx: &serenity::Context,
-    submit: &serenity::ModalInteraction,
-    text: &str,
-) -> Result<(), Error> {
-    let reply = serenity::CreateInteractionResponseMessage::new()
-        .content(text)
-        .ephemeral(true)
-        .allowed_mentions(serenity::CreateAllowedMentions::new());
-    submit
-        .create_response(ctx, serenity::CreateInteractionResponse::Message(reply))
-        .await?;
-    Ok(())
-}
-
 /// The reason modal: one required paragraph of at most `REASON_MAX` characters.
 fn reason_modal(id: AskId) -> serenity::CreateModal {
     let input = serenity::CreateInputText::new(
@@ -377,21 +328,6 @@ fn reason_modal(id: AskId) -> serenity::CreateModal {
 }
 
 const REASON_INPUT: &str = "reason";
-
-/// The reason typed (serenity 0.12 reads a modal's inputs from its action rows).
-fn reason_of(submit: &serenity::ModalInteraction) -> Option<String> {
-    submit
-        .data
-        .components
-        .iter()
-        .flat_map(|row| &row.components)
-        .find_map(|c| match c {
-            serenity::ActionRowComponent::InputText(t) if t.custom_id == REASON_INPUT => {
-                t.value.clone()
-            }
-            _ => None,
-        })
-}
 
 /// Where the alert's question stands.
 fn state_of(message: &serenity::Message) -> Option<State> {

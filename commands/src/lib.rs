@@ -12,6 +12,7 @@ pub mod permissions;
 pub mod ports;
 pub mod recent_changes;
 mod render;
+pub mod snooze;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +55,10 @@ pub struct Data {
     pub alert_edits: Arc<tokio::sync::Mutex<()>>,
     /// Asking the actor "was this you?" (`PEOPLE`); `None`: nobody is asked.
     pub ask: Option<Arc<ask::AskSettings>>,
+    /// The snoozes in force (shared with the poller, which suppresses what they match).
+    pub snoozes: Arc<iam_alarm_core::snooze::Snoozes>,
+    /// The longest snooze a responder may make (`SNOOZE_MAX_DAYS`).
+    pub snooze_max_days: u64,
 }
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -65,6 +70,7 @@ pub fn all() -> Vec<poise::Command<Data, Error>> {
         iam_users::iam_users(),
         recent_changes::recent_changes(),
         health::health(),
+        snooze::snoozes(),
     ]
 }
 
@@ -95,7 +101,14 @@ pub async fn on_component(
             iam_alarm_core::buttons::ButtonId::Activity(request) => {
                 activity::press(ctx, data, press, request).await
             }
+            iam_alarm_core::buttons::ButtonId::Snooze {
+                account,
+                event_name,
+            } => snooze::press(ctx, press, account, event_name).await,
         };
+    }
+    if let Some(snooze) = snooze::end_id(id) {
+        return snooze::end(ctx, data, press, snooze).await;
     }
     if let Some(page) = iam_users::Page::parse(id) {
         let asked_by = press.user.id.to_string();
@@ -123,6 +136,9 @@ pub async fn on_modal(
 ) -> Result<(), Error> {
     if let Some(id) = iam_alarm_core::ask::AskId::parse(&submit.data.custom_id) {
         return ask::submit(ctx, data, submit, id).await;
+    }
+    if submit.data.custom_id == snooze::MODAL {
+        return snooze::submit(ctx, data, submit).await;
     }
     tracing::warn!(custom_id = %submit.data.custom_id, "modal with an unknown custom_id");
     Ok(())

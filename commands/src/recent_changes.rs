@@ -92,9 +92,13 @@ impl Page {
     }
 }
 
-/// One line: time, actor → target, action, outcome.
-/// One change: when, who, what, whom, how it ended — and the rule that suppressed its alert, if one did.
-pub fn line(e: &Event, rules: &iam_alarm_core::rules::Rules) -> String {
+/// One change: when, who, what, whom, how it ended — and the rule or snooze that suppressed its alert, if one
+/// did (a snooze: one in force now that was already when it happened).
+pub fn line(
+    e: &Event,
+    rules: &iam_alarm_core::rules::Rules,
+    snoozes: &iam_alarm_core::snooze::Snoozes,
+) -> String {
     let when = e
         .time
         .map_or_else(|| "—".to_owned(), |t| format!("<t:{}:f>", t.timestamp()));
@@ -109,11 +113,17 @@ pub fn line(e: &Event, rules: &iam_alarm_core::rules::Rules) -> String {
         }
     };
     let today = Utc::now().date_naive();
+    let snoozed = |e: &Event| {
+        let at = e.time?;
+        snoozes.suppressing(&mut e.clone(), at)
+    };
     let suppressed = match rules.apply(&mut e.clone(), today) {
         iam_alarm_core::rules::Verdict::Suppressed { rule } => {
             format!(" · suppressed by rule {}", escape_capped(&rule, 60))
         }
-        _ => String::new(),
+        _ => snoozed(e)
+            .map(|s| format!(" · suppressed by {}", escape_capped(&s, 60)))
+            .unwrap_or_default(),
     };
     format!(
         "{when} **{}** {} → **{target}** {outcome}{suppressed}",
@@ -167,7 +177,7 @@ pub(crate) async fn build(
         .iter()
         .skip(current * PER_PAGE)
         .take(PER_PAGE)
-        .map(|e| line(e, &data.rules))
+        .map(|e| line(e, &data.rules, &data.snoozes))
         .collect();
     let what = page
         .event

@@ -47,6 +47,22 @@ pub async fn ephemeral_component(
     Ok(())
 }
 
+/// A private one-line answer to a submitted modal. Mentions inside never ping.
+pub async fn ephemeral_modal(
+    ctx: &serenity::Context,
+    submit: &serenity::ModalInteraction,
+    text: &str,
+) -> Result<(), Error> {
+    let reply = serenity::CreateInteractionResponseMessage::new()
+        .content(text)
+        .ephemeral(true)
+        .allowed_mentions(serenity::CreateAllowedMentions::new());
+    submit
+        .create_response(ctx, serenity::CreateInteractionResponse::Message(reply))
+        .await?;
+    Ok(())
+}
+
 /// Previous / next buttons for a paginated reply (none when it all fits one page).
 pub fn pager(
     prev: Option<String>,
@@ -96,4 +112,18 @@ pub async fn turn_page(
         )
         .await?;
     Ok(())
+}
+
+/// A submitted modal's text input, by its `custom_id` (serenity 0.12 reads a modal's inputs from its action
+/// rows; Discord's newer Label form would lose them, so modals here use action rows).
+pub fn modal_value(submit: &serenity::ModalInteraction, id: &str) -> Option<String> {
+    submit
+        .data
+        .components
+        .iter()
+        .flat_map(|row| &row.components)
+        .find_map(|c| match c {
+            serenity::ActionRowComponent::InputText(t) if t.custom_id == id => t.value.clone(),
+            _ => None,
+        })
 }

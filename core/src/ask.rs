@@ -2,6 +2,8 @@
 //! itself — one embed field whose value says where it stands — so the channel is the audit trail and a restart
 //! reads the state back from there.
 
+use crate::event::Event;
+use crate::message::{ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed};
 use crate::posted::PostedMessage;
 use crate::text::escape_capped;
 
@@ -143,6 +145,47 @@ pub fn undeliverable(person: u64, why: &str) -> String {
 pub fn not_me_call(person: u64, role: Option<u64>) -> String {
     let mention = role.map(|r| format!("<@&{r}> ")).unwrap_or_default();
     format!("{mention}🚨 <@{person}> says they did **not** do this: treat it as a compromise until shown otherwise.")
+}
+
+/// The direct message that asks: what happened, where, when, a link to the alert, and the two answers.
+pub fn question(event: &Event, id: AskId, alert_link: &str) -> CreateMessage {
+    let when = event.time.map_or_else(
+        || "unknown".to_owned(),
+        |t| format!("<t:{}:f>", t.timestamp()),
+    );
+    let account = event
+        .account_name
+        .as_deref()
+        .or(event.account.as_deref())
+        .unwrap_or("unknown");
+    let description = format!(
+        "An IAM alert names you as the one who acted:\n**{}**\nAccount: {}\nWhen: {when}\n[Open the alert]({alert_link})\n\nYour answer is written on the alert for the responders.",
+        escape_capped(&crate::render::headline(event), 300),
+        escape_capped(account, 120),
+    );
+    let buttons = vec![
+        Button::action(
+            ButtonStyle::Success,
+            "Yes, it was me",
+            id.with(Answer::Yes).encode(),
+        ),
+        Button::action(
+            ButtonStyle::Danger,
+            "No, it wasn't me",
+            id.with(Answer::No).encode(),
+        ),
+    ];
+    CreateMessage {
+        embeds: vec![Embed {
+            title: Some(FIELD.to_owned()),
+            description: Some(description),
+            color: Some(crate::render::colour::CHANGE),
+            ..Embed::default()
+        }],
+        components: vec![ActionRow::new(buttons)],
+        allowed_mentions: AllowedMentions::default(),
+        ..CreateMessage::default()
+    }
 }
 
 /// The questions that waited `timeout_s` or more without an answer, on alerts of ours: (alert id, person).

@@ -16,6 +16,11 @@ pub enum ButtonId {
     /// `act:k:<account>:<AccessKeyId>` / `act:u:<account>:<user name>` (`-` for an account the record does
     /// not name): the actor's recent CloudTrail activity, read in that account.
     Activity(Activity),
+    /// `snz:<account|->:<event name>`: snooze alerts like this one (the modal is prefilled from it).
+    Snooze {
+        account: Option<String>,
+        event_name: String,
+    },
 }
 
 /// Whose activity, and where: the account travels in the button, never read from displayed text.
@@ -51,12 +56,30 @@ impl ButtonId {
                 let (prefix, value) = a.lookup.parts();
                 concat(&[prefix, a.account.as_deref().unwrap_or("-"), ":", value])
             }
+            ButtonId::Snooze {
+                account,
+                event_name,
+            } => concat(&[SNOOZE, account.as_deref().unwrap_or("-"), ":", event_name]),
         }
     }
 
     pub fn parse(id: &str) -> Option<ButtonId> {
         if let Some(key) = id.strip_prefix(ACK) {
             return Some(ButtonId::Acknowledge(key.to_owned()));
+        }
+        if let Some(rest) = id.strip_prefix(SNOOZE) {
+            let (account, event_name) = rest.split_once(':')?;
+            let account = match account {
+                "-" => None,
+                a if crate::accounts::is_account_id(a) => Some(a.to_owned()),
+                _ => return None,
+            };
+            let valid =
+                !event_name.is_empty() && event_name.chars().all(|c| c.is_ascii_alphanumeric());
+            return valid.then(|| ButtonId::Snooze {
+                account,
+                event_name: event_name.to_owned(),
+            });
         }
         let rest = id.strip_prefix("act:")?;
         let (kind, rest) = rest.split_once(':')?;
@@ -79,6 +102,7 @@ impl ButtonId {
 }
 
 const ACK: &str = "ack:";
+const SNOOZE: &str = "snz:";
 
 impl ActivityLookup {
     /// The id's prefix and the value after it.
@@ -139,6 +163,14 @@ mod tests {
                 Some("111122223333"),
             ),
             activity(ActivityLookup::UserName("alice@example.com".into()), None),
+            ButtonId::Snooze {
+                account: Some("111122223333".into()),
+                event_name: "CreateUser".into(),
+            },
+            ButtonId::Snooze {
+                account: None,
+                event_name: "DeleteUser".into(),
+            },
         ] {
             assert_eq!(ButtonId::parse(&b.encode()), Some(b));
         }
@@ -152,6 +184,7 @@ mod tests {
         );
         assert_eq!(ButtonId::parse("act:x:1"), None);
         assert_eq!(ButtonId::parse("hello"), None);
+        assert_eq!(ButtonId::parse("snz:-:Create User"), None);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod record;
 pub mod render;
 pub mod rules;
 pub mod severity;
+pub mod snooze;
 pub mod sns;
 pub mod tamper;
 pub mod target;

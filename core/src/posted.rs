@@ -30,6 +30,8 @@ struct Author {
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 struct Embed {
+    #[serde(default, deserialize_with = "null_as_default")]
+    description: String,
     #[serde(default)]
     footer: Option<Footer>,
     #[serde(default, deserialize_with = "null_as_default")]
@@ -112,6 +114,11 @@ impl PostedMessage {
             .footer
             .as_ref()
             .map(|f| f.text.as_str())
+    }
+
+    /// The first embed's description.
+    pub fn description(&self) -> Option<&str> {
+        Some(self.embeds.first()?.description.as_str()).filter(|d| !d.is_empty())
     }
 
     /// Whether any embed has a field so named.

@@ -10,7 +10,7 @@ use crate::buttons::{activity, ButtonId};
 use crate::event::{Event, IdentityKind, Origin, Outcome, NEW_NAME};
 use crate::message::{
     ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed, EmbedField, EmbedFooter,
-    CONTENT_MAX, EMBEDS_TOTAL_MAX, FIELD_VALUE_MAX, NONCE_MAX, TITLE_MAX,
+    CONTENT_MAX, CUSTOM_ID_MAX, EMBEDS_TOTAL_MAX, FIELD_VALUE_MAX, NONCE_MAX, TITLE_MAX,
 };
 use crate::severity::Severity;
 use crate::text::{code_capped, concat, escape_capped, plain_capped, truncate};
@@ -508,6 +508,20 @@ fn buttons(event: &Event, console_url: Option<String>) -> Vec<Button> {
             "Recent activity",
             ButtonId::Activity(request).encode(),
         ));
+    }
+    // A change to the pipeline itself is never snoozed: no button offers it.
+    if event.tamper.is_none() && event.event_name.chars().all(|c| c.is_ascii_alphanumeric()) {
+        let snooze = ButtonId::Snooze {
+            account: event
+                .account
+                .clone()
+                .filter(|a| crate::accounts::is_account_id(a)),
+            event_name: event.event_name.clone(),
+        };
+        let id = snooze.encode();
+        if id.len() <= CUSTOM_ID_MAX {
+            row.push(Button::action(ButtonStyle::Secondary, "Snooze…", id));
+        }
     }
     if let Some(url) = console_url {
         row.push(Button::link("Open in CloudTrail", url));

@@ -191,6 +191,10 @@ impl Rules {
         self.rules.len()
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }

@@ -153,6 +153,22 @@ impl BotRest {
         }
     }
 
+    /// The channel's pinned messages (`GET /channels/{id}/pins`): where snoozes live.
+    pub async fn pins(&self, channel_id: u64) -> Result<Vec<PostedMessage>, DeliveryError> {
+        let url = format!("{}/channels/{channel_id}/pins", self.root);
+        let request = self.authorised(self.api.http.get(url));
+        let response = request.send().await.map_err(transport_error)?;
+        Ok(PostedMessage::from_listing(json(response).await?))
+    }
+
+    /// Unpin a message (`DELETE /channels/{id}/pins/{message}`): an expired snooze.
+    pub async fn unpin(&self, channel_id: u64, message_id: &str) -> Result<(), DeliveryError> {
+        let url = format!("{}/channels/{channel_id}/pins/{message_id}", self.root);
+        let request = self.authorised(self.api.http.delete(url));
+        let response = request.send().await.map_err(transport_error)?;
+        check(response).await.map(drop)
+    }
+
     async fn messages_before(
         &self,
         channel_id: u64,

@@ -161,6 +161,11 @@ impl FakeDiscord {
                 get(get_message).patch(edit_message),
             )
             .route("/api/v10/users/@me/channels", post(open_dm))
+            .route("/api/v10/channels/{channel}/pins", get(list_pins))
+            .route(
+                "/api/v10/channels/{channel}/pins/{message}",
+                put(pin).delete(unpin),
+            )
             .route(
                 "/api/v10/applications/{app}/guilds/{guild}/commands",
                 put(put_commands),
@@ -632,6 +637,92 @@ async fn open_dm(
     .into_response()
 }
 
+/// Discord's answer about a message it does not have.
+fn unknown_message() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"message": "Unknown Message", "code": 10008})),
+    )
+        .into_response()
+}
+
+/// `PUT /channels/{c}/pins/{m}`: pinned — and, as Discord does, a system message (type 6) in the channel.
+async fn pin(
+    State(fake): State<FakeDiscord>,
+    Path((channel, message)): Path<(u64, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !fake.authorised(&headers) {
+        return unauthorised();
+    }
+    let found = {
+        let mut inner = fake.inner.lock().unwrap();
+        let found = inner
+            .messages
+            .iter_mut()
+            .find(|m| m.id == message)
+            .map(|m| {
+                m.body["pinned"] = json!(true);
+            });
+        if found.is_some() {
+            inner.next_id += 1;
+            let id = snowflake(inner.next_id);
+            let body = json!({"type": 6, "content": "",
+                              "message_reference": {"message_id": message, "channel_id": channel.to_string()}});
+            inner.messages.push(Posted {
+                id,
+                channel_id: channel,
+                body,
+            });
+        }
+        found
+    };
+    fake.touch();
+    match found {
+        Some(()) => StatusCode::NO_CONTENT.into_response(),
+        None => unknown_message(),
+    }
+}
+
+/// `DELETE /channels/{c}/pins/{m}`.
+async fn unpin(
+    State(fake): State<FakeDiscord>,
+    Path((_channel, message)): Path<(u64, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !fake.authorised(&headers) {
+        return unauthorised();
+    }
+    {
+        let mut inner = fake.inner.lock().unwrap();
+        if let Some(m) = inner.messages.iter_mut().find(|m| m.id == message) {
+            m.body["pinned"] = json!(false);
+        }
+    }
+    fake.touch();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /channels/{c}/pins`: the channel's pinned messages, newest first.
+async fn list_pins(
+    State(fake): State<FakeDiscord>,
+    Path(channel): Path<u64>,
+    headers: HeaderMap,
+) -> Response {
+    if !fake.authorised(&headers) {
+        return unauthorised();
+    }
+    let inner = fake.inner.lock().unwrap();
+    let pinned: Vec<Value> = inner
+        .messages
+        .iter()
+        .rev()
+        .filter(|m| m.channel_id == channel && m.body["pinned"] == true)
+        .map(message_json)
+        .collect();
+    Json(pinned).into_response()
+}
+
 /// `PATCH /channels/{c}/messages/{m}`: the bot edits its message; what the body gives replaces what was.
 async fn edit_message(
     State(fake): State<FakeDiscord>,
@@ -664,11 +755,7 @@ async fn edit_message(
     fake.touch();
     match edited {
         Some(m) => Json(message_json(&m)).into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            Json(json!({"message": "Unknown Message", "code": 10008})),
-        )
-            .into_response(),
+        None => unknown_message(),
     }
 }
 
@@ -784,11 +871,7 @@ async fn get_message(
     let inner = fake.inner.lock().unwrap();
     match inner.messages.iter().find(|m| m.id == message) {
         Some(m) => Json(message_json(m)).into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            Json(json!({"message": "Unknown Message", "code": 10008})),
-        )
-            .into_response(),
+        None => unknown_message(),
     }
 }
 
@@ -953,11 +1036,16 @@ pub fn message_json(p: &Posted) -> Value {
     m["id"] = json!(p.id);
     m["channel_id"] = json!(p.channel_id.to_string());
     m["author"] = bot_user();
-    m["type"] = json!(0);
+    // A system message (a pin's notice, type 6) keeps its type.
+    if m["type"].as_u64() != Some(6) {
+        m["type"] = json!(0);
+    }
     // Discord answers a reply's reference with the channel filled in (type 19: a reply).
     if m["message_reference"].is_object() {
         m["message_reference"]["channel_id"] = json!(p.channel_id.to_string());
-        m["type"] = json!(19);
+        if m["type"] == 0 {
+            m["type"] = json!(19);
+        }
     }
     for (k, v) in [
         ("content", json!("")),

@@ -80,14 +80,34 @@ pub fn submit_in_dm(
     who: u64,
 ) -> String {
     let mut i = dm_base(5, message.channel_id, who);
+    i["data"] = modal_data(custom_id, values);
+    i["message"] = crate::fake_discord::message_json(message);
+    app.discord
+        .dispatch_interaction(i, Some(message.id.clone()))
+}
+
+/// A modal submitted in the server (from a button on `message`), by a member.
+pub fn submit_modal(
+    app: &TestApp,
+    custom_id: &str,
+    values: &[(&str, &str)],
+    message: &Posted,
+    who: Value,
+) -> String {
+    let mut i = base(5, who);
+    i["data"] = modal_data(custom_id, values);
+    i["message"] = crate::fake_discord::message_json(message);
+    app.discord
+        .dispatch_interaction(i, Some(message.id.clone()))
+}
+
+/// A submitted modal's data: one text input per action row, as Discord sends them.
+fn modal_data(custom_id: &str, values: &[(&str, &str)]) -> Value {
     let rows: Vec<Value> = values
         .iter()
         .map(|(id, v)| json!({"type": 1, "components": [{"type": 4, "custom_id": id, "value": v}]}))
         .collect();
-    i["data"] = json!({"custom_id": custom_id, "components": rows});
-    i["message"] = crate::fake_discord::message_json(message);
-    app.discord
-        .dispatch_interaction(i, Some(message.id.clone()))
+    json!({"custom_id": custom_id, "components": rows})
 }
 
 fn dm_base(kind: u8, channel: u64, who: u64) -> Value {

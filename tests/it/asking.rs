@@ -16,7 +16,9 @@ async fn asking_app(extra: &[(&str, &str)]) -> TestApp {
     let mut app = spawn_app().await;
     let people = app.write_file(
         "people.toml",
-        &format!("[[person]]\ndiscord = \"{ALICE}\"\naws = [\"terraform-run-42\"]\n"),
+        &format!(
+            "[[person]]\ndiscord = \"{ALICE}\"\naws = [\"terraform-run-42\", \"arn:aws:iam::123456789012:user/mallory\"]\n"
+        ),
     );
     app.extra_env.extend([
         ("PEOPLE".to_owned(), people),
@@ -278,5 +280,41 @@ async fn no_answer_in_time_a_closed_inbox_and_a_restart_are_each_said_on_the_ale
     assert_eq!(
         noted,
         format!("✉️ Could not ask <@{ALICE}>: Cannot send messages to this user")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_to_the_pipeline_asks_too_and_stays_critical_whatever_the_answer() {
+    let app = asking_app(&[]).await;
+    let alert = alert_for(
+        &app,
+        &own_fixture("records/StopLogging-IAMUser.json"),
+        "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
+    )
+    .await;
+    wait_for_question(&app, &alert, "❓ Asked").await;
+    let dm = dm_about(&app, &alert);
+    let i = press_in_dm(&app, &custom_id(&dm, 0), &dm, ALICE);
+    let reason_id = replies(&app, &i, 1).await[0].body["data"]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let i = submit_in_dm(
+        &app,
+        &reason_id,
+        &[("reason", "maintenance window")],
+        &dm,
+        ALICE,
+    );
+    assert_eq!(replies(&app, &i, 1).await[0].callback_type(), Some(7));
+    assert!(question_on(&app, &alert).starts_with("✅ Confirmed"));
+    let now = app.discord.message(&alert.id).unwrap();
+    assert!(
+        now.body["content"].as_str().unwrap().contains("`critical`")
+            && !now.body["embeds"][0]["fields"]
+                .to_string()
+                .contains("Acknowledged"),
+        "a confirmation does not take a tamper alert: {}",
+        now.body
     );
 }

@@ -14,5 +14,6 @@ mod organization;
 mod pipeline;
 mod responders;
 mod signatures;
+mod snoozing;
 mod trust;
 mod watchdog;
