@@ -10,6 +10,7 @@ use tokio::sync::{mpsc, Notify};
 use tracing::{error, info, warn};
 
 use crate::aws::accounts::{account_of_queue, Accounts, ReaderRole};
+use crate::aws::containment::{AwsContainment, ContainRoles};
 use crate::aws::sqs::Queue;
 use crate::config::{BotConfig, RunConfig, SinkConfig};
 use crate::dedup::{Dedup, DEFAULT_CAPACITY};
@@ -27,6 +28,7 @@ use crate::tasks::{self, Importance, Tasks};
 use crate::verify::Verifier;
 use crate::watchdog::Watchdog;
 use iam_alarm_commands::ask::{AskSettings, Asker, Question};
+use iam_alarm_commands::contain::ContainSettings;
 use iam_alarm_core::snooze::Snoozes;
 
 /// Alerts waiting to ask their actor; beyond this the poller does not wait, and the alert is not asked about.
@@ -118,6 +120,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         render: RenderOptions {
             timezone: config.alert.timezone,
             mention: config.alert.mention,
+            contain: matches!(&config.sink, SinkConfig::Bot(b) if b.contain.is_some()),
             ..RenderOptions::default()
         },
         poll: config.poll.clone(),
@@ -128,6 +131,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         canary: config.canary.clone(),
         questions,
         snoozes,
+        contain_roles: contain_roles(&config),
     };
     let queues = Queues {
         main: queue,
@@ -164,6 +168,18 @@ fn accounts(aws: &aws_config::SdkConfig, config: &RunConfig, tasks: &Tasks) -> A
         });
     }
     accounts
+}
+
+/// The containment roles' names, whose sessions' Undo is the bot's own.
+fn contain_roles(config: &RunConfig) -> Vec<String> {
+    let SinkConfig::Bot(bot) = &config.sink else {
+        return Vec::new();
+    };
+    let Some(c) = &bot.contain else {
+        return Vec::new();
+    };
+    let own = c.role_arn.rsplit('/').next().map(str::to_owned);
+    own.into_iter().chain(c.role_name.clone()).collect()
 }
 
 /// Only signed SNS notifications from our topics, unless switched off for an emulator (said loudly).
@@ -429,6 +445,17 @@ fn responders(
     snoozes: Arc<Snoozes>,
 ) -> iam_alarm_commands::Data {
     let r = &config.responders;
+    let contain = bot.contain.as_ref().map(|c| {
+        let roles = ContainRoles {
+            own: c.role_arn.clone(),
+            members: c.role_name.clone(),
+        };
+        ContainSettings {
+            backend: Arc::new(AwsContainment::new(Arc::clone(&accounts), roles)),
+            approvals: c.approvals,
+            request_ttl: c.request_ttl,
+        }
+    });
     iam_alarm_commands::Data {
         metrics: Arc::clone(metrics),
         accounts,
@@ -449,5 +476,6 @@ fn responders(
         ask: bot.ask.clone(),
         snoozes,
         snooze_max_days: bot.snooze_max_days,
+        contain,
     }
 }

@@ -92,6 +92,18 @@ pub struct Vars {
     pub ask_timeout_s: u64,
     #[serde(default = "truth", deserialize_with = "flag")]
     pub ask_confirm_acks: bool,
+    // Containment from the channel.
+    /// `on`: Quarantine… and Deactivate key… on alerts (needs RESPONDER_ROLE_ID and CONTAIN_ROLE_ARN).
+    #[serde(default, deserialize_with = "switch")]
+    pub contain: bool,
+    #[serde(default, deserialize_with = "some_role_arn")]
+    pub contain_role_arn: Option<String>,
+    #[serde(default, deserialize_with = "some_role_name")]
+    pub contain_role_name: Option<String>,
+    #[serde(default = "n::<1>", deserialize_with = "within::<_, 1, 2>")]
+    pub contain_approvals: u64,
+    #[serde(default = "n::<900>", deserialize_with = "within::<_, 1, 86_400>")]
+    pub contain_request_ttl_s: u64,
     /// The longest snooze a responder may make from an alert, days.
     #[serde(default = "n::<7>", deserialize_with = "within::<_, 1, 90>")]
     pub snooze_max_days: u64,
@@ -342,6 +354,34 @@ fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     }
 }
 
+/// `on` / `off` (and `true` / `false`).
+fn switch<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    match text(d)?.as_str() {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" | "" => Ok(false),
+        _ => Err(de::Error::custom("must be `on` or `off`")),
+    }
+}
+
+fn some_role_arn<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let arn = text(d)?;
+    let mut parts = arn.splitn(6, ':');
+    let valid = parts.next() == Some("arn")
+        && parts.next().is_some_and(|p| p.starts_with("aws"))
+        && parts.next() == Some("iam")
+        && parts.next() == Some("")
+        && parts
+            .next()
+            .is_some_and(iam_alarm_core::accounts::is_account_id)
+        && parts.next().is_some_and(|r| r.starts_with("role/"));
+    if !valid {
+        return Err(de::Error::custom(
+            "is not an IAM role ARN (arn:aws:iam::111122223333:role/iam-alarm-contain)",
+        ));
+    }
+    Ok(Some(arn))
+}
+
 fn some_snowflake<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     let id = text(d)?.parse::<u64>().ok().filter(|id| *id > 0);
     id.map(Some)
@@ -584,6 +624,21 @@ pub struct BotConfig {
     pub ask: Option<std::sync::Arc<iam_alarm_commands::ask::AskSettings>>,
     /// The longest snooze a responder may make (`SNOOZE_MAX_DAYS`).
     pub snooze_max_days: u64,
+    /// Containment from the channel (`CONTAIN=on`); `None`: off.
+    pub contain: Option<ContainConfig>,
+}
+
+/// `CONTAIN=on`: the roles containment acts through, and how many responders it takes.
+#[derive(Debug, Clone)]
+pub struct ContainConfig {
+    /// `CONTAIN_ROLE_ARN`: in the bot's own account.
+    pub role_arn: String,
+    /// `CONTAIN_ROLE_NAME`: in member accounts (through the reader pattern); `None`: only the bot's own account.
+    pub role_name: Option<String>,
+    /// `CONTAIN_APPROVALS`: 1 or 2.
+    pub approvals: u8,
+    /// `CONTAIN_REQUEST_TTL_S`.
+    pub request_ttl: Duration,
 }
 
 /// The watchdog: how often it checks the pipeline, and how long without a heartbeat is silence.
@@ -717,6 +772,32 @@ impl SinkConfig {
     }
 }
 
+impl ContainConfig {
+    fn from_vars(v: &Vars) -> Result<Option<ContainConfig>, ConfigError> {
+        if !v.contain {
+            return Ok(None);
+        }
+        if v.responder_role_id.is_none() {
+            return Err(ConfigError::new(
+                "RESPONDER_ROLE_ID",
+                "is required with CONTAIN=on: only responders may contain",
+            ));
+        }
+        let role_arn = v.contain_role_arn.clone().ok_or_else(|| {
+            ConfigError::new(
+                "CONTAIN_ROLE_ARN",
+                "is required with CONTAIN=on: the role containment acts through (Terraform's `containment = true` creates it); the bot's own role stays read-only",
+            )
+        })?;
+        Ok(Some(ContainConfig {
+            role_arn,
+            role_name: v.contain_role_name.clone(),
+            approvals: u8::try_from(v.contain_approvals).unwrap_or(2),
+            request_ttl: Duration::from_secs(v.contain_request_ttl_s),
+        }))
+    }
+}
+
 impl BotConfig {
     fn from_vars(v: &Vars, token: SecretString) -> Result<Self, ConfigError> {
         let escalation = (v.escalate_max > 0).then(|| Policy {
@@ -756,6 +837,7 @@ impl BotConfig {
                 None => None,
             },
             snooze_max_days: v.snooze_max_days,
+            contain: ContainConfig::from_vars(v)?,
         })
     }
 }

@@ -61,6 +61,8 @@ pub struct Settings {
     pub verifier: Verifier,
     /// Whose `TagUser` call is the canary.
     pub canary: Canary,
+    /// The containment roles' names (`CONTAIN_ROLE_ARN`'s, `CONTAIN_ROLE_NAME`): their Undo is not a tamper alert.
+    pub contain_roles: Vec<String>,
     /// The snoozes in force (made from the channel; empty without the bot).
     pub snoozes: Arc<Snoozes>,
     /// Where alerts posted alone go to ask their actor "was this you?" (`PEOPLE`); `None`: nobody is asked.
@@ -286,6 +288,14 @@ impl Poller {
             }
         };
         event.name_account(|id| self.settings.accounts.name(id));
+        if iam_alarm_core::contain::is_own_undo(&event, &self.settings.contain_roles) {
+            // Already in the channel, under the alert, by whoever confirmed it.
+            info!(message_id = id, event_id = %event.key, "the bot's own Undo of a quarantine; deleting");
+            self.metrics.suppressed("containment undo");
+            self.delete(&message).await;
+            self.in_hand.remove(0);
+            return Handled::Done;
+        }
         let today = chrono::Utc::now().date_naive();
         let suppressed = match self.settings.rules.apply(&mut event, today) {
             Verdict::Suppressed { rule } => Some(rule),

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod acknowledge;
 pub mod activity;
 pub mod ask;
+pub mod contain;
 pub mod health;
 pub mod iam_users;
 pub mod permissions;
@@ -59,6 +60,8 @@ pub struct Data {
     pub snoozes: Arc<iam_alarm_core::snooze::Snoozes>,
     /// The longest snooze a responder may make (`SNOOZE_MAX_DAYS`).
     pub snooze_max_days: u64,
+    /// Quarantine and key deactivation from the channel (`CONTAIN=on`); `None`: off, no button offers them.
+    pub contain: Option<contain::ContainSettings>,
 }
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -107,6 +110,13 @@ pub async fn on_component(
             } => snooze::press(ctx, press, account, event_name).await,
         };
     }
+    if let Some(containment) = iam_alarm_core::contain::ContainId::parse(id) {
+        let bot = ctx.cache.current_user().id;
+        if let Err(refusal) = permissions::admit_alert_button(data, press, bot) {
+            return permissions::refuse_component(ctx, press, refusal).await;
+        }
+        return contain::press(ctx, data, press, containment).await;
+    }
     if let Some(snooze) = snooze::end_id(id) {
         return snooze::end(ctx, data, press, snooze).await;
     }
@@ -136,6 +146,9 @@ pub async fn on_modal(
 ) -> Result<(), Error> {
     if let Some(id) = iam_alarm_core::ask::AskId::parse(&submit.data.custom_id) {
         return ask::submit(ctx, data, submit, id).await;
+    }
+    if let Some(containment) = iam_alarm_core::contain::ContainId::parse(&submit.data.custom_id) {
+        return contain::submit(ctx, data, submit, containment).await;
     }
     if submit.data.custom_id == snooze::MODAL {
         return snooze::submit(ctx, data, submit).await;

@@ -120,4 +120,31 @@ pub trait AccountReaders: Send + Sync {
     async fn reader(&self, account: Option<&str>, asked_by: Option<&str>) -> QueryResult<Reader>;
 }
 
+/// What a containment did: its steps as the channel shows them, and what an undo would reverse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainReport {
+    pub steps: Vec<iam_alarm_core::contain::Step>,
+    pub done: iam_alarm_core::contain::Done,
+    /// The user was quarantined already: nothing was done.
+    pub already: bool,
+}
+
+/// Containment's AWS side (`CONTAIN=on`): each call on the containment role of the plan's account, in a session
+/// named for the Discord user who confirmed it. A refused role or an unknown account is an error; a failed step
+/// is a step.
+#[async_trait::async_trait]
+pub trait Containment: Send + Sync {
+    async fn contain(
+        &self,
+        plan: &iam_alarm_core::contain::Plan,
+        confirmed_by: &str,
+    ) -> QueryResult<ContainReport>;
+    /// Reverse exactly what `done` did (the policy if it attached it, the keys it deactivated).
+    async fn undo(
+        &self,
+        done: &iam_alarm_core::contain::Done,
+        confirmed_by: &str,
+    ) -> QueryResult<Vec<iam_alarm_core::contain::Step>>;
+}
+
 pub use iam_alarm_core::check::{Check, CheckStatus, PipelineProbe};

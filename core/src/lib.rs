@@ -10,6 +10,7 @@ pub mod ask;
 pub mod buttons;
 pub mod canary;
 pub mod check;
+pub mod contain;
 pub mod details;
 pub mod digest;
 pub mod envelope;

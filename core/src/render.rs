@@ -49,6 +49,8 @@ pub struct RenderOptions {
     pub destination: Destination,
     /// Who to ping for severe alerts; `None`: nobody.
     pub mention: Option<Mention>,
+    /// Offer Quarantine… and Deactivate key… (`CONTAIN=on`).
+    pub contain: bool,
 }
 
 /// Alerts at or above `from` mention `role` (`RESPONDER_ROLE_ID`, `MENTION_SEVERITY`).
@@ -192,10 +194,16 @@ pub fn render_message(event: &Event, opts: &RenderOptions) -> CreateMessage {
     );
 
     let (components, nonce) = match opts.destination {
-        Destination::Bot => (
-            vec![ActionRow::new(buttons(event, url))],
-            Some(nonce_for(event)),
-        ),
+        Destination::Bot => {
+            let containment = opts
+                .contain
+                .then(|| crate::contain::buttons(event))
+                .flatten();
+            let rows = std::iter::once(ActionRow::new(buttons(event, url)))
+                .chain(containment)
+                .collect();
+            (rows, Some(nonce_for(event)))
+        }
         Destination::Webhook => (
             url.map(|u| vec![ActionRow::new(vec![Button::link("Open in CloudTrail", u)])])
                 .unwrap_or_default(),

@@ -20,7 +20,7 @@ pub struct Tamper {
 }
 
 /// (event source, event name, what, attempt, the request parameters naming the resource, in order of preference)
-const CALLS: [(&str, &str, &str, &str, &[&str]); 46] = [
+const CALLS: [(&str, &str, &str, &str, &[&str]); 47] = [
     (
         "cloudtrail",
         "StopLogging",
@@ -343,6 +343,14 @@ const CALLS: [(&str, &str, &str, &str, &[&str]); 46] = [
         "delete a bucket policy",
         &["bucketName"],
     ),
+    // Only the quarantine policy (see `of`): lifting a quarantine is switching off a containment.
+    (
+        "iam",
+        "DetachUserPolicy",
+        "Quarantine lifted: AWSCompromisedKeyQuarantineV3 detached",
+        "lift a quarantine",
+        &["userName"],
+    ),
 ];
 
 /// The tamper call this record is, if it is one.
@@ -358,6 +366,13 @@ pub fn of(record: &Record<'_>) -> Option<Tamper> {
     let name = record.text("/eventName")?;
     let (_, _, what, attempt, params) =
         CALLS.iter().find(|(s, n, ..)| *s == source && *n == name)?;
+    // DetachUserPolicy is a change to the pipeline only when it lifts a quarantine.
+    if name == "DetachUserPolicy" {
+        let policy = record.text("/requestParameters/policyArn")?;
+        if !policy.ends_with(&format!("/{}", crate::contain::QUARANTINE_POLICY)) {
+            return None;
+        }
+    }
     let resource = params.iter().find_map(|p| {
         let pointer = format!("/requestParameters/{p}");
         record.text(&pointer).map(str::to_owned).or_else(|| {
@@ -396,6 +411,16 @@ mod tests {
         assert_eq!((t.what, t.resource), ("Queue purged", None));
         let v = json!({"eventSource": "iam.amazonaws.com", "eventName": "CreateUser"});
         assert!(of(&Record::new(&v).unwrap()).is_none());
+        // Detaching a policy is a change to the pipeline only when it lifts a quarantine.
+        let detach = |policy: &str| {
+            json!({"eventSource": "iam.amazonaws.com", "eventName": "DetachUserPolicy",
+                   "requestParameters": {"userName": "backdoor", "policyArn": policy}})
+        };
+        let lifted = detach("arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3");
+        let t = of(&Record::new(&lifted).unwrap()).unwrap();
+        assert_eq!(t.resource.as_deref(), Some("backdoor"));
+        let other = detach("arn:aws:iam::aws:policy/ReadOnlyAccess");
+        assert!(of(&Record::new(&other).unwrap()).is_none());
         let v = json!({"eventSource": "monitoring.amazonaws.com", "eventName": "DeleteAlarms",
                        "requestParameters": {"alarmNames": ["iam-alarm-bot-down", "iam-alarm-dead-letters"]}});
         let t = of(&Record::new(&v).unwrap()).unwrap();

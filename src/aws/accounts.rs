@@ -200,32 +200,63 @@ impl Accounts {
             partition(&self.aws),
             role.name
         );
+        let external_id = Some(role.external_id.expose_secret());
+        self.assume_arn(&arn, external_id, label, &role.name, session_name)
+            .await
+    }
+
+    /// The clients of a session of `role_arn` (the containment role) for `who` — the Discord user who confirmed
+    /// the action — named so in that account's CloudTrail (session name and source identity).
+    pub async fn acting_as(&self, role_arn: &str, who: &str) -> Result<Clients, AccountError> {
+        let account = role_arn.split(':').nth(4).unwrap_or_default();
+        let label = self.names().label(account);
+        let role = role_arn.rsplit('/').next().unwrap_or(role_arn);
+        let session_name = session_name(Some(who));
+        let (config, _) = self
+            .assume_arn(role_arn, None, &label, role, &session_name)
+            .await?;
+        Ok(Clients::new(&config, &self.activity_regions))
+    }
+
+    /// The partition of the bot's region (`aws`, `aws-cn`, `aws-us-gov`).
+    pub fn partition(&self) -> &'static str {
+        partition(&self.aws)
+    }
+
+    async fn assume_arn(
+        &self,
+        arn: &str,
+        external_id: Option<&str>,
+        label: &str,
+        role_name: &str,
+        session_name: &str,
+    ) -> Result<(aws_config::SdkConfig, SystemTime), AccountError> {
+        let account = label;
         let sts = Sts::new(&self.aws);
-        let external_id = role.external_id.expose_secret();
         // A responder's session carries who asked as its source identity too; a role deployed before its trust
         // policy allowed that refuses it, and is then assumed without (said, so it gets deployed again).
         let who = (session_name != ANONYMOUS).then_some(session_name);
         let mut assumed = sts
-            .assume_role(&arn, external_id, SESSION, session_name, who)
+            .assume_role(arn, external_id, SESSION, session_name, who)
             .await;
         if who.is_some()
             && assumed
                 .as_ref()
                 .is_err_and(|e| e.code.as_deref() == Some("AccessDenied"))
         {
-            warn!(account, role = %arn, "the reader role does not allow sts:SetSourceIdentity: apply the member module or StackSet again, so that account's CloudTrail names the responder on every read");
+            warn!(account, role = %arn, "the role does not allow sts:SetSourceIdentity: apply the module or StackSet again, so that account's CloudTrail names the responder on every call");
             assumed = sts
-                .assume_role(&arn, external_id, SESSION, session_name, None)
+                .assume_role(arn, external_id, SESSION, session_name, None)
                 .await;
         }
         let (credentials, expires) = match assumed {
             Ok(a) => a,
             Err(failed) => {
-                warn!(account, role = %arn, error = %failed, "cannot assume the reader role");
+                warn!(account, role = %arn, error = %failed, "cannot assume the role");
                 return Err(match failed.code.clone() {
                     Some(why) => AccountError::Refused {
                         account: label.to_owned(),
-                        role: role.name.clone(),
+                        role: role_name.to_owned(),
                         why,
                     },
                     None => AccountError::Failed {
@@ -235,7 +266,7 @@ impl Accounts {
                 });
             }
         };
-        info!(account, role = %arn, "reader role assumed");
+        info!(account, role = %arn, "role assumed");
         let config = self
             .aws
             .to_builder()

@@ -1,5 +1,5 @@
-//! IAM, as `/iam-users` needs it, and a member's forward role as `/health` checks it. IAM is global; its
-//! endpoint is in us-east-1.
+//! IAM, as `/iam-users` needs it, a member's forward role as `/health` checks it, and the calls of a containment.
+//! IAM is global; its endpoint is in us-east-1.
 
 use aws_sdk_iam::Client;
 use chrono::{DateTime, Utc};
@@ -57,6 +57,85 @@ impl Iam {
             documents.push(policy.policy_document().to_owned());
         }
         Ok(Some(documents))
+    }
+}
+
+/// The calls a containment makes (on the containment role's credentials, never the bot's own).
+impl Iam {
+    /// The ARNs of the managed policies attached to `user`.
+    pub async fn attached_policies(&self, user: &str) -> Result<Vec<String>, AwsError> {
+        let out = self
+            .client
+            .list_attached_user_policies()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("iam:ListAttachedUserPolicies", e))?;
+        let arns = out
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn());
+        Ok(arns.map(str::to_owned).collect())
+    }
+
+    pub async fn attach_policy(&self, user: &str, policy_arn: &str) -> Result<(), AwsError> {
+        self.client
+            .attach_user_policy()
+            .user_name(user)
+            .policy_arn(policy_arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("iam:AttachUserPolicy", e))?;
+        Ok(())
+    }
+
+    pub async fn detach_policy(&self, user: &str, policy_arn: &str) -> Result<(), AwsError> {
+        self.client
+            .detach_user_policy()
+            .user_name(user)
+            .policy_arn(policy_arn)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("iam:DetachUserPolicy", e))?;
+        Ok(())
+    }
+
+    /// `user`'s access keys: (id, active).
+    pub async fn access_keys(&self, user: &str) -> Result<Vec<(String, bool)>, AwsError> {
+        let out = self
+            .client
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("iam:ListAccessKeys", e))?;
+        let keys = out.access_key_metadata().iter().filter_map(|k| {
+            let active = k.status().is_some_and(|s| s.as_str() == "Active");
+            Some((k.access_key_id()?.to_owned(), active))
+        });
+        Ok(keys.collect())
+    }
+
+    pub async fn set_key_active(
+        &self,
+        user: &str,
+        key: &str,
+        active: bool,
+    ) -> Result<(), AwsError> {
+        let status = if active {
+            aws_sdk_iam::types::StatusType::Active
+        } else {
+            aws_sdk_iam::types::StatusType::Inactive
+        };
+        self.client
+            .update_access_key()
+            .user_name(user)
+            .access_key_id(key)
+            .status(status)
+            .send()
+            .await
+            .map_err(|e| AwsError::new("iam:UpdateAccessKey", e))?;
+        Ok(())
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod cloudtrail;
+pub mod containment;
 pub mod events;
 pub mod iam;
 pub mod organizations;

@@ -1,4 +1,4 @@
-//! STS, for reading other accounts: assume the reader role there.
+//! STS: assume the reader role in another account, or the containment role.
 
 use std::time::SystemTime;
 
@@ -24,7 +24,7 @@ impl Sts {
     pub async fn assume_role(
         &self,
         role_arn: &str,
-        external_id: &str,
+        external_id: Option<&str>,
         session: std::time::Duration,
         session_name: &str,
         source_identity: Option<&str>,
@@ -35,7 +35,7 @@ impl Sts {
             .role_arn(role_arn)
             .role_session_name(session_name)
             .set_source_identity(source_identity.map(str::to_owned))
-            .external_id(external_id)
+            .set_external_id(external_id.map(str::to_owned))
             .duration_seconds(session.as_secs() as i32)
             .send()
             .await

@@ -30,8 +30,9 @@ pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     MOTO.get_or_init(|| {
         let port = free_port();
+        // AWS managed policies (AWSCompromisedKeyQuarantineV3, which a quarantine attaches) exist only so.
         let script = format!(
-            "{} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid",
+            "MOTO_IAM_LOAD_MANAGED_POLICIES=true {} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid",
             moto_server_command()
         );
         let mut child = Command::new("sh")

@@ -403,6 +403,26 @@ async fn tamper_pattern_matches_changes_to_this_pipeline_and_nothing_else_in_mot
             true,
         ),
         (
+            "the quarantine policy detached",
+            call(
+                "iam",
+                "DetachUserPolicy",
+                json!({"userName": "backdoor", "policyArn": "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"}),
+            ),
+            "aws.iam",
+            true,
+        ),
+        (
+            "another policy detached",
+            call(
+                "iam",
+                "DetachUserPolicy",
+                json!({"userName": "alice", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+            ),
+            "aws.iam",
+            false,
+        ),
+        (
             "PutEventSelectors on ours",
             call(
                 "cloudtrail",
@@ -924,9 +944,16 @@ fn the_scp_denies_every_tamper_call_to_all_but_the_break_glass_role() {
     let mut denied = BTreeSet::new();
     for statement in scp["Statement"].as_array().unwrap() {
         assert_eq!(statement["Effect"], "Deny", "{statement}");
-        assert_eq!(
-            statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"],
+        // Everyone but the break-glass role; a quarantine is also lifted by the containment role's Undo.
+        let excepted = &statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"];
+        let break_glass = json!("arn:aws:iam::*:role/break-glass");
+        let undo = json!([
             "arn:aws:iam::*:role/break-glass",
+            "arn:aws:iam::*:role/iam-alarm-contain"
+        ]);
+        assert!(
+            *excepted == break_glass
+                || (statement["Sid"] == "KeepQuarantines" && *excepted == undo),
             "{statement}"
         );
         for action in statement["Action"].as_array().unwrap() {

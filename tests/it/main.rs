@@ -7,6 +7,7 @@
 mod asking;
 mod bursts;
 mod cli;
+mod containment;
 mod deploy;
 mod escalation;
 mod no_loss;

@@ -15,7 +15,7 @@ use iam_alarm_testkit::support::own_fixture;
 const READER: &str = "iam-alarm-reader";
 
 /// An IAM client acting in `account` (through an assumed role, as moto keys IAM by the caller's account).
-async fn iam_in(account: &str) -> aws_sdk_iam::Client {
+pub(crate) async fn iam_in(account: &str) -> aws_sdk_iam::Client {
     aws_sdk_iam::Client::new(&config_in(account).await)
 }
 
@@ -46,7 +46,7 @@ async fn config_in(account: &str) -> aws_config::SdkConfig {
 }
 
 /// The bot with a reader role, STS and CloudTrail through the stub (which forwards the rest to moto).
-async fn app_reading_members(names: &str) -> (TestApp, AwsStub) {
+pub(crate) async fn app_reading_members(names: &str) -> (TestApp, AwsStub) {
     let mut app = spawn_app().await;
     let stub = AwsStub::start(&moto().url).await;
     for (k, v) in [
@@ -273,7 +273,7 @@ async fn a_reader_role_that_refuses_a_source_identity_is_read_all_the_same() {
     );
     assert!(app
         .bot_log()
-        .contains("the reader role does not allow sts:SetSourceIdentity"));
+        .contains("the role does not allow sts:SetSourceIdentity"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

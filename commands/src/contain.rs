@@ -1,0 +1,458 @@
+//! Containment from the channel (`CONTAIN=on`; the plans, ids and footers: `iam_alarm_core::contain`).
+//! **Quarantine…** and **Deactivate key…** on an alert open a modal asking to type the user's name and a reason;
+//! with `CONTAIN_APPROVALS=2` a request is posted under the alert for another responder to **Approve**; the result
+//! is posted under the alert step by step, with **Undo…** (confirmed by a modal too). Each AWS call runs on the
+//! containment role, in a session named for the responder who confirmed it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use iam_alarm_core::contain::{ContainId, Containment as Action, Done, Plan, Step};
+use iam_alarm_core::text::{code_capped, escape_capped};
+use poise::serenity_prelude as serenity;
+use tracing::{info, warn};
+
+use crate::ports::Containment;
+use crate::render::{ephemeral_component, ephemeral_modal, modal_value};
+use crate::{Data, Error};
+
+/// Containment's settings (`CONTAIN`, `CONTAIN_APPROVALS`, `CONTAIN_REQUEST_TTL_S`).
+pub struct ContainSettings {
+    pub backend: Arc<dyn Containment>,
+    /// 1: the responder who confirms runs it; 2: another responder must approve.
+    pub approvals: u8,
+    /// How long a request waits for its approval.
+    pub request_ttl: Duration,
+}
+
+const NAME: &str = "name";
+const REASON: &str = "reason";
+
+/// A button of containment: on an alert (ask), a request (approve, cancel) or a result (undo).
+pub async fn press(
+    ctx: &serenity::Context,
+    data: &Data,
+    press: &serenity::ComponentInteraction,
+    id: ContainId,
+) -> Result<(), Error> {
+    let Some(settings) = &data.contain else {
+        return ephemeral_component(ctx, press, "Containment is off (CONTAIN is not `on`).").await;
+    };
+    match id {
+        ContainId::Ask(plan) => {
+            let title = match plan.action {
+                Action::Quarantine => "Quarantine an IAM user",
+                Action::DeactivateKey(_) => "Deactivate an access key",
+            };
+            let modal = confirmation(ContainId::Confirm(plan.clone()), title, &plan.user, true);
+            press
+                .create_response(ctx, serenity::CreateInteractionResponse::Modal(modal))
+                .await?;
+            Ok(())
+        }
+        ContainId::Approve => approve(ctx, data, settings, press).await,
+        ContainId::Cancel => cancel(ctx, data, press).await,
+        ContainId::Undo => {
+            let Some(done) = footer(&press.message).and_then(Done::parse) else {
+                return ephemeral_component(ctx, press, "This result cannot be undone from here.")
+                    .await;
+            };
+            let modal = confirmation(
+                ContainId::ConfirmUndo,
+                "Undo the containment",
+                &done.plan.user,
+                false,
+            );
+            press
+                .create_response(ctx, serenity::CreateInteractionResponse::Modal(modal))
+                .await?;
+            Ok(())
+        }
+        ContainId::Confirm(_) | ContainId::ConfirmUndo => Ok(()),
+    }
+}
+
+/// A confirmation modal: type the user's name (and, to act, why).
+fn confirmation(id: ContainId, title: &str, user: &str, reason: bool) -> serenity::CreateModal {
+    let name = serenity::CreateInputText::new(
+        serenity::InputTextStyle::Short,
+        "Type the user's name to confirm",
+        NAME,
+    )
+    .required(true)
+    .max_length(64)
+    .placeholder(iam_alarm_core::text::truncate(user, 100));
+    let mut rows = vec![serenity::CreateActionRow::InputText(name)];
+    if reason {
+        let why =
+            serenity::CreateInputText::new(serenity::InputTextStyle::Paragraph, "Why", REASON)
+                .required(true)
+                .max_length(200);
+        rows.push(serenity::CreateActionRow::InputText(why));
+    }
+    serenity::CreateModal::new(id.encode(), title).components(rows)
+}
+
+/// A confirmation modal, submitted.
+pub async fn submit(
+    ctx: &serenity::Context,
+    data: &Data,
+    submit: &serenity::ModalInteraction,
+    id: ContainId,
+) -> Result<(), Error> {
+    if let Err(refusal) = crate::permissions::admit(data, submit.guild_id, submit.member.as_ref()) {
+        return ephemeral_modal(ctx, submit, &refusal.text()).await;
+    }
+    let Some(settings) = &data.contain else {
+        return ephemeral_modal(ctx, submit, "Containment is off (CONTAIN is not `on`).").await;
+    };
+    let Some(message) = submit.message.as_deref() else {
+        return ephemeral_modal(ctx, submit, "This form lost its message; nothing done.").await;
+    };
+    let typed = modal_value(submit, NAME).unwrap_or_default();
+    let by = submit.user.id.get();
+    match id {
+        ContainId::Confirm(plan) => {
+            if typed.trim() != plan.user {
+                let text = format!(
+                    "The name typed does not match {}: nothing done.",
+                    code_capped(&plan.user, 70)
+                );
+                return ephemeral_modal(ctx, submit, &text).await;
+            }
+            let reason = modal_value(submit, REASON).unwrap_or_default();
+            if reason.trim().is_empty() {
+                return ephemeral_modal(ctx, submit, "Say why: nothing done.").await;
+            }
+            if settings.approvals >= 2 {
+                request(ctx, data, submit, message, &plan, reason.trim()).await
+            } else {
+                submit.defer_ephemeral(ctx).await?;
+                let text = run(
+                    ctx,
+                    data,
+                    settings,
+                    &plan,
+                    message.id,
+                    by,
+                    None,
+                    reason.trim(),
+                )
+                .await;
+                followup(ctx, submit, &text).await
+            }
+        }
+        ContainId::ConfirmUndo => {
+            let Some(done) = footer(message).and_then(Done::parse) else {
+                return ephemeral_modal(ctx, submit, "This result cannot be undone from here.")
+                    .await;
+            };
+            if typed.trim() != done.plan.user {
+                let text = format!(
+                    "The name typed does not match {}: nothing undone.",
+                    code_capped(&done.plan.user, 70)
+                );
+                return ephemeral_modal(ctx, submit, &text).await;
+            }
+            submit.defer_ephemeral(ctx).await?;
+            let text = undo(ctx, data, settings, message, &done, by).await;
+            followup(ctx, submit, &text).await
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Post the request under the alert, for another responder to approve.
+async fn request(
+    ctx: &serenity::Context,
+    data: &Data,
+    submit: &serenity::ModalInteraction,
+    alert: &serenity::Message,
+    plan: &Plan,
+    reason: &str,
+) -> Result<(), Error> {
+    let requester = submit.user.id.get();
+    let ttl = data.contain.as_ref().map_or(0, |s| s.request_ttl.as_secs());
+    let until = chrono::Utc::now().timestamp() + i64::try_from(ttl).unwrap_or(0);
+    let embed = serenity::CreateEmbed::new()
+        .title(format!("🔒 {} in {} requested", plan.title(), account(data, plan)))
+        .description(format!(
+            "Requested by <@{requester}>: {}\nAnother responder must **Approve** it, by <t:{until}:t> (<t:{until}:R>).",
+            escape_capped(reason, 200)
+        ))
+        .footer(serenity::CreateEmbedFooter::new(iam_alarm_core::contain::request_footer(plan, requester)))
+        .colour(iam_alarm_core::render::colour::DESTRUCTIVE);
+    let buttons = vec![
+        serenity::CreateButton::new(ContainId::Approve.encode())
+            .label("Approve")
+            .style(serenity::ButtonStyle::Danger),
+        serenity::CreateButton::new(ContainId::Cancel.encode())
+            .label("Cancel")
+            .style(serenity::ButtonStyle::Secondary),
+    ];
+    let message = serenity::CreateMessage::new()
+        .embed(embed)
+        .components(vec![serenity::CreateActionRow::Buttons(buttons)])
+        .reference_message(alert)
+        .allowed_mentions(serenity::CreateAllowedMentions::new());
+    data.alert_channel.send_message(ctx, message).await?;
+    info!(requester, user = %plan.user, "containment requested");
+    ephemeral_modal(
+        ctx,
+        submit,
+        "Requested: another responder must approve it under the alert.",
+    )
+    .await
+}
+
+/// Approve: not the requester, not expired, not handled already; then run it.
+async fn approve(
+    ctx: &serenity::Context,
+    data: &Data,
+    settings: &ContainSettings,
+    press: &serenity::ComponentInteraction,
+) -> Result<(), Error> {
+    let Some((plan, requester)) =
+        footer(&press.message).and_then(iam_alarm_core::contain::parse_request)
+    else {
+        return ephemeral_component(ctx, press, "This is not a containment request.").await;
+    };
+    let approver = press.user.id.get();
+    if approver == requester {
+        return ephemeral_component(
+            ctx,
+            press,
+            "You asked for it: another responder must approve it.",
+        )
+        .await;
+    }
+    let age = iam_alarm_core::escalation::created_ms(&press.message.id.to_string())
+        .map(|at| (chrono::Utc::now().timestamp_millis().max(0) as u64).saturating_sub(at) / 1000);
+    if age.is_some_and(|s| s > settings.request_ttl.as_secs()) {
+        close_request(ctx, data, press.message.id, "⌛ Expired: nothing done.").await;
+        return ephemeral_component(
+            ctx,
+            press,
+            "This request has expired: nothing done. Ask again from the alert.",
+        )
+        .await;
+    }
+    // One approval: the first closes the request; a second press finds it closed.
+    let _turn = data.alert_edits.lock().await;
+    let current = data.alert_channel.message(ctx, press.message.id).await?;
+    if current.components.is_empty() {
+        return ephemeral_component(ctx, press, "This request was already handled.").await;
+    }
+    close_request(
+        ctx,
+        data,
+        press.message.id,
+        &format!("✅ Approved by <@{approver}>"),
+    )
+    .await;
+    drop(_turn);
+    press.defer_ephemeral(ctx).await?;
+    let alert = press
+        .message
+        .message_reference
+        .as_ref()
+        .and_then(|r| r.message_id)
+        .unwrap_or(press.message.id);
+    let reason = press
+        .message
+        .embeds
+        .first()
+        .and_then(|e| e.description.as_deref())
+        .and_then(|d| {
+            d.split_once(": ")
+                .map(|(_, r)| r.lines().next().unwrap_or_default().to_owned())
+        })
+        .unwrap_or_default();
+    let text = run(
+        ctx,
+        data,
+        settings,
+        &plan,
+        alert,
+        requester,
+        Some(approver),
+        &reason,
+    )
+    .await;
+    let reply = serenity::CreateInteractionResponseFollowup::new()
+        .content(text)
+        .ephemeral(true)
+        .allowed_mentions(serenity::CreateAllowedMentions::new());
+    press.create_followup(ctx, reply).await?;
+    Ok(())
+}
+
+/// Cancel: any responder; the request says who.
+async fn cancel(
+    ctx: &serenity::Context,
+    data: &Data,
+    press: &serenity::ComponentInteraction,
+) -> Result<(), Error> {
+    let _turn = data.alert_edits.lock().await;
+    let current = data.alert_channel.message(ctx, press.message.id).await?;
+    if current.components.is_empty() {
+        return ephemeral_component(ctx, press, "This request was already handled.").await;
+    }
+    close_request(
+        ctx,
+        data,
+        press.message.id,
+        &format!("✖️ Cancelled by <@{}>", press.user.id),
+    )
+    .await;
+    ephemeral_component(ctx, press, "Cancelled: nothing done.").await
+}
+
+/// The request's buttons go, and a line says how it ended.
+async fn close_request(
+    ctx: &serenity::Context,
+    data: &Data,
+    request: serenity::MessageId,
+    how: &str,
+) {
+    let edit = serenity::EditMessage::new()
+        .content(how)
+        .components(Vec::new())
+        .allowed_mentions(serenity::CreateAllowedMentions::new());
+    if let Err(e) = data.alert_channel.edit_message(ctx, request, edit).await {
+        warn!(error = %e, "cannot close the containment request");
+    }
+}
+
+/// Run the plan and post the result under the alert; the answer for whoever confirmed it.
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    ctx: &serenity::Context,
+    data: &Data,
+    settings: &ContainSettings,
+    plan: &Plan,
+    alert: serenity::MessageId,
+    requester: u64,
+    approver: Option<u64>,
+    reason: &str,
+) -> String {
+    let confirmed_by = approver.unwrap_or(requester).to_string();
+    let report = match settings.backend.contain(plan, &confirmed_by).await {
+        Ok(r) => r,
+        Err(e) => {
+            warn!(user = %plan.user, error = %e.detail, "containment failed");
+            return format!("Nothing done: {}", escape_capped(&e.detail, 400));
+        }
+    };
+    let who = match approver {
+        Some(a) => format!("requested by <@{requester}>, approved by <@{a}>"),
+        None => format!("by <@{requester}>"),
+    };
+    let mut lines = vec![format!(
+        "{} — {}",
+        capitalised(&who),
+        escape_capped(reason, 200)
+    )];
+    lines.extend(report.steps.iter().map(Step::line));
+    if report.already {
+        lines.push("Already in place: nothing repeated.".to_owned());
+    }
+    if report.steps.iter().any(Step::failed) {
+        lines.push("Stopped at the failed step; what is listed above it was done.".to_owned());
+    }
+    let something_done = report.done.attached || !report.done.deactivated.is_empty();
+    let embed = serenity::CreateEmbed::new()
+        .title(format!("🔒 {} in {}", plan.title(), account(data, plan)))
+        .description(lines.join("\n"))
+        .footer(serenity::CreateEmbedFooter::new(report.done.footer()))
+        .colour(iam_alarm_core::render::colour::DESTRUCTIVE);
+    let mut message = serenity::CreateMessage::new()
+        .embed(embed)
+        .reference_message((data.alert_channel, alert))
+        .allowed_mentions(serenity::CreateAllowedMentions::new());
+    if something_done {
+        let undo = serenity::CreateButton::new(ContainId::Undo.encode())
+            .label("Undo…")
+            .style(serenity::ButtonStyle::Secondary);
+        message = message.components(vec![serenity::CreateActionRow::Buttons(vec![undo])]);
+    }
+    info!(user = %plan.user, confirmed_by, steps = report.steps.len(), "containment ran");
+    match data.alert_channel.send_message(ctx, message).await {
+        Ok(_) => "Done: the result is under the alert.".to_owned(),
+        Err(e) => {
+            warn!(error = %e, "cannot post the containment's result");
+            format!(
+                "Done, but the result could not be posted: {}",
+                lines.join("\n")
+            )
+        }
+    }
+}
+
+/// Undo exactly what a result did; the result says who undid it and how it went.
+async fn undo(
+    ctx: &serenity::Context,
+    data: &Data,
+    settings: &ContainSettings,
+    result: &serenity::Message,
+    done: &Done,
+    by: u64,
+) -> String {
+    let steps = match settings.backend.undo(done, &by.to_string()).await {
+        Ok(s) => s,
+        Err(e) => return format!("Nothing undone: {}", escape_capped(&e.detail, 400)),
+    };
+    let now = chrono::Utc::now().timestamp();
+    let mut embed = result.embeds.first().cloned().unwrap_or_default();
+    let mut description = embed.description.take().unwrap_or_default();
+    description.push_str(&format!("\n\n↩️ **Undone by <@{by}> <t:{now}:R>**\n"));
+    description.push_str(&steps.iter().map(Step::line).collect::<Vec<_>>().join("\n"));
+    embed.description = Some(iam_alarm_core::text::truncate(&description, 4000));
+    let edit = serenity::EditMessage::new()
+        .embed(serenity::CreateEmbed::from(embed))
+        .components(Vec::new())
+        .allowed_mentions(serenity::CreateAllowedMentions::new());
+    if let Err(e) = data.alert_channel.edit_message(ctx, result.id, edit).await {
+        warn!(error = %e, "cannot note the undo on the result");
+    }
+    info!(user = %done.plan.user, by, "containment undone");
+    "Undone: see the result under the alert.".to_owned()
+}
+
+async fn followup(
+    ctx: &serenity::Context,
+    submit: &serenity::ModalInteraction,
+    text: &str,
+) -> Result<(), Error> {
+    let reply = serenity::CreateInteractionResponseFollowup::new()
+        .content(text)
+        .ephemeral(true)
+        .allowed_mentions(serenity::CreateAllowedMentions::new());
+    submit.create_followup(ctx, reply).await?;
+    Ok(())
+}
+
+fn footer(message: &serenity::Message) -> Option<&str> {
+    message
+        .embeds
+        .first()?
+        .footer
+        .as_ref()
+        .map(|f| f.text.as_str())
+}
+
+fn account(data: &Data, plan: &Plan) -> String {
+    let id = plan.account.clone().or_else(|| data.accounts.own());
+    id.map_or_else(
+        || "this account".to_owned(),
+        |id| escape_capped(&data.accounts.label(&id), 80),
+    )
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
+        .unwrap_or_default()
+}
