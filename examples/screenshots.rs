@@ -1,7 +1,7 @@
 //! Writes the README's pictures as HTML pages — a routine alert, a critical root alert with its mention, a failed
 //! attempt, an acknowledged alert, a digest, a change to the pipeline itself, an escalation, the watchdog's
 //! "degraded" and "recovered", "was this you?" (the direct message, and the alert its actor confirmed) and a
-//! snooze — drawn by `iam-alarm render --html`'s renderer.
+//! snooze, and a quarantine requested, approved and done — drawn by `iam-alarm render --html`'s renderer.
 //! `scripts/screenshots` turns them into PNGs with headless Chromium.
 
 // A picture that cannot be drawn has nothing to show: it unwraps.
@@ -13,6 +13,7 @@ use std::time::Duration;
 use iam_alarm::html::page;
 use iam_alarm_core::ask;
 use iam_alarm_core::check::Check;
+use iam_alarm_core::contain;
 use iam_alarm_core::digest::render_digests;
 use iam_alarm_core::escalation::{followup, Policy};
 use iam_alarm_core::message::{CreateMessage, EmbedField};
@@ -148,6 +149,42 @@ fn main() {
         500_000_000_000_000_002,
         &snooze_request.reason,
     );
+    // Containment: a quarantine requested, then done and approved.
+    let plan = contain::Plan {
+        action: contain::Containment::Quarantine,
+        account: None,
+        user: "backdoor".into(),
+    };
+    let (rita, sam) = (500_000_000_000_000_001, 500_000_000_000_000_002);
+    let reason = "a fresh key on a user nobody knows";
+    let request =
+        contain::request_message(&plan, "prod (123456789012)", rita, reason, now + 900, "1");
+    let done = contain::Done {
+        plan: plan.clone(),
+        attached: true,
+        deactivated: vec!["AKIAEXAMPLEKEY001234".into()],
+    };
+    let steps = [
+        contain::Step::Attached,
+        contain::Step::Deactivated("AKIAEXAMPLEKEY001234".into()),
+        contain::Step::AlreadyInactive("AKIAEXAMPLEKEY005678".into()),
+    ];
+    let mut approved = request.clone();
+    approved.content = Some(format!("✅ Approved by <@{sam}>"));
+    approved.components.clear();
+    let result = contain::result_message(
+        &contain::Outcome {
+            plan: &plan,
+            account: "prod (123456789012)",
+            requester: rita,
+            approver: Some(sam),
+            reason,
+            steps: &steps,
+            done: &done,
+            already: false,
+        },
+        "1",
+    );
     let pages = [
         ("alert-routine", "A routine alert", vec![routine.clone()]),
         ("alert-root", "A critical root alert", vec![root.clone()]),
@@ -179,6 +216,12 @@ fn main() {
             "snooze",
             "A snooze pinned in the alert channel",
             vec![snooze],
+        ),
+        ("contain-request", "A quarantine requested", vec![request]),
+        (
+            "contain-result",
+            "The quarantine approved and done",
+            vec![approved, result],
         ),
     ];
     for (file, title, messages) in pages {

@@ -128,17 +128,14 @@ pub async fn submit(
                 request(ctx, data, submit, message, &plan, reason.trim()).await
             } else {
                 submit.defer_ephemeral(ctx).await?;
-                let text = run(
-                    ctx,
-                    data,
-                    settings,
-                    &plan,
-                    message.id,
-                    by,
-                    None,
-                    reason.trim(),
-                )
-                .await;
+                let decided = Decided {
+                    plan: &plan,
+                    alert: message.id,
+                    requester: by,
+                    approver: None,
+                    reason: reason.trim(),
+                };
+                let text = run(ctx, data, settings, &decided).await;
                 followup(ctx, submit, &text).await
             }
         }
@@ -174,28 +171,17 @@ async fn request(
     let requester = submit.user.id.get();
     let ttl = data.contain.as_ref().map_or(0, |s| s.request_ttl.as_secs());
     let until = chrono::Utc::now().timestamp() + i64::try_from(ttl).unwrap_or(0);
-    let embed = serenity::CreateEmbed::new()
-        .title(format!("🔒 {} in {} requested", plan.title(), account(data, plan)))
-        .description(format!(
-            "Requested by <@{requester}>: {}\nAnother responder must **Approve** it, by <t:{until}:t> (<t:{until}:R>).",
-            escape_capped(reason, 200)
-        ))
-        .footer(serenity::CreateEmbedFooter::new(iam_alarm_core::contain::request_footer(plan, requester)))
-        .colour(iam_alarm_core::render::colour::DESTRUCTIVE);
-    let buttons = vec![
-        serenity::CreateButton::new(ContainId::Approve.encode())
-            .label("Approve")
-            .style(serenity::ButtonStyle::Danger),
-        serenity::CreateButton::new(ContainId::Cancel.encode())
-            .label("Cancel")
-            .style(serenity::ButtonStyle::Secondary),
-    ];
-    let message = serenity::CreateMessage::new()
-        .embed(embed)
-        .components(vec![serenity::CreateActionRow::Buttons(buttons)])
-        .reference_message(alert)
-        .allowed_mentions(serenity::CreateAllowedMentions::new());
-    data.alert_channel.send_message(ctx, message).await?;
+    let message = iam_alarm_core::contain::request_message(
+        plan,
+        &account(data, plan),
+        requester,
+        reason,
+        until,
+        &alert.id.to_string(),
+    );
+    ctx.http
+        .send_message(data.alert_channel, Vec::new(), &message)
+        .await?;
     info!(requester, user = %plan.user, "containment requested");
     ephemeral_modal(
         ctx,
@@ -268,17 +254,14 @@ async fn approve(
                 .map(|(_, r)| r.lines().next().unwrap_or_default().to_owned())
         })
         .unwrap_or_default();
-    let text = run(
-        ctx,
-        data,
-        settings,
-        &plan,
+    let decided = Decided {
+        plan: &plan,
         alert,
         requester,
-        Some(approver),
-        &reason,
-    )
-    .await;
+        approver: Some(approver),
+        reason: &reason,
+    };
+    let text = run(ctx, data, settings, &decided).await;
     let reply = serenity::CreateInteractionResponseFollowup::new()
         .content(text)
         .ephemeral(true)
@@ -324,18 +307,30 @@ async fn close_request(
     }
 }
 
+/// A containment decided on: what, under which alert, who asked, who approved (with two approvals), why.
+#[derive(Clone, Copy)]
+struct Decided<'a> {
+    plan: &'a Plan,
+    alert: serenity::MessageId,
+    requester: u64,
+    approver: Option<u64>,
+    reason: &'a str,
+}
+
 /// Run the plan and post the result under the alert; the answer for whoever confirmed it.
-#[allow(clippy::too_many_arguments)]
 async fn run(
     ctx: &serenity::Context,
     data: &Data,
     settings: &ContainSettings,
-    plan: &Plan,
-    alert: serenity::MessageId,
-    requester: u64,
-    approver: Option<u64>,
-    reason: &str,
+    decided: &Decided<'_>,
 ) -> String {
+    let Decided {
+        plan,
+        alert,
+        requester,
+        approver,
+        reason,
+    } = *decided;
     let confirmed_by = approver.unwrap_or(requester).to_string();
     let report = match settings.backend.contain(plan, &confirmed_by).await {
         Ok(r) => r,
@@ -344,46 +339,31 @@ async fn run(
             return format!("Nothing done: {}", escape_capped(&e.detail, 400));
         }
     };
-    let who = match approver {
-        Some(a) => format!("requested by <@{requester}>, approved by <@{a}>"),
-        None => format!("by <@{requester}>"),
+    let account = account(data, plan);
+    let outcome = iam_alarm_core::contain::Outcome {
+        plan,
+        account: &account,
+        requester,
+        approver,
+        reason,
+        steps: &report.steps,
+        done: &report.done,
+        already: report.already,
     };
-    let mut lines = vec![format!(
-        "{} — {}",
-        capitalised(&who),
-        escape_capped(reason, 200)
-    )];
-    lines.extend(report.steps.iter().map(Step::line));
-    if report.already {
-        lines.push("Already in place: nothing repeated.".to_owned());
-    }
-    if report.steps.iter().any(Step::failed) {
-        lines.push("Stopped at the failed step; what is listed above it was done.".to_owned());
-    }
-    let something_done = report.done.attached || !report.done.deactivated.is_empty();
-    let embed = serenity::CreateEmbed::new()
-        .title(format!("🔒 {} in {}", plan.title(), account(data, plan)))
-        .description(lines.join("\n"))
-        .footer(serenity::CreateEmbedFooter::new(report.done.footer()))
-        .colour(iam_alarm_core::render::colour::DESTRUCTIVE);
-    let mut message = serenity::CreateMessage::new()
-        .embed(embed)
-        .reference_message((data.alert_channel, alert))
-        .allowed_mentions(serenity::CreateAllowedMentions::new());
-    if something_done {
-        let undo = serenity::CreateButton::new(ContainId::Undo.encode())
-            .label("Undo…")
-            .style(serenity::ButtonStyle::Secondary);
-        message = message.components(vec![serenity::CreateActionRow::Buttons(vec![undo])]);
-    }
+    let message = iam_alarm_core::contain::result_message(&outcome, &alert.to_string());
     info!(user = %plan.user, confirmed_by, steps = report.steps.len(), "containment ran");
-    match data.alert_channel.send_message(ctx, message).await {
+    match ctx
+        .http
+        .send_message(data.alert_channel, Vec::new(), &message)
+        .await
+    {
         Ok(_) => "Done: the result is under the alert.".to_owned(),
         Err(e) => {
             warn!(error = %e, "cannot post the containment's result");
+            let steps: Vec<String> = report.steps.iter().map(Step::line).collect();
             format!(
                 "Done, but the result could not be posted: {}",
-                lines.join("\n")
+                steps.join("\n")
             )
         }
     }
@@ -447,12 +427,4 @@ fn account(data: &Data, plan: &Plan) -> String {
         || "this account".to_owned(),
         |id| escape_capped(&data.accounts.label(&id), 80),
     )
-}
-
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
-        .unwrap_or_default()
 }

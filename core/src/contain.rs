@@ -5,7 +5,10 @@
 //! undone.
 
 use crate::event::{Event, IdentityKind};
-use crate::message::{ActionRow, Button, ButtonStyle, CUSTOM_ID_MAX};
+use crate::message::{
+    ActionRow, AllowedMentions, Button, ButtonStyle, CreateMessage, Embed, EmbedFooter,
+    MessageReference, CUSTOM_ID_MAX,
+};
 use crate::text::{code_capped, escape_capped};
 use crate::watch::Action;
 
@@ -324,21 +327,105 @@ pub fn is_own_undo(event: &Event, role_names: &[String]) -> bool {
         })
 }
 
-/// The request's buttons.
-pub fn request_buttons() -> ActionRow {
-    ActionRow::new(vec![
+/// The request under the alert: who asks, why, until when another responder may approve it.
+pub fn request_message(
+    plan: &Plan,
+    account: &str,
+    requester: u64,
+    reason: &str,
+    until: i64,
+    alert: &str,
+) -> CreateMessage {
+    let description = format!(
+        "Requested by <@{requester}>: {}\nAnother responder must **Approve** it, by <t:{until}:t> (<t:{until}:R>).",
+        escape_capped(reason, 200)
+    );
+    let buttons = vec![
         Button::action(ButtonStyle::Danger, "Approve", ContainId::Approve.encode()),
         Button::action(ButtonStyle::Secondary, "Cancel", ContainId::Cancel.encode()),
-    ])
+    ];
+    under(
+        alert,
+        format!(
+            "🔒 {} in {} requested",
+            plan.title(),
+            escape_capped(account, 80)
+        ),
+        description,
+        request_footer(plan, requester),
+        Some(ActionRow::new(buttons)),
+    )
 }
 
-/// The result's Undo button.
-pub fn undo_button() -> ActionRow {
-    ActionRow::new(vec![Button::action(
+/// What a containment did, under the alert: who asked (and approved), why, each step, and Undo when there is
+/// something to undo.
+pub struct Outcome<'a> {
+    pub plan: &'a Plan,
+    pub account: &'a str,
+    pub requester: u64,
+    pub approver: Option<u64>,
+    pub reason: &'a str,
+    pub steps: &'a [Step],
+    pub done: &'a Done,
+    pub already: bool,
+}
+
+pub fn result_message(outcome: &Outcome<'_>, alert: &str) -> CreateMessage {
+    let who = match outcome.approver {
+        Some(a) => format!("Requested by <@{}>, approved by <@{a}>", outcome.requester),
+        None => format!("By <@{}>", outcome.requester),
+    };
+    let mut lines = vec![format!("{who}: {}", escape_capped(outcome.reason, 200))];
+    lines.extend(outcome.steps.iter().map(Step::line));
+    if outcome.already {
+        lines.push("Already in place: nothing repeated.".to_owned());
+    }
+    if outcome.steps.iter().any(Step::failed) {
+        lines.push("Stopped at the failed step; what is listed above it was done.".to_owned());
+    }
+    let something_done = outcome.done.attached || !outcome.done.deactivated.is_empty();
+    let undo = ActionRow::new(vec![Button::action(
         ButtonStyle::Secondary,
         "Undo…",
         ContainId::Undo.encode(),
-    )])
+    )]);
+    under(
+        alert,
+        format!(
+            "🔒 {} in {}",
+            outcome.plan.title(),
+            escape_capped(outcome.account, 80)
+        ),
+        lines.join("\n"),
+        outcome.done.footer(),
+        something_done.then_some(undo),
+    )
+}
+
+/// A reply under the alert: one embed, its facts in the footer, pinging nobody.
+fn under(
+    alert: &str,
+    title: String,
+    description: String,
+    footer: String,
+    buttons: Option<ActionRow>,
+) -> CreateMessage {
+    CreateMessage {
+        embeds: vec![Embed {
+            title: Some(title),
+            description: Some(crate::text::truncate(&description, 4000)),
+            color: Some(crate::render::colour::DESTRUCTIVE),
+            footer: Some(EmbedFooter { text: footer }),
+            ..Embed::default()
+        }],
+        components: buttons.into_iter().collect(),
+        allowed_mentions: AllowedMentions::default(),
+        message_reference: Some(MessageReference {
+            message_id: alert.to_owned(),
+            fail_if_not_exists: false,
+        }),
+        ..CreateMessage::default()
+    }
 }
 
 #[cfg(test)]
@@ -380,6 +467,36 @@ mod tests {
             deactivated: vec!["AKIAEXAMPLEKEY000001".into(), "AKIAEXAMPLEKEY000002".into()],
         };
         assert_eq!(Done::parse(&done.footer()), Some(done));
+    }
+
+    #[test]
+    fn only_the_containment_role_s_own_sessions_lift_a_quarantine_quietly() {
+        let lifted = |arn: &str| {
+            let record = serde_json::json!({
+                "eventSource": "iam.amazonaws.com", "eventName": "DetachUserPolicy", "eventID": "e-1",
+                "userIdentity": {"type": "AssumedRole", "arn": arn},
+                "requestParameters": {"userName": "backdoor",
+                                      "policyArn": "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3"}
+            });
+            Event::from_json(&record.to_string()).unwrap()
+        };
+        let roles = ["iam-alarm-contain".to_owned()];
+        let undo = lifted(
+            "arn:aws:sts::111122223333:assumed-role/iam-alarm-contain/iam-alarm-500000000000000002",
+        );
+        assert!(
+            undo.tamper.is_some(),
+            "lifting a quarantine is a change to the pipeline"
+        );
+        assert!(is_own_undo(&undo, &roles));
+        let admin = lifted("arn:aws:sts::111122223333:assumed-role/Admin/iam-alarm-mallory");
+        assert!(
+            !is_own_undo(&admin, &roles),
+            "any other role is a tamper alert"
+        );
+        let other_session =
+            lifted("arn:aws:sts::111122223333:assumed-role/iam-alarm-contain/console");
+        assert!(!is_own_undo(&other_session, &roles));
     }
 
     #[test]

@@ -210,12 +210,46 @@ fn the_policies_grant_exactly_the_calls_the_code_makes() {
         "deploy/bot-policy-readers.json",
         "deploy/bot-policy-organization-lookup.json",
     );
-    // A member's reader role holds the reads made there (the forward role's policy among them).
+    // A member's reader role holds the reads made there (the forward role's policy among them); the containment
+    // role, the calls a containment makes; the bot assumes it only with containment on.
     let member = "deploy/reader-policy.json";
-    let all: BTreeSet<String> = [bot, operator, readers, lookup, member]
-        .iter()
-        .flat_map(|f| policy_actions(f))
-        .collect();
+    let (containment, assume_containment) = (
+        "deploy/containment-policy.json",
+        "deploy/bot-policy-containment.json",
+    );
+    let contain_calls: BTreeSet<String> = [
+        "iam:attachuserpolicy",
+        "iam:detachuserpolicy",
+        "iam:listaccesskeys",
+        "iam:listattacheduserpolicies",
+        "iam:updateaccesskey",
+    ]
+    .map(str::to_owned)
+    .into();
+    assert_eq!(
+        policy_actions(containment),
+        contain_calls,
+        "the containment role: exactly its calls"
+    );
+    assert!(contain_calls.is_subset(&code), "the code makes them");
+    let quarantine: Value = serde_json::from_str(&read(containment)).unwrap();
+    assert_eq!(
+        quarantine["Statement"][0]["Condition"]["ArnEquals"]["iam:PolicyARN"],
+        "arn:${partition}:iam::aws:policy/AWSCompromisedKeyQuarantineV3",
+        "attach and detach only the quarantine policy"
+    );
+    let all: BTreeSet<String> = [
+        bot,
+        operator,
+        readers,
+        lookup,
+        member,
+        containment,
+        assume_containment,
+    ]
+    .iter()
+    .flat_map(|f| policy_actions(f))
+    .collect();
     // An AssumeRole with a SourceIdentity is authorised as sts:SetSourceIdentity too.
     let mut code = code;
     code.insert("sts:setsourceidentity".to_owned());
@@ -245,8 +279,15 @@ fn the_policies_grant_exactly_the_calls_the_code_makes() {
     // In a member account the reader role may make exactly the reads the bot makes there: IAM for
     // /iam-users and the forward role, LookupEvents for Recent activity and /recent-changes, the forwarding
     // rules for /health.
+    let only_containment = [
+        "iam:attachuserpolicy",
+        "iam:detachuserpolicy",
+        "iam:listattacheduserpolicies",
+        "iam:updateaccesskey",
+    ];
     let member_reads: BTreeSet<String> = code
         .iter()
+        .filter(|a| !only_containment.contains(&a.as_str()))
         .filter(|a| {
             a.starts_with("iam:")
                 || *a == "cloudtrail:lookupevents"
@@ -851,8 +892,24 @@ fn the_member_stack_set_template_deploys_what_the_member_module_does() {
         source["Condition"]["StringLike"]["sts:SourceIdentity"],
         "iam-alarm-*"
     );
+    // The containment role: exactly deploy/containment-policy.json's actions, trusted by the bot's role alone.
+    let contain = &r["ContainRole"]["Properties"];
+    let actions: BTreeSet<String> = contain["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Action"].as_array().unwrap().iter())
+        .map(|a| a.as_str().unwrap().to_ascii_lowercase())
+        .collect();
+    assert_eq!(actions, policy_actions("deploy/containment-policy.json"));
+    assert_eq!(
+        contain["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["AWS"],
+        "${BotRoleArn}"
+    );
+    assert_eq!(r["ContainRole"]["Condition"], "Contains");
     // Terraform's member module and StackSet read the same files.
     let member = read("deploy/terraform/modules/iam-alarm-member/main.tf");
+    assert!(member.contains("containment-policy.json"));
     assert!(member.contains("member-tamper-pattern.json") && member.contains("reader-policy.json"));
     let central = read("deploy/terraform/modules/iam-alarm/organization.tf");
     assert!(

@@ -136,3 +136,31 @@ resource "aws_iam_role_policy" "reader" {
     })).Statement : { for k, v in st : k => v if k != "Comment" }]
   })
 }
+
+# Containment (the central module's `containment = true`): the role the bot assumes to quarantine a user of this
+# account, allowed exactly deploy/containment-policy.json and trusted only by the bot's role.
+resource "aws_iam_role" "contain" {
+  count = var.containment ? 1 : 0
+  name  = var.containment_role_name
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { AWS = var.bot_role_arn }
+      Action    = ["sts:AssumeRole", "sts:SetSourceIdentity"]
+    }]
+  })
+}
+
+resource "aws_iam_role_policy" "contain" {
+  count = var.containment ? 1 : 0
+  name  = "quarantine-and-deactivate-keys"
+  role  = aws_iam_role.contain[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [for st in jsondecode(templatefile("${path.module}/../../../containment-policy.json", {
+      partition = local.partition
+      account   = local.account
+    })).Statement : { for k, v in st : k => v if k != "Comment" }]
+  })
+}

@@ -31,3 +31,15 @@ variable "trail_home_region" {
   type        = string
   default     = "us-east-1"
 }
+
+variable "containment" {
+  description = "Create the containment role here too (the central module's containment = true): quarantine and key deactivation from Discord, trusted only by the bot's role."
+  type        = bool
+  default     = false
+}
+
+variable "containment_role_name" {
+  description = "Name of the containment role (CONTAIN_ROLE_NAME)."
+  type        = string
+  default     = "iam-alarm-contain"
+}

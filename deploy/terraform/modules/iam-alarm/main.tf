@@ -31,7 +31,7 @@ locals {
     TAMPER_RULE_NAME = var.tamper_rule_name
     # Twice the heartbeat interval plus five minutes: one late heartbeat is not silence.
     HEARTBEAT_MAX_AGE_S = tostring(var.heartbeat_minutes * 2 * 60 + 300)
-    }, local.canary_env, var.organization_id == null ? {} : {
+    }, local.canary_env, local.containment_env, var.organization_id == null ? {} : {
     READER_ROLE_NAME    = var.reader_role_name
     FORWARDER_RULE_NAME = var.forwarder_rule_name
     ORGANIZATION_LOOKUP = tostring(var.organization_lookup)
@@ -467,6 +467,14 @@ resource "aws_iam_policy" "bot" {
       var.organization_lookup ? [
         for st in jsondecode(file("${path.module}/../../../bot-policy-organization-lookup.json")).Statement :
         { for k, v in st : k => v if k != "Comment" }
+      ] : [],
+      var.containment ? [
+        for st in jsondecode(templatefile("${path.module}/../../../bot-policy-containment.json", {
+          partition             = local.partition
+          containment_role_name = var.containment_role_name
+          scope_key             = var.organization_id == null ? "aws:ResourceAccount" : "aws:ResourceOrgID"
+          scope_value           = coalesce(var.organization_id, local.account)
+        })).Statement : { for k, v in st : k => v if k != "Comment" }
       ] : [],
       [local.use_queue_key]
     )

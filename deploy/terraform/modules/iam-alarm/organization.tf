@@ -85,6 +85,8 @@ resource "aws_cloudformation_stack_set" "members" {
     ReaderExternalId  = var.reader_external_id
     ReaderRoleName    = var.reader_role_name
     ForwarderRuleName = var.forwarder_rule_name
+    Containment       = tostring(var.containment)
+    ContainRoleName   = var.containment_role_name
   }
   auto_deployment {
     enabled                          = true

@@ -220,3 +220,25 @@ variable "forwarder_rule_name" {
   type        = string
   default     = "iam-alarm-forward"
 }
+
+variable "containment" {
+  description = "Let responders quarantine IAM users and deactivate keys from Discord (CONTAIN=on): creates the containment role, allowed exactly those calls and trusted only by the bot's role (bot_role_arn, or the ECS task role)."
+  type        = bool
+  default     = false
+}
+
+variable "containment_role_name" {
+  description = "Name of the containment role, here and in member accounts (CONTAIN_ROLE_NAME). The SCP's quarantine statement trusts iam-alarm-contain for Undo."
+  type        = string
+  default     = "iam-alarm-contain"
+}
+
+variable "containment_approvals" {
+  description = "Responders a containment needs: 1 (the one who confirms) or 2 (a different responder approves) (CONTAIN_APPROVALS)."
+  type        = number
+  default     = 1
+  validation {
+    condition     = contains([1, 2], var.containment_approvals)
+    error_message = "containment_approvals is 1 or 2."
+  }
+}
