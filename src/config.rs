@@ -1009,4 +1009,50 @@ mod tests {
         let v = vars([("READER_EXTERNAL_ID", "SECRET-TOKEN")]).unwrap();
         assert!(!format!("{v:?}").contains("SECRET-TOKEN"));
     }
+
+    #[test]
+    fn containment_needs_the_responder_role_and_a_role_of_its_own() {
+        let bot = [
+            QUEUE,
+            ("DISCORD_TOKEN", "t"),
+            ("ALERT_CHANNEL_ID", "1"),
+            ("DISCORD_GUILD_ID", "2"),
+            ("CONTAIN", "on"),
+        ];
+        let with = |more: &[(&'static str, &'static str)]| {
+            let pairs: Vec<(&str, &str)> = bot.iter().chain(more).copied().collect();
+            RunConfig::from_vars(&Vars::from_pairs(
+                pairs.into_iter().chain([("SNS_SIGNATURES", "off")]),
+            )?)
+        };
+        assert_eq!(with(&[]).unwrap_err().variable, "RESPONDER_ROLE_ID");
+        assert_eq!(
+            with(&[("RESPONDER_ROLE_ID", "3")]).unwrap_err().variable,
+            "CONTAIN_ROLE_ARN"
+        );
+        let e = with(&[
+            ("RESPONDER_ROLE_ID", "3"),
+            ("CONTAIN_ROLE_ARN", "iam-alarm-contain"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.variable, "CONTAIN_ROLE_ARN");
+        let e = with(&[("RESPONDER_ROLE_ID", "3"), ("CONTAIN_APPROVALS", "3")]).unwrap_err();
+        assert_eq!(e.variable, "CONTAIN_APPROVALS");
+        let c = with(&[
+            ("RESPONDER_ROLE_ID", "3"),
+            (
+                "CONTAIN_ROLE_ARN",
+                "arn:aws:iam::111122223333:role/iam-alarm-contain",
+            ),
+            ("CONTAIN_APPROVALS", "2"),
+        ])
+        .unwrap();
+        let SinkConfig::Bot(bot) = c.sink else {
+            panic!("bot mode")
+        };
+        let contain = bot.contain.expect("on");
+        assert_eq!((contain.approvals, contain.request_ttl.as_secs()), (2, 900));
+        let off = vars([("CONTAIN", "maybe")]).unwrap_err();
+        assert_eq!(off.variable, "CONTAIN");
+    }
 }

@@ -242,4 +242,42 @@ mod tests {
         assert_eq!(Page::parse("rc:0:24:Nope:-"), None);
         assert_eq!(Page::parse("rc:0:24:-:not-an-account"), None);
     }
+
+    #[test]
+    fn a_change_a_snooze_suppressed_is_marked_like_a_rule_s() {
+        let record = serde_json::json!({
+            "eventID": "e-1", "eventName": "CreateUser", "eventSource": "iam.amazonaws.com",
+            "eventTime": "2026-11-20T09:00:00Z", "recipientAccountId": "111122223333",
+            "userIdentity": {"type": "IAMUser", "userName": "alice",
+                             "arn": "arn:aws:iam::111122223333:user/alice"},
+            "requestParameters": {"userName": "svc-1"}
+        });
+        let event = iam_alarm_core::Event::from_json(&record.to_string()).unwrap();
+        let rules = iam_alarm_core::rules::Rules::default();
+        let snoozes = iam_alarm_core::snooze::Snoozes::default();
+        assert!(!line(&event, &rules, &snoozes).contains("suppressed"));
+        let made = chrono::DateTime::parse_from_rfc3339("2026-11-20T08:00:00Z").unwrap();
+        let request = iam_alarm_core::snooze::Request {
+            events: vec!["CreateUser".into()],
+            actor_arn: "arn:aws:iam::111122223333:user/alice".into(),
+            account: String::new(),
+            reason: "onboarding".into(),
+            duration: "1d".into(),
+        };
+        let (toml, until) = request.check(7, made.to_utc(), 7).unwrap();
+        let mut posted = serde_json::to_value(iam_alarm_core::snooze::message(
+            &toml,
+            until,
+            7,
+            "onboarding",
+        ))
+        .unwrap();
+        let ms = u64::try_from(made.timestamp_millis()).unwrap();
+        posted["id"] = serde_json::json!(((ms - 1_420_070_400_000) << 22).to_string());
+        let messages =
+            iam_alarm_core::posted::PostedMessage::from_listing(serde_json::json!([posted]));
+        snoozes.add(iam_alarm_core::snooze::Snooze::from_message(&messages[0]).unwrap());
+        let marked = line(&event, &rules, &snoozes);
+        assert!(marked.contains("· suppressed by snooze"), "{marked}");
+    }
 }

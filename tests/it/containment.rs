@@ -407,3 +407,97 @@ async fn a_member_account_s_quarantine_goes_through_its_own_role() {
         .unwrap()
         .contains("sandbox"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivate_key_does_that_one_key_and_a_quarantine_in_place_is_not_repeated() {
+    let (app, _stub) = containing_app(&[]).await;
+    let iam = aws_sdk_iam::Client::new(&sdk_config(&moto().url).await);
+    let user = format!("keyed-{}", app.health_port);
+    iam.create_user().user_name(&user).send().await.unwrap();
+    let mut keys = Vec::new();
+    for _ in 0..2 {
+        let key = iam
+            .create_access_key()
+            .user_name(&user)
+            .send()
+            .await
+            .unwrap();
+        keys.push(key.access_key.unwrap().access_key_id);
+    }
+    let (record, event_id) = create_access_key(&user, &keys[1], "123456789012");
+    let alert = alert_for(&app, &record, &event_id).await;
+    let confirm = |button: &str| {
+        let id = containment_button(&alert, button).unwrap();
+        let i = press(&app, &id, &alert, responder(ALICE));
+        let app = &app;
+        let alert = &alert;
+        let user = user.clone();
+        async move {
+            let modal = replies(app, &i, 1).await[0].body["data"]["custom_id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let i = submit_modal(
+                app,
+                &modal,
+                &[("name", &user), ("reason", "new key nobody asked for")],
+                alert,
+                responder(ALICE),
+            );
+            let r = replies(app, &i, 2).await;
+            assert!(r[1].text().contains("Done"), "{:?}", r[1].body);
+        }
+    };
+
+    // One approval (the default): the key the alert is about, and only it.
+    confirm("Deactivate key…").await;
+    assert!(!active(&iam, &user, &keys[1]).await);
+    assert!(
+        active(&iam, &user, &keys[0]).await,
+        "the other key untouched"
+    );
+    assert!(
+        attached(&iam, &user).await.is_empty(),
+        "no policy for one key"
+    );
+    let result = under(&app, &alert, "🔒 Deactivation of key").await;
+    let undo = result.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let i = press(&app, &undo, &result, responder(BOB));
+    let modal = replies(&app, &i, 1).await[0].body["data"]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let i = submit_modal(&app, &modal, &[("name", &user)], &result, responder(BOB));
+    assert!(replies(&app, &i, 2).await[1].text().contains("Undone"));
+    assert!(active(&iam, &user, &keys[1]).await, "active again");
+
+    // A quarantine, then the same again: the second finds it in place and repeats nothing.
+    confirm("Quarantine…").await;
+    assert_eq!(attached(&iam, &user).await, [QUARANTINE]);
+    confirm("Quarantine…").await;
+    let again = app
+        .discord
+        .messages()
+        .into_iter()
+        .rev()
+        .find(|m| {
+            m.body["embeds"][0]["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("🔒 Quarantine of"))
+        })
+        .unwrap();
+    let text = again.body["embeds"][0]["description"].as_str().unwrap();
+    assert!(
+        text.contains("Already in place: nothing repeated."),
+        "{text}"
+    );
+    assert!(
+        again.body["components"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "nothing to undo"
+    );
+}
