@@ -265,6 +265,8 @@ async fn start_bot(
         channel: bot.channel_id,
         snoozes: Arc::clone(&snoozes),
     };
+    // The snoozes in force before the first message is judged.
+    snoozes.refresh().await;
     let questions = asking.map(|(settings, incoming)| Questions {
         asker: Asker::new(gateway.http(), guild, channel, settings, edits),
         incoming,
@@ -365,8 +367,6 @@ async fn supervise(
             }
             () = notified(ready.as_deref()), if waiting.is_some() => {
                 let Some((poller, escalator, watchdog, questions, snoozes)) = waiting.take() else { continue };
-                // The snoozes in force before the first message is judged.
-                snoozes.refresh().await;
                 info!("gateway ready: polling the queue");
                 start_poller(tasks, poller);
                 tasks.spawn("snoozes", Importance::Helper, move |stop| snoozes.run(stop));

@@ -148,7 +148,7 @@ pub async fn press(
     press: &serenity::ComponentInteraction,
     id: AskId,
 ) -> Result<(), Error> {
-    if let Some(refusal) = refusal(data, press.user.id, id).await {
+    if let Some(refusal) = refusal(data, press.user.id, id) {
         return crate::render::ephemeral_component(ctx, press, &refusal).await;
     }
     match id.answer {
@@ -197,7 +197,7 @@ pub async fn submit(
     submit: &serenity::ModalInteraction,
     id: AskId,
 ) -> Result<(), Error> {
-    if let Some(refusal) = refusal(data, submit.user.id, id).await {
+    if let Some(refusal) = refusal(data, submit.user.id, id) {
         return crate::render::ephemeral_modal(ctx, submit, &refusal).await;
     }
     let reason = crate::render::modal_value(submit, REASON_INPUT).unwrap_or_default();
@@ -217,7 +217,6 @@ pub async fn submit(
             return serenity::EditMessage::new().embeds(with_field(m, FIELD, &value));
         }
         let mut noted = m.clone();
-        noted.embeds = m.embeds.clone();
         if let Some(first) = noted.embeds.first_mut() {
             set_field(first, FIELD, &value);
         }
@@ -250,7 +249,7 @@ pub async fn submit(
 }
 
 /// Why this user may not answer this question now, if they may not.
-async fn refusal(data: &Data, user: serenity::UserId, id: AskId) -> Option<String> {
+fn refusal(data: &Data, user: serenity::UserId, id: AskId) -> Option<String> {
     if data.ask.is_none() {
         return Some("The bot does not ask about alerts any more (PEOPLE is unset).".to_owned());
     }
