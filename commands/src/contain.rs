@@ -109,6 +109,13 @@ pub async fn submit(
     let Some(message) = submit.message.as_deref() else {
         return ephemeral_modal(ctx, submit, "This form lost its message; nothing done.").await;
     };
+    // The plan and the result to undo are read from the bot's own messages in the alert channel, nowhere else.
+    let ours = message.author.id == ctx.cache.current_user().id
+        && message.channel_id == data.alert_channel;
+    if !ours {
+        let refusal = crate::permissions::Refusal::NotOurAlert;
+        return ephemeral_modal(ctx, submit, &refusal.text()).await;
+    }
     let typed = modal_value(submit, NAME).unwrap_or_default();
     let by = submit.user.id.get();
     match id {
