@@ -501,3 +501,40 @@ async fn deactivate_key_does_that_one_key_and_a_quarantine_in_place_is_not_repea
         "nothing to undo"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_made_before_a_restart_is_approved_after_it() {
+    let (mut app, _stub) = containing_app(&[("CONTAIN_APPROVALS", "2")]).await;
+    let iam = aws_sdk_iam::Client::new(&sdk_config(&moto().url).await);
+    let user = format!("restarted-{}", app.health_port);
+    let (key, _) = user_with_keys(&iam, &user).await;
+    let (record, event_id) = create_access_key(&user, &key, "123456789012");
+    let alert = alert_for(&app, &record, &event_id).await;
+    let quarantine = containment_button(&alert, "Quarantine…").unwrap();
+    let i = press(&app, &quarantine, &alert, responder(ALICE));
+    let modal = replies(&app, &i, 1).await[0].body["data"]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let i = submit_modal(
+        &app,
+        &modal,
+        &[("name", &user), ("reason", "before the restart")],
+        &alert,
+        responder(ALICE),
+    );
+    replies(&app, &i, 1).await;
+    let request = under(&app, &alert, "🔒 Quarantine of").await;
+
+    // Nothing in memory: the request's footer says what, and who asked.
+    app.kill_bot();
+    app.start_bot_ready().await;
+    let approve = request.body["components"][0]["components"][0]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let i = press(&app, &approve, &request, responder(BOB));
+    assert!(replies(&app, &i, 2).await[1].text().contains("Done"));
+    assert_eq!(attached(&iam, &user).await, [QUARANTINE]);
+    assert!(!active(&iam, &user, &key).await);
+}
