@@ -169,7 +169,7 @@ pub async fn snoozes(ctx: Context<'_>) -> Result<(), Error> {
         .enumerate()
         .map(|(i, s)| {
             serenity::CreateButton::new(format!("{END}{}", s.message_id))
-                .label(format!("End {}", i + 1))
+                .label(format!("End now ({})", i + 1))
                 .style(serenity::ButtonStyle::Danger)
         })
         .collect();
