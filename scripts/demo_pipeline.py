@@ -57,7 +57,7 @@ def setup(endpoint):
         queue_path=f"/{ACCOUNT}/iam-alarm", dlq_path=f"/{ACCOUNT}/iam-alarm-dlq", key_id="none", key_arn="none",
         bucket="iam-alarm-demo-trail", canary_rule="iam-alarm-canary", canary_schedule="iam-alarm-canary",
         canary_role="iam-alarm-canary", task_role="iam-alarm-none", execution_role="iam-alarm-none",
-        forward_role="iam-alarm-none", central_bus="iam-alarm-none", bot_down_alarm="iam-alarm-bot-down",
+        forward_role="iam-alarm-none", contain_role="iam-alarm-none", central_bus="iam-alarm-none", bot_down_alarm="iam-alarm-bot-down",
         dead_letters_alarm="iam-alarm-dead-letters", ecs_service="iam-alarm-none")
     assert "${" not in tamper, "every placeholder of tamper-pattern.json rendered"  # ("$or" is EventBridge's)
     events.put_rule(Name="eventbridge-iam-alarm-tamper", EventPattern=tamper, State="ENABLED")

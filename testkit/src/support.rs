@@ -147,6 +147,7 @@ pub fn tamper_pattern(n: &PipelineNames) -> String {
         ("canary_schedule", "iam-alarm-canary".to_owned()),
         ("canary_role", "iam-alarm-canary".to_owned()),
         ("task_role", "iam-alarm-task".to_owned()),
+        ("contain_role", "iam-alarm-contain".to_owned()),
         ("execution_role", "iam-alarm-execution".to_owned()),
         ("forward_role", "iam-alarm-forward-trail-region".to_owned()),
         ("central_bus", "iam-alarm".to_owned()),

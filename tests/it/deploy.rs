@@ -612,6 +612,16 @@ async fn tamper_pattern_matches_changes_to_this_pipeline_and_nothing_else_in_mot
             true,
         ),
         (
+            "the containment role's trust changed",
+            call(
+                "iam",
+                "UpdateAssumeRolePolicy",
+                json!({"roleName": "iam-alarm-contain"}),
+            ),
+            "aws.iam",
+            true,
+        ),
+        (
             "DisableAlarmActions of the bot-down alarm",
             call(
                 "monitoring",

@@ -268,10 +268,12 @@ locals {
     canary_rule      = var.canary_name
     canary_schedule  = var.canary_name
     # The pipeline's own roles: a change to their policies or trust can silence a part of it.
-    canary_role        = local.canary ? var.canary_name : "${var.name_prefix}-none"
-    task_role          = local.ecs_enabled ? "${var.name_prefix}-task" : "${var.name_prefix}-none"
-    execution_role     = local.ecs_enabled ? "${var.name_prefix}-execution" : "${var.name_prefix}-none"
-    forward_role       = local.home_region_differs ? "${var.name_prefix}-forward-trail-region" : "${var.name_prefix}-none"
+    canary_role    = local.canary ? var.canary_name : "${var.name_prefix}-none"
+    task_role      = local.ecs_enabled ? "${var.name_prefix}-task" : "${var.name_prefix}-none"
+    execution_role = local.ecs_enabled ? "${var.name_prefix}-execution" : "${var.name_prefix}-none"
+    forward_role   = local.home_region_differs ? "${var.name_prefix}-forward-trail-region" : "${var.name_prefix}-none"
+    # Whoever may assume the containment role may deactivate any user's keys: its trust and policy are watched too.
+    contain_role       = var.containment ? var.containment_role_name : "${var.name_prefix}-none"
     central_bus        = local.organization ? "iam-alarm" : "${var.name_prefix}-none"
     bot_down_alarm     = "${var.name_prefix}-bot-down"
     dead_letters_alarm = "${var.name_prefix}-dead-letters"
