@@ -135,12 +135,13 @@ pub async fn submit(
                 request(ctx, data, submit, message, &plan, reason.trim()).await
             } else {
                 submit.defer_ephemeral(ctx).await?;
+                let reason = escape_capped(reason.trim(), 200);
                 let decided = Decided {
                     plan: &plan,
                     alert: message.id,
                     requester: by,
                     approver: None,
-                    reason: reason.trim(),
+                    reason: &reason,
                 };
                 let text = run(ctx, data, settings, &decided).await;
                 followup(ctx, submit, &text).await
@@ -314,7 +315,8 @@ async fn close_request(
     }
 }
 
-/// A containment decided on: what, under which alert, who asked, who approved (with two approvals), why.
+/// A containment decided on: what, under which alert, who asked, who approved (with two approvals), why (escaped
+/// Markdown: with two approvals it is read back from the request, which showed it escaped).
 #[derive(Clone, Copy)]
 struct Decided<'a> {
     plan: &'a Plan,

@@ -364,6 +364,7 @@ pub struct Outcome<'a> {
     pub account: &'a str,
     pub requester: u64,
     pub approver: Option<u64>,
+    /// Why, as Markdown already escaped (as the request showed it, or as typed and escaped once).
     pub reason: &'a str,
     pub steps: &'a [Step],
     pub done: &'a Done,
@@ -375,7 +376,10 @@ pub fn result_message(outcome: &Outcome<'_>, alert: &str) -> CreateMessage {
         Some(a) => format!("Requested by <@{}>, approved by <@{a}>", outcome.requester),
         None => format!("By <@{}>", outcome.requester),
     };
-    let mut lines = vec![format!("{who}: {}", escape_capped(outcome.reason, 200))];
+    let mut lines = vec![format!(
+        "{who}: {}",
+        crate::text::truncate(outcome.reason, 300)
+    )];
     lines.extend(outcome.steps.iter().map(Step::line));
     if outcome.already {
         lines.push("Already in place: nothing repeated.".to_owned());

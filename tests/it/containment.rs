@@ -170,7 +170,7 @@ async fn a_quarantine_approved_by_a_second_responder_and_undone_exactly() {
     assert!(replies(&app, &i, 1).await[0]
         .text()
         .contains("does not match"));
-    let reason = "fresh key on a user nobody knows";
+    let reason = "fresh key on a user nobody knows (*backdoor*)";
     let i = submit_modal(
         &app,
         &modal_id,
@@ -188,7 +188,7 @@ async fn a_quarantine_approved_by_a_second_responder_and_undone_exactly() {
     let request = under(&app, &alert, "🔒 Quarantine of").await;
     let text = request.body.to_string();
     assert!(
-        text.contains(&format!("Requested by <@{ALICE}>")) && text.contains(reason),
+        text.contains(&format!("Requested by <@{ALICE}>")) && text.contains("a user nobody knows"),
         "{text}"
     );
     let approve = request.body["components"][0]["components"][0]["custom_id"]
@@ -236,6 +236,8 @@ async fn a_quarantine_approved_by_a_second_responder_and_undone_exactly() {
         .unwrap()
         .to_owned();
     assert!(steps.contains(&format!("approved by <@{BOB}>")), "{steps}");
+    // The reason as the request showed it: escaped once, not twice.
+    assert!(steps.contains("nobody knows \\(\\*backdoor\\*\\)"), "{steps}");
     assert!(
         steps.contains("✅ AWSCompromisedKeyQuarantineV3 attached"),
         "{steps}"
