@@ -11,9 +11,6 @@ use tracing::{info, warn};
 use crate::delivery::BotRest;
 use tokio_util::sync::CancellationToken;
 
-/// The most channel messages one escalation turn reads back (50 pages).
-const READ_BACK_MAX: usize = 5_000;
-
 pub struct Escalator {
     /// Shared with the poller's sink: one rate-limit bucket for the channel.
     rest: Arc<BotRest>,
@@ -54,12 +51,7 @@ impl Escalator {
         // follow-up's time, and a margin.
         let now_ms = u64::try_from(now_unix()).unwrap_or(0) * 1000;
         let horizon = self.policy.after * (self.policy.max + 1) + Duration::from_secs(3600);
-        let since_ms = now_ms.saturating_sub(horizon.as_millis() as u64);
-        let messages = match self
-            .rest
-            .messages_since(self.channel, since_ms, READ_BACK_MAX)
-            .await
-        {
+        let messages = match self.rest.messages_within(self.channel, horizon).await {
             Ok(m) => m,
             Err(e) => {
                 warn!(error = %e, "cannot read the alert channel to escalate");

@@ -13,9 +13,6 @@ use tracing::warn;
 
 use crate::delivery::BotRest;
 
-/// The most channel messages one sweep reads back.
-const READ_BACK_MAX: usize = 5_000;
-
 pub struct Questions {
     pub asker: Asker,
     pub incoming: mpsc::Receiver<Question>,
@@ -53,15 +50,7 @@ impl Questions {
     async fn sweep(&self, bot: &str, timeout: Duration) {
         let now = now_unix();
         let horizon = timeout + Duration::from_secs(24 * 3600);
-        let since_ms = u64::try_from(now)
-            .unwrap_or(0)
-            .saturating_sub(horizon.as_secs())
-            * 1000;
-        let messages = match self
-            .rest
-            .messages_since(self.channel, since_ms, READ_BACK_MAX)
-            .await
-        {
+        let messages = match self.rest.messages_within(self.channel, horizon).await {
             Ok(m) => m,
             Err(e) => {
                 warn!(error = %e, "cannot read the alert channel for unanswered questions");

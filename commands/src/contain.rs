@@ -231,20 +231,10 @@ async fn approve(
         )
         .await;
     }
-    // One approval: the first closes the request; a second press finds it closed.
-    let _turn = data.alert_edits.lock().await;
-    let current = data.alert_channel.message(ctx, press.message.id).await?;
-    if current.components.is_empty() {
+    let approved = format!("✅ Approved by <@{approver}>");
+    if !claim_request(ctx, data, press.message.id, &approved).await? {
         return ephemeral_component(ctx, press, "This request was already handled.").await;
     }
-    close_request(
-        ctx,
-        data,
-        press.message.id,
-        &format!("✅ Approved by <@{approver}>"),
-    )
-    .await;
-    drop(_turn);
     press.defer_ephemeral(ctx).await?;
     let alert = press
         .message
@@ -284,19 +274,29 @@ async fn cancel(
     data: &Data,
     press: &serenity::ComponentInteraction,
 ) -> Result<(), Error> {
-    let _turn = data.alert_edits.lock().await;
-    let current = data.alert_channel.message(ctx, press.message.id).await?;
-    if current.components.is_empty() {
+    let cancelled = format!("✖️ Cancelled by <@{}>", press.user.id);
+    if !claim_request(ctx, data, press.message.id, &cancelled).await? {
         return ephemeral_component(ctx, press, "This request was already handled.").await;
     }
-    close_request(
-        ctx,
-        data,
-        press.message.id,
-        &format!("✖️ Cancelled by <@{}>", press.user.id),
-    )
-    .await;
     ephemeral_component(ctx, press, "Cancelled: nothing done.").await
+}
+
+/// Close a request still open, saying how; `false` when it was handled already. One at a time, deciding on the
+/// request as Discord has it now, so of two presses together (two approvals, an approval and a cancel) only the
+/// first acts.
+async fn claim_request(
+    ctx: &serenity::Context,
+    data: &Data,
+    request: serenity::MessageId,
+    how: &str,
+) -> Result<bool, Error> {
+    let _turn = data.alert_edits.lock().await;
+    let current = data.alert_channel.message(ctx, request).await?;
+    if current.components.is_empty() {
+        return Ok(false);
+    }
+    close_request(ctx, data, request, how).await;
+    Ok(true)
 }
 
 /// The request's buttons go, and a line says how it ended.

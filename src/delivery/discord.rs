@@ -20,6 +20,8 @@ pub const DEFAULT_API_BASE: &str = "https://discord.com";
 const API_PATH: &str = "/api/v10";
 /// How long one request may take; the shutdown drain waits longer than this (see `app`).
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most channel messages one read-back takes (50 pages).
+const READ_BACK_MAX: usize = 5_000;
 
 /// What both clients share: the HTTP client and the pacing of the one route they post to.
 struct Api {
@@ -128,14 +130,16 @@ impl BotRest {
         self.messages_before(channel_id, limit, None).await
     }
 
-    /// The channel's messages since Unix time `since_ms` (newest first), page by page however many there are,
-    /// up to `max` of them.
-    pub async fn messages_since(
+    /// The channel's messages of the last `back` (newest first), page by page however many there are, up to
+    /// `READ_BACK_MAX` of them: the loops that read the channel as their memory (escalation, unanswered questions)
+    /// see everything still relevant, however much the channel moved since.
+    pub async fn messages_within(
         &self,
         channel_id: u64,
-        since_ms: u64,
-        max: usize,
+        back: Duration,
     ) -> Result<Vec<PostedMessage>, DeliveryError> {
+        let now_ms = u64::try_from(iam_alarm_core::metrics::now_unix()).unwrap_or(0) * 1000;
+        let since_ms = now_ms.saturating_sub(u64::try_from(back.as_millis()).unwrap_or(u64::MAX));
         let mut all: Vec<PostedMessage> = Vec::new();
         loop {
             let before = all.last().map(|m| m.id.clone());
@@ -147,7 +151,7 @@ impl BotRest {
                 iam_alarm_core::escalation::created_ms(&m.id).is_some_and(|at| at < since_ms)
             });
             all.extend(page);
-            if !full || reached || all.len() >= max {
+            if !full || reached || all.len() >= READ_BACK_MAX {
                 return Ok(all);
             }
         }

@@ -174,6 +174,29 @@ pub async fn post_record(app: &TestApp, record: &str) -> Posted {
     app.discord.messages().remove(0)
 }
 
+/// The alert the bot posted for `event_id` (its footer names it), if it did.
+pub fn alert_with(app: &TestApp, event_id: &str) -> Option<Posted> {
+    let footer = format!("eventID {event_id}");
+    app.discord
+        .messages()
+        .into_iter()
+        .find(|m| m.body["embeds"][0]["footer"]["text"] == footer.as_str())
+}
+
+/// Send a record as the pipeline delivers it and wait for its alert, among any other messages.
+pub async fn alert_for(app: &TestApp, record: &str, event_id: &str) -> Posted {
+    app.send(&sns(&eventbridge(record, true))).await;
+    app.discord
+        .wait_until_or_log(
+            "the alert",
+            LIMIT,
+            |_| alert_with(app, event_id).is_some(),
+            || app.bot_log(),
+        )
+        .await;
+    alert_with(app, event_id).unwrap()
+}
+
 pub fn button(message: &Posted, index: usize) -> Value {
     message.body["components"][0]["components"][index].clone()
 }

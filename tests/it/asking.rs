@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 use iam_alarm_testkit::fake_discord::Posted;
 use iam_alarm_testkit::helpers::{spawn_app, TestApp};
 use iam_alarm_testkit::interactions::{
-    button, press_in_dm, replies, submit_in_dm, ALICE, BOB, LIMIT, ROLE,
+    alert_for, button, press_in_dm, replies, submit_in_dm, ALICE, BOB, LIMIT, ROLE,
 };
-use iam_alarm_testkit::support::{eventbridge, own_fixture, sns};
+use iam_alarm_testkit::support::own_fixture;
 
 /// The bot with Alice in `PEOPLE` as the session `terraform-run-42` (the fixture's actor).
 async fn asking_app(extra: &[(&str, &str)]) -> TestApp {
@@ -39,22 +39,6 @@ fn by_alice(event_id: &str) -> String {
         serde_json::from_str(&own_fixture("records/CreateUser-AssumedRole-session.json")).unwrap();
     record["eventID"] = json!(event_id);
     record.to_string()
-}
-
-/// Send a record and wait for its alert (the channel message whose footer names its eventID).
-async fn alert_for(app: &TestApp, record: &str, event_id: &str) -> Posted {
-    app.send(&sns(&eventbridge(record, true))).await;
-    let footer = format!("eventID {event_id}");
-    let find = || {
-        app.discord
-            .messages()
-            .into_iter()
-            .find(|m| m.body["embeds"][0]["footer"]["text"] == footer.as_str())
-    };
-    app.discord
-        .wait_until_or_log("the alert", LIMIT, |_| find().is_some(), || app.bot_log())
-        .await;
-    find().unwrap()
 }
 
 /// The alert's "Was this you?" field as it is now.

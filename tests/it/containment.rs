@@ -9,9 +9,9 @@ use iam_alarm_testkit::aws_stub::AwsStub;
 use iam_alarm_testkit::fake_discord::Posted;
 use iam_alarm_testkit::helpers::{moto, sdk_config, spawn_app, TestApp};
 use iam_alarm_testkit::interactions::{
-    member, press, replies, submit_modal, ALICE, BOB, LIMIT, ROLE,
+    alert_for, member, press, replies, submit_modal, ALICE, BOB, LIMIT, ROLE,
 };
-use iam_alarm_testkit::support::{eventbridge, own_fixture, sns};
+use iam_alarm_testkit::support::own_fixture;
 
 use crate::organization::{app_reading_members, iam_in};
 
@@ -53,21 +53,6 @@ fn create_access_key(user: &str, key: &str, account: &str) -> (String, String) {
     (record.to_string(), event_id)
 }
 
-async fn alert_for(app: &TestApp, record: &str, event_id: &str) -> Posted {
-    app.send(&sns(&eventbridge(record, true))).await;
-    let footer = format!("eventID {event_id}");
-    let find = || {
-        app.discord
-            .messages()
-            .into_iter()
-            .find(|m| m.body["embeds"][0]["footer"]["text"] == footer.as_str())
-    };
-    app.discord
-        .wait_until_or_log("the alert", LIMIT, |_| find().is_some(), || app.bot_log())
-        .await;
-    find().unwrap()
-}
-
 fn containment_button(alert: &Posted, label: &str) -> Option<String> {
     alert.body["components"][1]["components"]
         .as_array()?
@@ -96,6 +81,15 @@ async fn under(app: &TestApp, alert: &Posted, title: &str) -> Posted {
         .await;
     let found = find().unwrap();
     app.discord.message(&found.id).unwrap()
+}
+
+/// Press a button that opens a modal: the modal's `custom_id`.
+async fn open_modal(app: &TestApp, button: &str, message: &Posted, who: Value) -> String {
+    let i = press(app, button, message, who);
+    replies(app, &i, 1).await[0].body["data"]["custom_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn responder(user: u64) -> Value {
@@ -237,7 +231,10 @@ async fn a_quarantine_approved_by_a_second_responder_and_undone_exactly() {
         .to_owned();
     assert!(steps.contains(&format!("approved by <@{BOB}>")), "{steps}");
     // The reason as the request showed it: escaped once, not twice.
-    assert!(steps.contains("nobody knows \\(\\*backdoor\\*\\)"), "{steps}");
+    assert!(
+        steps.contains("nobody knows \\(\\*backdoor\\*\\)"),
+        "{steps}"
+    );
     assert!(
         steps.contains("✅ AWSCompromisedKeyQuarantineV3 attached"),
         "{steps}"
@@ -266,11 +263,7 @@ async fn a_quarantine_approved_by_a_second_responder_and_undone_exactly() {
         .as_str()
         .unwrap()
         .to_owned();
-    let i = press(&app, &undo, &result, responder(BOB));
-    let modal_id = replies(&app, &i, 1).await[0].body["data"]["custom_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let modal_id = open_modal(&app, &undo, &result, responder(BOB)).await;
     let i = submit_modal(&app, &modal_id, &[("name", &user)], &result, responder(BOB));
     let r = replies(&app, &i, 2).await;
     assert!(r[1].text().contains("Undone"), "{:?}", r[1].body);
@@ -318,11 +311,7 @@ async fn containment_is_refused_to_the_wrong_people_places_and_times() {
         .contains("serves one Discord server"));
 
     // An expired request does nothing.
-    let i = press(&app, &quarantine, &alert, responder(ALICE));
-    let modal_id = replies(&app, &i, 1).await[0].body["data"]["custom_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let modal_id = open_modal(&app, &quarantine, &alert, responder(ALICE)).await;
     let i = submit_modal(
         &app,
         &modal_id,
@@ -381,11 +370,7 @@ async fn a_member_account_s_quarantine_goes_through_its_own_role() {
     let (record, event_id) = create_access_key(&user, &key, member_account);
     let alert = alert_for(&app, &record, &event_id).await;
     let quarantine = containment_button(&alert, "Quarantine…").unwrap();
-    let i = press(&app, &quarantine, &alert, responder(ALICE));
-    let modal_id = replies(&app, &i, 1).await[0].body["data"]["custom_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let modal_id = open_modal(&app, &quarantine, &alert, responder(ALICE)).await;
     let i = submit_modal(
         &app,
         &modal_id,
@@ -467,11 +452,7 @@ async fn deactivate_key_does_that_one_key_and_a_quarantine_in_place_is_not_repea
         .as_str()
         .unwrap()
         .to_owned();
-    let i = press(&app, &undo, &result, responder(BOB));
-    let modal = replies(&app, &i, 1).await[0].body["data"]["custom_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let modal = open_modal(&app, &undo, &result, responder(BOB)).await;
     let i = submit_modal(&app, &modal, &[("name", &user)], &result, responder(BOB));
     assert!(replies(&app, &i, 2).await[1].text().contains("Undone"));
     assert!(active(&iam, &user, &keys[1]).await, "active again");
@@ -513,11 +494,7 @@ async fn a_request_made_before_a_restart_is_approved_after_it() {
     let (record, event_id) = create_access_key(&user, &key, "123456789012");
     let alert = alert_for(&app, &record, &event_id).await;
     let quarantine = containment_button(&alert, "Quarantine…").unwrap();
-    let i = press(&app, &quarantine, &alert, responder(ALICE));
-    let modal = replies(&app, &i, 1).await[0].body["data"]["custom_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let modal = open_modal(&app, &quarantine, &alert, responder(ALICE)).await;
     let i = submit_modal(
         &app,
         &modal,

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use iam_alarm_testkit::fake_discord::Posted;
 use iam_alarm_testkit::helpers::{spawn_app, TestApp, CHANNEL_ID};
 use iam_alarm_testkit::interactions::{
-    command, member, press, replies, submit_modal, ALICE, LIMIT, ROLE,
+    alert_for, alert_with, command, member, press, replies, submit_modal, ALICE, LIMIT, ROLE,
 };
 use iam_alarm_testkit::support::{eventbridge, own_fixture, sns};
 
@@ -28,27 +28,6 @@ fn create_user(event_id: &str) -> String {
         serde_json::from_str(&own_fixture("records/CreateUser-AssumedRole-session.json")).unwrap();
     record["eventID"] = json!(event_id);
     record.to_string()
-}
-
-fn alert_with(app: &TestApp, event_id: &str) -> Option<Posted> {
-    let footer = format!("eventID {event_id}");
-    app.discord
-        .messages()
-        .into_iter()
-        .find(|m| m.body["embeds"][0]["footer"]["text"] == footer.as_str())
-}
-
-async fn alert_for(app: &TestApp, record: &str, event_id: &str) -> Posted {
-    app.send(&sns(&eventbridge(record, true))).await;
-    app.discord
-        .wait_until_or_log(
-            "the alert",
-            LIMIT,
-            |_| alert_with(app, event_id).is_some(),
-            || app.bot_log(),
-        )
-        .await;
-    alert_with(app, event_id).unwrap()
 }
 
 /// How many events snoozes suppressed, by `/metrics`.
