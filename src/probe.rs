@@ -419,8 +419,20 @@ impl Probe {
         .about(key)
     }
 
-    /// Members that left the Organization or were suspended since the bot started: no longer watched.
+    /// Members that left the Organization or were suspended since the bot started: no longer watched. While
+    /// Organizations cannot be listed, that cannot be seen: a check that could not look (the watchdog says so).
     fn departures(&self, checks: &mut Vec<Check>) {
+        let key = "organization-lookup";
+        checks.extend(self.accounts.lookup().map(|listed| {
+            match listed {
+                Ok(()) => Check::ok("the Organization's accounts are listed").about(key),
+                Err(why) => Check::unknown(
+                    "cannot list the Organization's accounts",
+                    format!("organizations:ListAccounts answered {why}"),
+                )
+                .about(key),
+            }
+        }));
         for (id, gone) in self.accounts.departed() {
             let key = format!("member:{id}");
             checks.push(if gone.back {

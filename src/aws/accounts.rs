@@ -81,6 +81,9 @@ pub struct Accounts {
     departed: RwLock<BTreeMap<String, Departure>>,
     /// The Organization's id, once looked up.
     organization_id: RwLock<Option<String>>,
+    /// How the last `ListAccounts` went: `None` before the first (or without `ORGANIZATION_LOOKUP`), else it
+    /// answered, or why it failed.
+    lookup: RwLock<Option<Result<(), String>>>,
     reader: Option<ReaderRole>,
     /// By (account, session name).
     sessions: tokio::sync::Mutex<HashMap<(String, String), Session>>,
@@ -103,6 +106,7 @@ impl Accounts {
             looked_up: RwLock::new(AccountNames::default()),
             departed: RwLock::new(BTreeMap::new()),
             organization_id: RwLock::new(None),
+            lookup: RwLock::new(None),
             reader,
             sessions: tokio::sync::Mutex::new(HashMap::new()),
         }
@@ -143,6 +147,11 @@ impl Accounts {
     /// The accounts that left the Organization or were suspended since the bot started, by id.
     pub fn departed(&self) -> BTreeMap<String, Departure> {
         self.departed.read().expect("not poisoned").clone()
+    }
+
+    /// How the last listing of the Organization went (`None`: not asked): while it fails, departures go unseen.
+    pub fn lookup(&self) -> Option<Result<(), String>> {
+        self.lookup.read().expect("not poisoned").clone()
     }
 
     /// The Organization's id (`o-…`), once looked up.
@@ -287,9 +296,12 @@ impl Accounts {
                         "account names from Organizations"
                     );
                     self.update(membership);
+                    *self.lookup.write().expect("not poisoned") = Some(Ok(()));
                 }
                 Err(e) => {
                     warn!(error = %e, "cannot list the Organization's accounts; alerts show ids where names are unknown");
+                    let why = e.code.clone().unwrap_or_else(|| e.short());
+                    *self.lookup.write().expect("not poisoned") = Some(Err(why));
                 }
             }
             tokio::select! {

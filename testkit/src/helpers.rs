@@ -28,11 +28,22 @@ pub struct Moto {
 
 pub fn moto() -> &'static Moto {
     static MOTO: OnceLock<Moto> = OnceLock::new();
-    MOTO.get_or_init(|| {
+    MOTO.get_or_init(|| Moto::start(""))
+}
+
+/// A second moto_server that knows the AWS managed policies (`AWSCompromisedKeyQuarantineV3`, which a quarantine
+/// attaches): for the containment tests only, since loading them costs about a second for every account moto
+/// meets, and the Organization tests meet hundreds.
+pub fn moto_with_managed_policies() -> &'static Moto {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    MOTO.get_or_init(|| Moto::start("MOTO_IAM_LOAD_MANAGED_POLICIES=true"))
+}
+
+impl Moto {
+    fn start(env: &str) -> Moto {
         let port = free_port();
-        // AWS managed policies (AWSCompromisedKeyQuarantineV3, which a quarantine attaches) exist only so.
         let script = format!(
-            "MOTO_IAM_LOAD_MANAGED_POLICIES=true {} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid",
+            "{env} {} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid",
             moto_server_command()
         );
         let mut child = Command::new("sh")
@@ -54,7 +65,7 @@ pub fn moto() -> &'static Moto {
         let _ = child.kill();
         let _ = child.wait();
         panic!("moto_server did not start on port {port}");
-    })
+    }
 }
 
 /// The shell words that start moto_server. With `MOTO_FAST_CLOCK=1` (the benchmark), moto's per-message clock

@@ -7,15 +7,20 @@ use serde_json::{json, Value};
 
 use iam_alarm_testkit::aws_stub::AwsStub;
 use iam_alarm_testkit::fake_discord::Posted;
-use iam_alarm_testkit::helpers::{moto, sdk_config, spawn_app, TestApp};
+use iam_alarm_testkit::helpers::{moto_with_managed_policies, sdk_config, spawn_app, TestApp};
 use iam_alarm_testkit::interactions::{
     alert_for, member, press, replies, submit_modal, ALICE, BOB, LIMIT, ROLE,
 };
 use iam_alarm_testkit::support::own_fixture;
 
-use crate::organization::{app_reading_members, iam_in};
+use crate::organization::iam_in_on;
 
 const QUARANTINE: &str = "arn:aws:iam::aws:policy/AWSCompromisedKeyQuarantineV3";
+
+/// IAM and STS for these tests: the moto that knows AWS managed policies (the queue stays on the shared one).
+fn aws() -> &'static iam_alarm_testkit::helpers::Moto {
+    moto_with_managed_policies()
+}
 
 /// A user in `iam` with two access keys, the second deactivated beforehand by someone else: (first, second).
 async fn user_with_keys(iam: &aws_sdk_iam::Client, user: &str) -> (String, String) {
@@ -98,9 +103,10 @@ fn responder(user: u64) -> Value {
 
 async fn containing_app(extra: &[(&str, &str)]) -> (TestApp, AwsStub) {
     let mut app = spawn_app().await;
-    let stub = AwsStub::start(&moto().url).await;
+    let stub = AwsStub::start(&aws().url).await;
     app.extra_env.extend([
         ("AWS_ENDPOINT_URL_STS".to_owned(), stub.url.clone()),
+        ("AWS_ENDPOINT_URL_IAM".to_owned(), aws().url.clone()),
         ("RESPONDER_ROLE_ID".to_owned(), ROLE.to_string()),
         ("WATCHED_EVENTS".to_owned(), "all".to_owned()),
         ("CONTAIN".to_owned(), "on".to_owned()),
@@ -141,7 +147,7 @@ async fn active(iam: &aws_sdk_iam::Client, user: &str, key: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quarantine_approved_by_a_second_responder_and_undone_exactly() {
     let (app, stub) = containing_app(&[("CONTAIN_APPROVALS", "2")]).await;
-    let iam = aws_sdk_iam::Client::new(&sdk_config(&moto().url).await);
+    let iam = aws_sdk_iam::Client::new(&sdk_config(&aws().url).await);
     let user = format!("backdoor-{}", app.health_port);
     let (key, other) = user_with_keys(&iam, &user).await;
     let (record, event_id) = create_access_key(&user, &key, "123456789012");
@@ -287,7 +293,7 @@ async fn a_quarantine_approved_by_a_second_responder_and_undone_exactly() {
 async fn containment_is_refused_to_the_wrong_people_places_and_times() {
     let (app, _stub) =
         containing_app(&[("CONTAIN_APPROVALS", "2"), ("CONTAIN_REQUEST_TTL_S", "2")]).await;
-    let iam = aws_sdk_iam::Client::new(&sdk_config(&moto().url).await);
+    let iam = aws_sdk_iam::Client::new(&sdk_config(&aws().url).await);
     let user = format!("refused-{}", app.health_port);
     let (key, _) = user_with_keys(&iam, &user).await;
     let (record, event_id) = create_access_key(&user, &key, "123456789012");
@@ -349,8 +355,15 @@ async fn containment_is_refused_to_the_wrong_people_places_and_times() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_account_s_quarantine_goes_through_its_own_role() {
     let member_account = "555544443333";
-    let (mut app, stub) = app_reading_members(&format!("{member_account}=sandbox")).await;
+    let mut app = spawn_app().await;
+    let stub = AwsStub::start(&aws().url).await;
     app.extra_env.extend([
+        ("AWS_ENDPOINT_URL_STS".to_owned(), stub.url.clone()),
+        ("AWS_ENDPOINT_URL_IAM".to_owned(), aws().url.clone()),
+        (
+            "ACCOUNT_NAMES".to_owned(),
+            format!("{member_account}=sandbox"),
+        ),
         ("RESPONDER_ROLE_ID".to_owned(), ROLE.to_string()),
         ("WATCHED_EVENTS".to_owned(), "all".to_owned()),
         ("CONTAIN".to_owned(), "on".to_owned()),
@@ -364,7 +377,7 @@ async fn a_member_account_s_quarantine_goes_through_its_own_role() {
         ),
     ]);
     app.start_bot_ready().await;
-    let iam = iam_in(member_account).await;
+    let iam = iam_in_on(&aws().url, member_account).await;
     let user = format!("intruder-{}", app.health_port);
     let (key, _) = user_with_keys(&iam, &user).await;
     let (record, event_id) = create_access_key(&user, &key, member_account);
@@ -398,7 +411,7 @@ async fn a_member_account_s_quarantine_goes_through_its_own_role() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deactivate_key_does_that_one_key_and_a_quarantine_in_place_is_not_repeated() {
     let (app, _stub) = containing_app(&[]).await;
-    let iam = aws_sdk_iam::Client::new(&sdk_config(&moto().url).await);
+    let iam = aws_sdk_iam::Client::new(&sdk_config(&aws().url).await);
     let user = format!("keyed-{}", app.health_port);
     iam.create_user().user_name(&user).send().await.unwrap();
     let mut keys = Vec::new();
@@ -488,7 +501,7 @@ async fn deactivate_key_does_that_one_key_and_a_quarantine_in_place_is_not_repea
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_made_before_a_restart_is_approved_after_it() {
     let (mut app, _stub) = containing_app(&[("CONTAIN_APPROVALS", "2")]).await;
-    let iam = aws_sdk_iam::Client::new(&sdk_config(&moto().url).await);
+    let iam = aws_sdk_iam::Client::new(&sdk_config(&aws().url).await);
     let user = format!("restarted-{}", app.health_port);
     let (key, _) = user_with_keys(&iam, &user).await;
     let (record, event_id) = create_access_key(&user, &key, "123456789012");

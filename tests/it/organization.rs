@@ -15,13 +15,22 @@ use iam_alarm_testkit::support::own_fixture;
 const READER: &str = "iam-alarm-reader";
 
 /// An IAM client acting in `account` (through an assumed role, as moto keys IAM by the caller's account).
-pub(crate) async fn iam_in(account: &str) -> aws_sdk_iam::Client {
-    aws_sdk_iam::Client::new(&config_in(account).await)
+async fn iam_in(account: &str) -> aws_sdk_iam::Client {
+    iam_in_on(&moto().url, account).await
+}
+
+/// An IAM client acting in `account` on the moto at `url`.
+pub(crate) async fn iam_in_on(url: &str, account: &str) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(&config_in_on(url, account).await)
 }
 
 /// SDK configuration acting in `account` on moto.
 async fn config_in(account: &str) -> aws_config::SdkConfig {
-    let config = sdk_config(&moto().url).await;
+    config_in_on(&moto().url, account).await
+}
+
+async fn config_in_on(url: &str, account: &str) -> aws_config::SdkConfig {
+    let config = sdk_config(url).await;
     let sts = aws_sdk_sts::Client::new(&config);
     let c = sts
         .assume_role()
@@ -46,7 +55,7 @@ async fn config_in(account: &str) -> aws_config::SdkConfig {
 }
 
 /// The bot with a reader role, STS and CloudTrail through the stub (which forwards the rest to moto).
-pub(crate) async fn app_reading_members(names: &str) -> (TestApp, AwsStub) {
+async fn app_reading_members(names: &str) -> (TestApp, AwsStub) {
     let mut app = spawn_app().await;
     let stub = AwsStub::start(&moto().url).await;
     for (k, v) in [
@@ -668,4 +677,42 @@ async fn the_account_option_completes_among_a_thousand_names() {
     let long = choices("longlong").await;
     assert!(long[0]["name"].as_str().unwrap().chars().count() <= 100);
     assert_eq!(long[0]["value"], "899999999999");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_organization_that_cannot_be_listed_is_said_once() {
+    // Departures cannot be seen while ListAccounts fails: the watchdog says it cannot look.
+    let mut app = spawn_app().await;
+    app.healthy_pipeline().await;
+    let closed = format!(
+        "http://127.0.0.1:{}",
+        iam_alarm_testkit::helpers::free_port()
+    );
+    app.extra_env.extend([
+        ("ORGANIZATION_LOOKUP".to_owned(), "true".to_owned()),
+        ("AWS_ENDPOINT_URL_ORGANIZATIONS".to_owned(), closed),
+        ("WATCHDOG_INTERVAL_S".to_owned(), "1".to_owned()),
+        ("WATCHDOG_BLIND_AFTER".to_owned(), "2".to_owned()),
+    ]);
+    app.start_bot_ready().await;
+    let blind = |app: &TestApp| {
+        app.discord
+            .messages()
+            .iter()
+            .filter(|m| {
+                let text = text_of(&m.body["content"]);
+                text.contains("Watchdog blind")
+                    && text.contains("cannot list the Organization's accounts")
+            })
+            .count()
+    };
+    app.discord
+        .wait_until_or_log(
+            "the blind watchdog",
+            LIMIT,
+            |_| blind(&app) > 0,
+            || app.bot_log(),
+        )
+        .await;
+    assert_eq!(blind(&app), 1, "said once");
 }
