@@ -264,6 +264,7 @@ async fn start_bot(
         rest: Arc::clone(&rest),
         channel: bot.channel_id,
         snoozes: Arc::clone(&snoozes),
+        bot: tokio::sync::OnceCell::new(),
     };
     // The snoozes in force before the first message is judged.
     snoozes.refresh().await;

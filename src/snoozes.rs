@@ -18,6 +18,8 @@ pub struct SnoozeKeeper {
     pub rest: Arc<BotRest>,
     pub channel: u64,
     pub snoozes: Arc<Snoozes>,
+    /// The bot's own user id, asked once: only its pins are snoozes.
+    pub bot: tokio::sync::OnceCell<String>,
 }
 
 impl SnoozeKeeper {
@@ -33,7 +35,11 @@ impl SnoozeKeeper {
 
     /// Read the pins; keep the snoozes in force, unpin the expired. A failure keeps what it had.
     pub async fn refresh(&self) {
-        let bot = match self.rest.current_user_id().await {
+        let bot = match self
+            .bot
+            .get_or_try_init(|| self.rest.current_user_id())
+            .await
+        {
             Ok(b) => b,
             Err(e) => return warn!(error = %e, "cannot read the snoozes"),
         };
@@ -46,7 +52,7 @@ impl SnoozeKeeper {
         let now = chrono::Utc::now();
         let (in_force, expired): (Vec<Snooze>, Vec<Snooze>) = pins
             .iter()
-            .filter(|m| m.is_by(&bot))
+            .filter(|m| m.is_by(bot))
             .filter_map(Snooze::from_message)
             .partition(|s| s.until > now);
         for snooze in expired {
